@@ -1,0 +1,448 @@
+#!/usr/bin/env python3
+"""Score article-body extraction on the Scrapinghub article-extraction benchmark.
+
+Usage::
+
+    python bench/extraction.py [--data DIR] [--extractor NAME ...]
+                               [--per-page CSV] [--jobs N] [--worst N]
+    python bench/extraction.py --selftest
+
+The data folder holds ``html/<key>.html.gz`` (the page as crawled) and
+``ground-truth.json`` (``{key: {"articleBody": str, "url": str}}``); see its
+README.md. It defaults to ``<repo>/../shared/data/extraction-benchmark``, or
+``$NEWSFLOW_BENCH_DATA`` when set; ``--data`` overrides both.
+
+The metric is the benchmark's own (its evaluate.py), re-implemented here:
+
+* tokens are the matches of ``\\w+`` (Unicode, case kept);
+* each text becomes a multiset of 4-token shingles (consecutive 4-grams). A text
+  with fewer than 4 tokens (but at least one) gives exactly one, shorter,
+  shingle made of all its tokens; a text with no token gives no shingle. This is
+  what the reference implementation does (its n-gram loop runs at least once and
+  drops an empty tuple);
+* per page and per shingle: tp = min(true, pred), fp = max(0, pred - true),
+  fn = max(0, true - pred), summed over shingles, then scaled so tp+fp+fn = 1
+  (so long pages do not weigh more);
+* page precision = tp / (tp + fp), defined only when tp + fp > 0 (i.e. the
+  prediction has a shingle); page recall = tp / (tp + fn), defined only when
+  tp + fn > 0 (the truth has a shingle); a page with fp = fn = 0 scores 1 on
+  both;
+* P and R are the means of the defined page values, F1 = 2PR / (P + R) of those
+  means (not a mean of page F1s).
+
+So an empty prediction is left out of P (not counted as 0) but scores R = 0.
+
+Extractors: ``trafilatura-default``, ``trafilatura-precision`` and ``newsflow``
+(the project's own ``pipeline.extract`` + ``pipeline.clean``). An extractor that
+cannot be imported is skipped with a one-line message; a page on which an
+extractor raises is scored as an empty prediction and counted in ``errors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "extraction-benchmark"
+ENV_DATA = "NEWSFLOW_BENCH_DATA"
+SHINGLE_SIZE = 4
+
+# ---------------------------------------------------------------------------
+# Metric
+# ---------------------------------------------------------------------------
+
+_WORD_RE = re.compile(r"\w+")  # str patterns are Unicode-aware in Python 3
+
+
+def tokenize(text: Optional[str]) -> list[str]:
+    """Words of *text* as the benchmark sees them: ``\\w+`` matches, case kept."""
+    return _WORD_RE.findall(text or "")
+
+
+def shingles(text: Optional[str], n: int = SHINGLE_SIZE) -> Counter:
+    """Counted n-token shingles of *text*.
+
+    Fewer than *n* tokens: one shingle of all the tokens (none for an empty
+    text), as in the reference evaluate.py.
+    """
+    tokens = tokenize(text)
+    if not tokens:
+        return Counter()
+    if len(tokens) < n:
+        return Counter([tuple(tokens)])
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+
+
+def tp_fp_fn(true_text: Optional[str], pred_text: Optional[str],
+             n: int = SHINGLE_SIZE) -> tuple[float, float, float]:
+    """The page's (tp, fp, fn) over counted shingles, scaled to sum to 1
+    (all zero when neither text has a shingle)."""
+    true_sh = shingles(true_text, n)
+    pred_sh = shingles(pred_text, n)
+    tp = fp = fn = 0
+    for sh in true_sh.keys() | pred_sh.keys():
+        t, p = true_sh.get(sh, 0), pred_sh.get(sh, 0)
+        tp += min(t, p)
+        fp += max(0, p - t)
+        fn += max(0, t - p)
+    total = tp + fp + fn
+    if total == 0:
+        return 0.0, 0.0, 0.0
+    return tp / total, fp / total, fn / total
+
+
+def page_scores(tp: float, fp: float, fn: float) -> tuple[Optional[float], Optional[float]]:
+    """(precision, recall) of one page from its normalised counts; None where
+    the value is undefined and must be left out of the mean."""
+    precision = recall = None
+    if tp + fp > 0:
+        precision = 1.0 if fp == fn == 0 else tp / (tp + fp)
+    if tp + fn > 0:
+        recall = 1.0 if fp == fn == 0 else tp / (tp + fn)
+    return precision, recall
+
+
+def score(true_text: str, pred_text: str) -> tuple[Optional[float], Optional[float]]:
+    """(precision, recall) of *pred_text* against *true_text* on one page.
+
+    precision is None when the prediction has no shingle (excluded from the
+    mean), recall is None when the truth has none.
+    """
+    return page_scores(*tp_fp_fn(true_text, pred_text))
+
+
+def f1_of(precision: Optional[float], recall: Optional[float]) -> Optional[float]:
+    if precision is None or recall is None:
+        return None
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+def _mean(values: Iterable[Optional[float]]) -> Optional[float]:
+    kept = [v for v in values if v is not None]
+    return math.fsum(kept) / len(kept) if kept else None
+
+
+def aggregate(pages: Iterable[tuple[Optional[float], Optional[float]]]
+              ) -> tuple[Optional[float], Optional[float], Optional[float]]:
+    """(F1, P, R) over pages of (precision, recall): P and R are means of the
+    defined page values, F1 is computed from those two means."""
+    pages = list(pages)
+    precision = _mean(p for p, _ in pages)
+    recall = _mean(r for _, r in pages)
+    return f1_of(precision, recall), precision, recall
+
+
+def page_f1(precision: Optional[float], recall: Optional[float]) -> float:
+    """A single number to rank pages by (undefined parts count as 0)."""
+    return f1_of(precision or 0.0, recall or 0.0) or 0.0
+
+
+# ---------------------------------------------------------------------------
+# Extractors: name -> loader; a loader imports lazily and returns
+# f(html_bytes, url) -> text.
+# ---------------------------------------------------------------------------
+
+def _load_trafilatura_default() -> Callable[[bytes, str], str]:
+    import trafilatura
+
+    def run(html: bytes, url: str) -> str:
+        return trafilatura.extract(html, url=url) or ""
+    return run
+
+
+def _load_trafilatura_precision() -> Callable[[bytes, str], str]:
+    import trafilatura
+
+    def run(html: bytes, url: str) -> str:
+        return trafilatura.extract(html, url=url, favor_precision=True,
+                                   include_comments=False) or ""
+    return run
+
+
+def _load_newsflow() -> Callable[[bytes, str], str]:
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from pipeline.clean import clean_article
+    from pipeline.extract import extract_article
+
+    def run(html: bytes, url: str) -> str:
+        art = clean_article(extract_article(html, url))
+        return (getattr(art, "text", None) or "") if art is not None else ""
+    return run
+
+
+EXTRACTORS: dict[str, Callable[[], Callable[[bytes, str], str]]] = {
+    "trafilatura-default": _load_trafilatura_default,
+    "trafilatura-precision": _load_trafilatura_precision,
+    "newsflow": _load_newsflow,
+}
+
+_loaded: dict[str, Callable[[bytes, str], str]] = {}
+
+
+def get_extractor(name: str) -> Callable[[bytes, str], str]:
+    if name not in _loaded:
+        _loaded[name] = EXTRACTORS[name]()
+    return _loaded[name]
+
+
+# ---------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Page:
+    key: str
+    url: str
+    truth: str
+    html: bytes
+
+
+@dataclass
+class PageResult:
+    key: str
+    prediction: str
+    error: Optional[str]
+    seconds: float
+    precision: Optional[float] = None
+    recall: Optional[float] = None
+
+
+@dataclass
+class Run:
+    extractor: str
+    seconds: float  # wall time of the extraction phase
+    results: list[PageResult] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.error is not None for r in self.results)
+
+    def summary(self) -> tuple[Optional[float], Optional[float], Optional[float]]:
+        return aggregate((r.precision, r.recall) for r in self.results)
+
+
+def resolve_data_dir(arg: Optional[str]) -> Path:
+    if arg:
+        return Path(arg)
+    env = os.environ.get(ENV_DATA)
+    return Path(env) if env else DEFAULT_DATA.resolve()
+
+
+def load_pages(data_dir: Path) -> list[Page]:
+    truth = json.loads((data_dir / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = []
+    for key in sorted(truth):
+        path = data_dir / "html" / f"{key}.html.gz"
+        pages.append(Page(key=key, url=truth[key].get("url", ""),
+                          truth=truth[key].get("articleBody", "") or "",
+                          html=gzip.decompress(path.read_bytes())))
+    return pages
+
+
+def _extract_one(task: tuple[str, str, str, bytes]) -> tuple[str, str, Optional[str], float]:
+    name, key, url, html = task
+    fn = get_extractor(name)
+    start = time.perf_counter()
+    try:
+        text, error = fn(html, url) or "", None
+    except Exception as exc:  # a failing page scores as an empty prediction
+        text, error = "", f"{type(exc).__name__}: {exc}"
+    return key, text, error, time.perf_counter() - start
+
+
+def _warm(names: list[str]) -> None:
+    """Pool initializer: import the extractors before any page is timed."""
+    for name in names:
+        get_extractor(name)
+
+
+def run_extractor(name: str, pages: list[Page], jobs: int = 1) -> Run:
+    tasks = [(name, p.key, p.url, p.html) for p in pages]
+    if jobs > 1:
+        import multiprocessing
+        with multiprocessing.Pool(jobs, initializer=_warm, initargs=([name],)) as pool:
+            start = time.perf_counter()
+            raw = list(pool.imap(_extract_one, tasks, chunksize=1))  # ordered
+            wall = time.perf_counter() - start
+    else:
+        start = time.perf_counter()
+        raw = [_extract_one(t) for t in tasks]
+        wall = time.perf_counter() - start
+    run = Run(extractor=name, seconds=wall)
+    by_key = {p.key: p for p in pages}
+    for key, text, error, secs in raw:
+        res = PageResult(key=key, prediction=text, error=error, seconds=secs)
+        res.precision, res.recall = score(by_key[key].truth, text)
+        run.results.append(res)
+    return run
+
+
+def _fmt(x: Optional[float], digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def print_table(runs: list[Run], out=sys.stdout) -> None:
+    header = f"{'extractor':<24} {'F1':>6} {'P':>6} {'R':>6} {'pages':>6} {'errors':>6} {'seconds':>8}"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for run in runs:
+        f1, p, r = run.summary()
+        print(f"{run.extractor:<24} {_fmt(f1):>6} {_fmt(p):>6} {_fmt(r):>6} "
+              f"{len(run.results):>6} {run.errors:>6} {run.seconds:>8.2f}", file=out)
+
+
+def write_per_page(runs: list[Run], path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["key", "extractor", "P", "R"])
+        for run in runs:
+            for res in sorted(run.results, key=lambda r: r.key):
+                w.writerow([res.key, run.extractor,
+                            "" if res.precision is None else f"{res.precision:.4f}",
+                            "" if res.recall is None else f"{res.recall:.4f}"])
+
+
+def print_worst(runs: list[Run], n: int, out=sys.stdout) -> None:
+    for run in runs:
+        print(f"\nworst {n} pages for {run.extractor} (page F1, P, R, key):", file=out)
+        ranked = sorted(run.results, key=lambda r: (page_f1(r.precision, r.recall), r.key))
+        for res in ranked[:n]:
+            note = f"  ERROR {res.error}" if res.error else ""
+            print(f"  {page_f1(res.precision, res.recall):.3f} {_fmt(res.precision)} "
+                  f"{_fmt(res.recall)} {res.key}{note}", file=out)
+
+
+# ---------------------------------------------------------------------------
+# Self checks (python bench/extraction.py --selftest)
+# ---------------------------------------------------------------------------
+
+def _selftest() -> None:
+    close = lambda a, b: a is not None and abs(a - b) < 1e-9  # noqa: E731
+    body = "The quick brown fox jumps over the lazy dog near the river bank today."
+
+    # identical texts: perfect on both
+    assert score(body, body) == (1.0, 1.0)
+    # tokenisation ignores punctuation and whitespace, keeps case
+    assert score("Hello,   world -- again; and again!", "Hello world again and again") == (1.0, 1.0)
+    assert score("Über straße café naïve", "Über straße café naïve") == (1.0, 1.0)
+    assert tokenize("Über-straße café") == ["Über", "straße", "café"]
+    assert score("Alpha beta gamma delta", "alpha beta gamma delta") == (0.0, 0.0)
+
+    # empty prediction: precision undefined (left out of the mean), recall 0
+    assert score(body, "") == (None, 0.0)
+    assert score(body, None) == (None, 0.0)  # type: ignore[arg-type]
+    # empty truth and empty prediction: both undefined; truth empty, pred not: P=0
+    assert score("", "") == (None, None)
+    assert score("", body) == (0.0, None)
+
+    # extra junk in the prediction: P < 1, R = 1
+    p, r = score(body, "Read more stories like this. " + body + " Share this article")
+    assert p is not None and p < 1 and r == 1.0, (p, r)
+    # body: 14 tokens -> 11 shingles, all predicted; prediction: 5 + 14 + 3 = 22
+    # tokens -> 19 shingles, so tp = 11, fp = 8
+    assert close(p, 11 / 19), p
+    # missing part of the body: P = 1, R < 1
+    p, r = score(body, body[:40])
+    assert p == 1.0 and r is not None and r < 1
+
+    # counted shingles: a repeated phrase must be matched as many times as it occurs
+    phrase = "one two three four"
+    assert shingles(phrase + " " + phrase)[("one", "two", "three", "four")] == 2
+    # truth says it twice (8 tokens -> 5 shingles: the phrase x2 plus 3 that
+    # bridge the repeat), prediction once: tp = 1, fn = 4
+    tp, fp, fn = tp_fp_fn(phrase + " " + phrase, phrase)
+    assert close(tp, 1 / 5) and fp == 0 and close(fn, 4 / 5), (tp, fp, fn)
+    assert score(phrase + " " + phrase, phrase) == (1.0, 0.2)
+    # prediction repeats it, truth says it once: the duplicate is a false positive
+    assert score(phrase, phrase + " " + phrase) == (0.2, 1.0)
+    # a set-based metric would give P=R=1 here; a counted one must not
+    assert score("a b c d a b c d a b c d", "a b c d a b c d") != (1.0, 1.0)
+
+    # short texts (< 4 tokens): one shingle of all the tokens
+    assert shingles("just three words") == Counter({("just", "three", "words"): 1})
+    assert score("just three words", "just three words") == (1.0, 1.0)
+    assert score("just three words", "just three") == (0.0, 0.0)
+    assert shingles("") == Counter() and shingles("!!! ...") == Counter()
+
+    # normalised counts sum to 1
+    assert close(sum(tp_fp_fn(body, "junk words here " + body[:30])), 1.0)
+
+    # aggregation: means over defined pages, F1 from the means
+    f1, P, R = aggregate([(1.0, 1.0), (None, 0.0), (0.5, 1.0)])
+    assert close(P, 0.75) and close(R, 2 / 3)
+    assert close(f1, 2 * 0.75 * (2 / 3) / (0.75 + 2 / 3))
+    assert aggregate([]) == (None, None, None)
+    assert aggregate([(None, 0.0)]) == (None, None, 0.0)
+
+    # the extractor wrapper turns exceptions into an empty prediction + error
+    EXTRACTORS["_boom"] = lambda: (lambda html, url: 1 / 0)
+    try:
+        key, text, error, _ = _extract_one(("_boom", "k", "u", b"<html/>"))
+        assert key == "k" and text == "" and error and error.startswith("ZeroDivisionError")
+    finally:
+        EXTRACTORS.pop("_boom")
+        _loaded.pop("_boom", None)
+
+    print("selftest: all checks passed")
+
+
+# ---------------------------------------------------------------------------
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", help=f"benchmark folder (default ${ENV_DATA} or {DEFAULT_DATA})")
+    ap.add_argument("--extractor", nargs="+", choices=sorted(EXTRACTORS), metavar="NAME",
+                    help=f"extractors to run (default: all of {', '.join(EXTRACTORS)})")
+    ap.add_argument("--per-page", metavar="CSV", type=Path,
+                    help="write key,extractor,P,R per page to this CSV")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--worst", type=int, default=0, metavar="N",
+                    help="also list the N worst pages by page F1 per extractor")
+    ap.add_argument("--selftest", action="store_true", help="run the metric's self checks and exit")
+    args = ap.parse_args(argv)
+
+    if args.selftest:
+        _selftest()
+        return 0
+
+    data_dir = resolve_data_dir(args.data)
+    if not (data_dir / "ground-truth.json").is_file():
+        print(f"error: no ground-truth.json in {data_dir}", file=sys.stderr)
+        return 2
+    pages = load_pages(data_dir)
+
+    runs: list[Run] = []
+    for name in args.extractor or list(EXTRACTORS):
+        try:
+            get_extractor(name)  # import now, outside the timed part
+        except Exception as exc:
+            print(f"skipping {name}: cannot load it ({type(exc).__name__}: {exc})", file=sys.stderr)
+            continue
+        runs.append(run_extractor(name, pages, jobs=max(1, args.jobs)))
+
+    print(f"{len(pages)} pages from {data_dir}")
+    print_table(runs)
+    if args.worst:
+        print_worst(runs, args.worst)
+    if args.per_page:
+        write_per_page(runs, args.per_page)
+    return 0 if runs else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

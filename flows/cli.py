@@ -1,0 +1,213 @@
+"""`newsflow ...`: the command line."""
+
+from __future__ import annotations
+
+import os
+
+# Prefect reads these when it is imported: set quiet, offline defaults first,
+# without overriding anything the user set.
+for _name, _value in {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # The temporary server logs "Error flushing events ... CancelledError" at exit.
+    "PREFECT_LOGGING_SERVER_LEVEL": "CRITICAL",
+    "PREFECT_UI_ENABLED": "false",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from pipeline.config import get_settings, reset_settings_cache  # noqa: E402
+from pipeline.store.engine import DatabaseUnavailable, describe, get_engine  # noqa: E402
+
+app = typer.Typer(
+    help="newsflow: RSS/Atom feeds to clean, deduplicated, entity-tagged articles in PostgreSQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+def _engine():
+    try:
+        return get_engine(get_settings())
+    except DatabaseUnavailable as exc:
+        console.print(f"[red]database unavailable:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations (every flow also does this at start)."""
+    from pipeline.store.migrate import upgrade
+
+    engine = _engine()
+    revision = upgrade(engine)
+    console.print(f"schema of {describe(engine)} is at revision [bold]{revision}[/bold]")
+
+
+@app.command()
+def ingest(
+    feeds: Annotated[Path | None, typer.Option(help="Feed list: YAML (feeds: [{url, name}]) or OPML. Without it, the stored feeds that are due.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many new articles this run.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run the ingest flow once: fetch feeds and pages, clean, deduplicate, tag, store."""
+    from flows.ingest import ingest as ingest_flow
+
+    if feeds is not None and not feeds.exists():
+        console.print(f"[red]no such feed list:[/red] {feeds}")
+        raise typer.Exit(2)
+    _engine()  # fail early and clearly when there is no database
+    started = time.perf_counter()
+    summary = ingest_flow(feeds_path=str(feeds) if feeds else None, limit=limit)
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print_summary(summary, time.perf_counter() - started)
+
+
+@app.command()
+def demo(
+    corpus: Annotated[Path | None, typer.Option(help="Corpus folder with feeds.yaml (default: seeds/demo).")] = None,
+) -> None:
+    """Serve the offline demo corpus on 127.0.0.1, ingest it, and show what was stored."""
+    from flows.demo import DEMO_CORPUS, DEMO_PORT, serve_directory
+    from flows.ingest import ingest as ingest_flow
+
+    root = corpus or DEMO_CORPUS
+    feed_list = root / "feeds.yaml"
+    if not feed_list.exists():
+        console.print(f"[red]no demo corpus at[/red] {root}")
+        raise typer.Exit(2)
+    started = time.perf_counter()
+    engine = _engine()
+    console.print(f"database: {describe(engine)}")
+    with serve_directory(root, DEMO_PORT) as base_url:
+        # The demo may fetch from its own server and nothing else private.
+        os.environ["NEWSFLOW_ALLOW_PRIVATE_HOSTS"] = base_url.removeprefix("http://")
+        reset_settings_cache()
+        console.print(f"serving {root} at {base_url}")
+        summary = ingest_flow(feeds_path=str(feed_list), base_url=base_url)
+    print_summary(summary, time.perf_counter() - started)
+    example = "North Korea"
+    console.print(f"\nExample query: [bold]newsflow search \"{example}\"[/bold]")
+    _print_hits(example, limit=5)
+
+
+def print_summary(summary: dict, seconds: float) -> None:
+    table = Table(title="ingest summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("feeds", f"{summary['feeds']} ({summary['feeds_failed']} failed, {summary['feeds_unchanged']} unchanged)"),
+        ("entries in feeds", summary["entries"]),
+        ("new entries", summary["entries_new"]),
+        ("pages fetched", f"{summary['pages_fetched']} ({summary['pages_failed']} failed)"),
+        ("new articles", summary["articles_new"]),
+        ("duplicates", f"{summary['copies']} copies joined a story, {summary['already_stored']} URLs already stored"),
+        ("new stories", summary["stories_new"]),
+        ("articles tagged", f"{summary['articles_enriched']} ({summary['entity_links']} entity links)"),
+        ("time", f"{seconds:.1f} s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+    if summary["errors"]:
+        console.print("[yellow]recorded errors (retried next run):[/yellow]")
+        for url, message in summary["errors"]:
+            console.print(f"  {url}: {message}", soft_wrap=True)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words to find; "quoted phrases", OR and -excluded work.')],
+    limit: Annotated[int, typer.Option(help="At most this many results.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    """Find articles by title and text, newest first, one per story, with top entities."""
+    _print_hits(query, limit=limit, as_json=as_json)
+
+
+def _print_hits(query: str, *, limit: int, as_json: bool = False) -> None:
+    from pipeline.query import search_articles
+
+    with _engine().connect() as conn:
+        hits = search_articles(conn, query, limit=limit)
+    if as_json:
+        print(json.dumps([hit.__dict__ for hit in hits], indent=2, default=str))
+        return
+    if not hits:
+        console.print(f"no articles match {query!r}")
+        return
+    table = Table(title=f"{len(hits)} result(s) for {query!r}", title_justify="left")
+    table.add_column("published")
+    table.add_column("title", ratio=3)
+    table.add_column("site")
+    table.add_column("story", justify="right")
+    table.add_column("entities", ratio=2)
+    for hit in hits:
+        table.add_row(
+            hit.published_at.strftime("%Y-%m-%d %H:%M") if hit.published_at else "",
+            hit.title or hit.url,
+            hit.site_name or "",
+            f"#{hit.story_id} ({hit.story_size} articles)",
+            ", ".join(hit.entities),
+        )
+    console.print(table)
+
+
+@app.command()
+def stats() -> None:
+    """Row counts, articles per feed, the biggest stories and the commonest entities."""
+    from pipeline import query
+
+    with _engine().connect() as conn:
+        counts = query.table_counts(conn)
+        per_feed = query.articles_per_feed(conn)
+        stories = query.biggest_stories(conn)
+        entities = query.top_entities(conn)
+        failures = query.recent_failures(conn)
+    table = Table(title="rows", title_justify="left")
+    for name in counts:
+        table.add_column(name, justify="right")
+    table.add_row(*(str(value) for value in counts.values()))
+    console.print(table)
+    feeds_table = Table(title="feeds", title_justify="left")
+    for column in ("feed", "articles", "failures", "last error"):
+        feeds_table.add_column(column)
+    for name, articles, failures_count, error in per_feed:
+        feeds_table.add_row(name, str(articles), str(failures_count), error or "")
+    console.print(feeds_table)
+    stories_table = Table(title="biggest stories", title_justify="left")
+    for column in ("story", "title", "articles", "outlets"):
+        stories_table.add_column(column)
+    for story_id, title, size, outlets in stories:
+        stories_table.add_row(f"#{story_id}", title or "", str(size), ", ".join(outlets))
+    console.print(stories_table)
+    entities_table = Table(title="commonest entities", title_justify="left")
+    for column in ("entity", "label", "articles", "mentions"):
+        entities_table.add_column(column)
+    for name, label, articles, mentions in entities:
+        entities_table.add_row(name, label, str(articles), str(mentions))
+    console.print(entities_table)
+    if failures:
+        failures_table = Table(title="entries that failed (retried next run)", title_justify="left")
+        for column in ("url", "stage", "error", "attempts"):
+            failures_table.add_column(column)
+        for url, stage, error, attempts in failures:
+            failures_table.add_row(url, stage, error, str(attempts))
+        console.print(failures_table)
+
+
+if __name__ == "__main__":
+    app()

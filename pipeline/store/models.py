@@ -1,0 +1,142 @@
+"""The tables.  Their names and columns are the public interface: people's
+queries depend on them, so change them only through a migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger, Column, DateTime, ForeignKey, Index, LargeBinary, Text, UniqueConstraint, func,
+)
+from sqlmodel import Field, SQLModel
+
+
+def _now_column(**kwargs) -> Column:
+    return Column(DateTime(timezone=True), nullable=False, server_default=func.now(), **kwargs)
+
+
+class Feed(SQLModel, table=True):
+    __tablename__ = "feeds"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    url: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    name: str | None = Field(default=None, sa_column=Column(Text))
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    etag: str | None = Field(default=None, sa_column=Column(Text))
+    last_modified: str | None = Field(default=None, sa_column=Column(Text))
+    last_fetched_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    next_fetch_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    consecutive_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    disabled: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
+    created_at: datetime | None = Field(default=None, sa_column=_now_column())
+
+
+class Story(SQLModel, table=True):
+    __tablename__ = "stories"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    canonical_article_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger, ForeignKey("articles.id", ondelete="SET NULL", use_alter=True,
+                                   name="stories_canonical_article_id_fkey"),
+        ),
+    )
+    first_seen_at: datetime | None = Field(default=None, sa_column=_now_column())
+    article_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class Article(SQLModel, table=True):
+    __tablename__ = "articles"
+    __table_args__ = (
+        Index("ix_articles_url", "url"),
+        Index("ix_articles_content_hash", "content_hash"),
+        Index("ix_articles_story_id", "story_id"),
+        Index("ix_articles_published_at", "published_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    canonical_url: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    feed_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("feeds.id", ondelete="SET NULL")),
+    )
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    author: str | None = Field(default=None, sa_column=Column(Text))
+    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    language: str | None = Field(default=None, sa_column=Column(Text))
+    site_name: str | None = Field(default=None, sa_column=Column(Text))
+    dateline: str | None = Field(default=None, sa_column=Column(Text))
+    agency: str | None = Field(default=None, sa_column=Column(Text))
+    content_hash: str = Field(sa_column=Column(Text, nullable=False))
+    story_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("stories.id", ondelete="SET NULL")),
+    )
+    is_canonical: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
+    # pending, done, truncated, copied, or "no model for <lang>"
+    entities_status: str = Field(
+        default="pending", sa_column=Column(Text, nullable=False, server_default="pending")
+    )
+    fetched_at: datetime | None = Field(default=None, sa_column=_now_column())
+
+
+class RawPage(SQLModel, table=True):
+    """The fetched HTML, compressed, so pages can be re-processed without re-fetching."""
+
+    __tablename__ = "raw_pages"
+
+    article_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    )
+    final_url: str = Field(sa_column=Column(Text, nullable=False))
+    content_type: str | None = Field(default=None, sa_column=Column(Text))
+    html_gzip: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    fetched_at: datetime | None = Field(default=None, sa_column=_now_column())
+
+
+class Entity(SQLModel, table=True):
+    __tablename__ = "entities"
+    __table_args__ = (UniqueConstraint("name", "label", name="entities_name_label_key"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    label: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ArticleEntity(SQLModel, table=True):
+    __tablename__ = "article_entities"
+    __table_args__ = (Index("ix_article_entities_entity_id", "entity_id"),)
+
+    article_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    )
+    entity_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True)
+    )
+    mentions: int = Field(default=1)
+    in_title: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
+
+
+class FetchFailure(SQLModel, table=True):
+    """An entry that could not be ingested; the next run tries it again and
+    removes the row once it succeeds."""
+
+    __tablename__ = "fetch_failures"
+
+    url: str = Field(sa_column=Column(Text, primary_key=True))
+    feed_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("feeds.id", ondelete="CASCADE")),
+    )
+    stage: str = Field(sa_column=Column(Text, nullable=False))
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = Field(default=1)
+    first_failed_at: datetime | None = Field(default=None, sa_column=_now_column())
+    last_failed_at: datetime | None = Field(default=None, sa_column=_now_column())
+
+
+metadata = SQLModel.metadata
