@@ -55,6 +55,24 @@ def db_upgrade() -> None:
     console.print(f"schema of {describe(engine)} is at revision [bold]{revision}[/bold]")
 
 
+@db_app.command("shell")
+def db_shell(
+    command: Annotated[str | None, typer.Option("-c", "--command", help="Run this SQL and exit.")] = None,
+) -> None:
+    """Open psql on the database (the embedded one runs as long as the shell does)."""
+    import subprocess
+
+    from pipeline.store.engine import database_url, psql_path
+
+    url = database_url(get_settings()).replace("postgresql+psycopg://", "postgresql://", 1)
+    psql = psql_path()
+    if psql is None:
+        console.print("[red]psql not found:[/red] install the PostgreSQL client")
+        raise typer.Exit(2)
+    arguments = [psql, url] + (["-c", command] if command else [])
+    raise typer.Exit(subprocess.call(arguments))
+
+
 @app.command()
 def ingest(
     feeds: Annotated[Path | None, typer.Option(help="Feed list: YAML (feeds: [{url, name}]) or OPML. Without it, the stored feeds that are due.")] = None,
@@ -99,6 +117,14 @@ def demo(
         console.print(f"serving {root} at {base_url}")
         summary = ingest_flow(feeds_path=str(feed_list), base_url=base_url)
     print_summary(summary, time.perf_counter() - started)
+    from pipeline.query import table_counts
+
+    with engine.connect() as conn:
+        counts = table_counts(conn)
+    console.print(
+        f"The database now holds {counts['articles']} articles in {counts['stories']} stories "
+        f"from {counts['feeds']} feeds, with {counts['entities']} distinct entities."
+    )
     example = "North Korea"
     console.print(f"\nExample query: [bold]newsflow search \"{example}\"[/bold]")
     _print_hits(example, limit=5)

@@ -137,13 +137,19 @@ def fetch_feeds(jobs: list[FeedJob], settings: Settings) -> list[FeedOutcome]:
 
 
 @task(name="select-new-entries", cache_policy=NO_CACHE)
-def select_new_entries(engine: Engine, outcomes: list[FeedOutcome]) -> list[Entry]:
-    """Entries whose URL is not stored yet, each URL once (the first feed wins)."""
+def select_new_entries(engine: Engine, outcomes: list[FeedOutcome], settings: Settings) -> list[Entry]:
+    """Entries whose URL is not stored yet, each URL once (the first feed wins),
+    and the entries of these feeds that failed before and may be retried."""
     unique: dict[str, Entry] = {}
     for outcome in outcomes:
         for entry in outcome.entries:
             unique.setdefault(entry.url, entry)
     with engine.connect() as conn:
+        retries = load.retryable_failures(
+            conn, [outcome.job.id for outcome in outcomes], settings.max_entry_attempts
+        )
+        for url, feed_id in retries:
+            unique.setdefault(url, Entry(url=url, link=url, feed_id=feed_id))
         known = load.stored_urls(conn, list(unique))
     return [entry for url, entry in unique.items() if url not in known]
 
@@ -268,7 +274,7 @@ def ingest(feeds_path: str | None = None, base_url: str | None = None, limit: in
             summary.add_error(outcome.job.url, outcome.error)
             logger.warning("feed %s: %s", outcome.job.url, outcome.error)
 
-    new_entries = select_new_entries(engine, outcomes)
+    new_entries = select_new_entries(engine, outcomes, settings)
     if limit is not None:
         new_entries = new_entries[:limit]
     summary.entries_new = len(new_entries)

@@ -184,7 +184,9 @@ def _looks_like_place(place: str) -> bool:
 
 def _looks_like_agency(agency: str) -> bool:
     agency = agency.strip()
-    return agency.lower() in _LOWERCASE_AGENCIES or agency[0].isupper()
+    # "dpa/lnw": a wire service with its regional desk.
+    first = agency.split("/")[0].strip().lower()
+    return first in _LOWERCASE_AGENCIES or agency[0].isupper()
 
 
 def strip_boilerplate(text: str, title: str | None = None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -27,6 +28,10 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "NEWSFLOW_DATABASE_URL"),
         description="postgresql://user@host:port/db; unset starts an embedded PostgreSQL.",
+    )
+    embedded_backend: Literal["auto", "pgserver", "initdb"] = Field(
+        default="auto",
+        description="How to start the embedded PostgreSQL when DATABASE_URL is unset.",
     )
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("newsflow"),
@@ -51,6 +56,10 @@ class Settings(BaseSettings):
     max_redirects: int = 5
     max_connections: int = 16
     per_host_connections: int = 2
+
+    max_entry_attempts: int = Field(
+        default=5, ge=1, description="Runs that may retry an entry that failed before giving up."
+    )
 
     # Processing
     batch_size: int = Field(default=100, ge=1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from lxml.html import HtmlElement
@@ -76,7 +76,12 @@ def _page_language(tree: HtmlElement) -> str | None:
 def _canonical_link(tree: HtmlElement, url: str) -> str | None:
     for href in tree.xpath("//link[@rel='canonical']/@href"):
         if href and href.strip():
-            return urljoin(url, href.strip())
+            try:
+                link = urljoin(url, href.strip())
+                urlsplit(link)
+            except ValueError:  # "https://[host/...": the page's claim is unusable
+                continue
+            return link
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,9 +60,14 @@ def load_feed_list(path: Path, base_url: str | None = None) -> list[FeedSource]:
     resolved: list[FeedSource] = []
     seen: set[str] = set()
     for source in sources:
-        url = urljoin(base_url, source.url) if base_url else source.url
-        if urlsplit(url).scheme not in {"http", "https"}:
-            raise FeedListError(f"{path}: feed URL must be http(s): {source.url!r}")
+        try:
+            url = urljoin(base_url, source.url) if base_url else source.url
+            parts = urlsplit(url)
+            absolute = parts.scheme in {"http", "https"} and bool(parts.hostname)
+        except ValueError:  # "http://[x", a host that NFKC turns into a separator
+            absolute = False
+        if not absolute:
+            raise FeedListError(f"{path}: feed URL must be absolute http(s): {source.url!r}")
         if url not in seen:
             seen.add(url)
             resolved.append(FeedSource(url=url, name=source.name))
@@ -112,7 +118,9 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False)
-    if not parsed.entries and (parsed.bozo or not parsed.version):
+    if not parsed.entries and (parsed.bozo or not parsed.get("version")):
+        if _looks_like_html(content, content_type):
+            raise FeedParseError("not a feed: got an HTML page, not RSS or Atom")
         reason = parsed.get("bozo_exception") or "no RSS/Atom feed found"
         raise FeedParseError(f"not a feed: {reason}")
     entries = []
@@ -121,8 +129,12 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
         link = _entry_link(item)
         if not link:
             continue
-        url = urljoin(feed_url, link)
-        if urlsplit(url).scheme not in {"http", "https"} or url in seen:
+        try:
+            url = urljoin(feed_url, link)
+            parts = urlsplit(url)
+        except ValueError:  # a malformed host: skip the entry, not the feed
+            continue
+        if parts.scheme not in {"http", "https"} or not parts.hostname or url in seen:
             continue
         seen.add(url)
         entries.append(
@@ -134,10 +146,27 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
             )
         )
     ttl = parsed.feed.get("ttl")
+    ttl_match = _TTL.fullmatch(ttl) if isinstance(ttl, str) else None
     return ParsedFeed(
         title=parsed.feed.get("title"),
         entries=entries,
-        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
+        ttl_minutes=int(ttl_match.group(1)) if ttl_match else None,
+    )
+
+
+# ASCII digits only ("²".isdigit() is true, int("²") fails), and few enough of
+# them that the caller's timedelta(minutes=ttl) cannot overflow.
+_TTL = re.compile(r"\s*(\d{1,9})\s*", re.ASCII)
+_HTML_START = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _looks_like_html(content: bytes, content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type in {"text/html", "application/xhtml+xml"} or bool(
+        _HTML_START.match(content[:4096])
     )
 
 

@@ -3,13 +3,18 @@ embedded PostgreSQL started for the user under their data directory."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import pwd
 import shutil
+import subprocess
 import warnings
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from pipeline.config import Settings
 
@@ -33,42 +38,48 @@ def database_url(settings: Settings) -> str:
     """The configured server, or the embedded one (started on first use)."""
     if settings.database_url:
         return sqlalchemy_url(settings.database_url)
-    return sqlalchemy_url(start_embedded(settings.data_dir / "postgres"))
+    return sqlalchemy_url(start_embedded(settings.data_dir / "postgres", settings.embedded_backend))
 
 
 @lru_cache(maxsize=4)
-def start_embedded(pgdata: Path) -> str:
-    """Start (or reuse) the embedded PostgreSQL and return its URL.
+def start_embedded(pgdata: Path, backend: str = "auto") -> str:
+    """Start (or reuse) the embedded PostgreSQL in ``pgdata`` and return its URL.
 
-    It stops when the last process using it exits.
+    ``backend`` is "pgserver" (the wheel, Python <= 3.12), "initdb" (the
+    PostgreSQL binaries on PATH) or "auto" (the first that is there).  The
+    server stops when the process that started it exits.
     """
+    pgdata.mkdir(parents=True, exist_ok=True)
+    pgserver = _import_pgserver() if backend in {"auto", "pgserver"} else None
+    if pgserver is not None:
+        return _start_pgserver(pgserver, pgdata)
+    if backend in {"auto", "initdb"} and shutil.which("initdb") and shutil.which("pg_ctl"):
+        return _start_initdb(pgdata)
+    raise DatabaseUnavailable(
+        "no database: the embedded PostgreSQL needs the pgserver wheel (Python 3.11-3.12) "
+        "or PostgreSQL's initdb and pg_ctl on PATH. Otherwise set "
+        "DATABASE_URL=postgresql://USER@HOST:5432/DB, for example after "
+        "`docker compose up -d db`: DATABASE_URL=postgresql://newsflow:newsflow@127.0.0.1:5432/newsflow"
+    )
+
+
+def _import_pgserver():
     try:
         with warnings.catch_warnings():
             # platformdirs warns about XDG_RUNTIME_DIR on servers; pgserver does not use it.
             warnings.simplefilter("ignore")
             import pgserver
     except ImportError:
-        pgserver = None
-    if pgserver is None:
-        if shutil.which("initdb") and shutil.which("pg_ctl"):
-            raise DatabaseUnavailable(
-                "the embedded PostgreSQL (pgserver) is not available for this Python; "
-                "local initdb/pg_ctl were found: start a server with them and set "
-                "DATABASE_URL=postgresql://USER@127.0.0.1:5432/newsflow, "
-                "or run `docker compose up -d db`"
-            )
-        raise DatabaseUnavailable(
-            "no database: set DATABASE_URL=postgresql://USER@HOST:5432/DB, or run "
-            "`docker compose up -d db` and set DATABASE_URL=postgresql://newsflow:newsflow@127.0.0.1:5432/newsflow"
-        )
-    pgdata.mkdir(parents=True, exist_ok=True)
+        return None
+    return pgserver
+
+
+def _start_pgserver(pgserver, pgdata: Path) -> str:
     try:
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    except Exception as exc:  # pgserver raises plain exceptions with postgres' log
+    except Exception as exc:  # pgserver raises plain exceptions carrying postgres' log
         raise DatabaseUnavailable(f"the embedded PostgreSQL in {pgdata} did not start: {exc}") from exc
-    exists = server.psql(
-        f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
-    )
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
     # Keep a reference so the server lives as long as this process.
@@ -76,7 +87,82 @@ def start_embedded(pgdata: Path) -> str:
     return server.get_uri(EMBEDDED_DATABASE)
 
 
+def _start_initdb(pgdata: Path) -> str:
+    cluster = InitdbCluster(pgdata)
+    cluster.start()
+    atexit.register(cluster.stop)
+    return cluster.url
+
+
+class InitdbCluster:
+    """A private cluster from the local PostgreSQL binaries, reached by a Unix
+    socket in ``pgdata/run``.  PostgreSQL will not run as root; as root, the
+    binaries run as the system's ``postgres`` user, like pgserver does with its own."""
+
+    def __init__(self, pgdata: Path):
+        self.pgdata = pgdata
+        self.data = pgdata / "data"
+        self.socket_dir = pgdata / "run"
+        self.url = f"postgresql://postgres@/{EMBEDDED_DATABASE}?host={self.socket_dir}"
+        self._prefix: list[str] = []
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                raise DatabaseUnavailable(
+                    "PostgreSQL refuses to run as root and there is no postgres user: "
+                    "run newsflow as a normal user or set DATABASE_URL"
+                ) from None
+            self._prefix = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([*self._prefix, *command], capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise DatabaseUnavailable(
+                f"{command[0]} failed for the embedded PostgreSQL in {self.pgdata}: "
+                f"{(result.stderr or result.stdout).strip()[-800:]}"
+            )
+        return result
+
+    def start(self) -> None:
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        if self._prefix:
+            for path in (self.pgdata, self.socket_dir):
+                shutil.chown(path, "postgres", "postgres")
+        if not (self.data / "PG_VERSION").exists():
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                      "-E", "UTF8", "--no-instructions")
+        if self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode != 0:
+            options = f"-c listen_addresses='' -k {self.socket_dir}"
+            self._run("pg_ctl", "-D", str(self.data), "-l", str(self.pgdata / "postgres.log"),
+                      "-o", options, "-w", "start")
+        admin = sqlalchemy_url(f"postgresql://postgres@/postgres?host={self.socket_dir}")
+        admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        with admin_engine.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": EMBEDDED_DATABASE}
+            ).scalar()
+            if not exists:
+                conn.execute(text(f"CREATE DATABASE {EMBEDDED_DATABASE}"))
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+
+
 _EMBEDDED_SERVERS: list = []
+
+
+def psql_path() -> str | None:
+    """psql from PATH, or the one that ships inside the pgserver wheel."""
+    found = shutil.which("psql")
+    if found:
+        return found
+    pgserver = _import_pgserver()
+    if pgserver is not None:
+        bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+        if bundled.exists():
+            return str(bundled)
+    return None
 
 
 @lru_cache(maxsize=8)

@@ -155,6 +155,24 @@ def record_failures(conn: Connection, failures: Sequence[tuple[str, int | None, 
     )
 
 
+def retryable_failures(
+    conn: Connection, feed_ids: Sequence[int], max_attempts: int
+) -> list[tuple[str, int | None]]:
+    """(url, feed_id) of entries that failed before and may be tried again.
+
+    They are retried whether or not their feed changed: with conditional GET
+    an unchanged feed lists nothing, and its missed entries would otherwise
+    never come back."""
+    if not feed_ids:
+        return []
+    rows = conn.execute(
+        select(fetch_failures.c.url, fetch_failures.c.feed_id)
+        .where(fetch_failures.c.feed_id.in_(feed_ids), fetch_failures.c.attempts < max_attempts)
+        .order_by(fetch_failures.c.url)
+    )
+    return [tuple(row) for row in rows]
+
+
 def clear_failures(conn: Connection, urls: Sequence[str]) -> None:
     if urls:
         conn.execute(fetch_failures.delete().where(fetch_failures.c.url.in_(urls)))

@@ -1,0 +1,31 @@
+# The quick start: `make demo` runs the demo, `make test` runs the tests.
+# Each creates .venv with the pinned versions in constraints.txt on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test bench-extraction clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "newsflow needs Python 3.11 or newer: make PYTHON=python3.12 ..."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/newsflow demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench-extraction: $(STAMP)
+	$(BIN)/python bench/extraction.py --jobs 2
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,104 @@
+"""Shared, expensive fixtures, one per session: the database, the Prefect
+test server, the HTTP servers for the corpus and the fixture files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+CORPUS = ROOT / "seeds" / "demo"
+
+# Prefect reads its settings at import: quiet and offline for the tests.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
+os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+# The user's .env must not leak into the tests.
+os.environ.setdefault("NEWSFLOW_DATA_DIR", tempfile.mkdtemp(prefix="newsflow-test-data-"))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """DATABASE_URL when given (CI creates a fresh database), otherwise an
+    embedded PostgreSQL in a temporary folder."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from pipeline.store.engine import start_embedded
+
+    pgdata = Path(tempfile.mkdtemp(prefix="newsflow-test-pg-"))
+    return start_embedded(pgdata / "pg")
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    from pipeline.config import reset_settings_cache
+    from pipeline.store.engine import get_engine
+    from pipeline.store.migrate import upgrade
+    from pipeline.config import get_settings
+
+    os.environ["DATABASE_URL"] = database_url
+    reset_settings_cache()
+    engine = get_engine(get_settings())
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture
+def clean_db(engine):
+    """An empty schema for the test that asks for it."""
+    from sqlalchemy import text
+
+    from pipeline.query import TABLES
+
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture(scope="session")
+def corpus_server():
+    from flows.demo import serve_directory
+
+    with serve_directory(CORPUS) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def fixture_server():
+    from flows.demo import serve_directory
+
+    with serve_directory(FIXTURES) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def allow_test_servers(corpus_server, fixture_server):
+    """Let the pipeline fetch from the two test servers and nothing else private."""
+    from pipeline.config import reset_settings_cache
+
+    hosts = ",".join(url.removeprefix("http://") for url in (corpus_server, fixture_server))
+    os.environ["NEWSFLOW_ALLOW_PRIVATE_HOSTS"] = hosts
+    reset_settings_cache()
+    return hosts
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture
+def tmp_corpus(tmp_path):
+    """A writable copy of the demo corpus, for tests that change it."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target

@@ -1,0 +1,227 @@
+"""The HTTP layer against a real server on 127.0.0.1 that misbehaves on purpose."""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.fetch import (
+    FetchError, FetchResult, HostAllowList, non_public_reason, run_fetch_feeds, run_fetch_pages,
+)
+
+pytestmark = pytest.mark.integration
+
+ARTICLE = b"<html><body><article><p>Hello.</p></article></body></html>"
+BOMB = gzip.compress(b"\0" * (30 * 1024 * 1024))  # 30 MiB of output from ~30 KiB
+
+
+class MisbehavingHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+    def _send(self, status: int, body: bytes = b"", headers: dict | None = None) -> None:
+        self.send_response(status)
+        headers = {"Content-Type": "text/html; charset=utf-8", **(headers or {})}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        port = self.server.server_address[1]
+        path = self.path
+        if path == "/article":
+            self._send(200, ARTICLE)
+        elif path == "/user-agent":
+            self._send(200, self.headers.get("User-Agent", "").encode())
+        elif path == "/bomb":
+            self._send(200, BOMB, {"Content-Encoding": "gzip"})
+        elif path == "/big":
+            self._send(200, b"x" * (2 * 1024 * 1024))
+        elif path == "/big-undeclared":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for _ in range(64):
+                self.wfile.write(b"y" * 32 * 1024)
+        elif path == "/slow":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(40):
+                try:
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.25)
+        elif path == "/pdf":
+            self._send(200, b"%PDF-1.4", {"Content-Type": "application/pdf"})
+        elif path == "/gone":
+            self._send(410, b"gone")
+        elif path == "/redirect-loop":
+            self._send(302, b"", {"Location": "/redirect-loop"})
+        elif path == "/redirect-to-article":
+            self._send(301, b"", {"Location": "/article"})
+        elif path == "/redirect-to-other-loopback":
+            self._send(302, b"", {"Location": f"http://127.0.0.2:{port}/article"})
+        elif path == "/feed-etag":
+            if self.headers.get("If-None-Match") == '"v1"':
+                self._send(304, b"", {"ETag": '"v1"'})
+            else:
+                self._send(200, b"<rss version='2.0'><channel></channel></rss>",
+                           {"ETag": '"v1"', "Content-Type": "application/rss+xml"})
+        else:
+            self._send(404, b"not found")
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), MisbehavingHandler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def settings_for(base_url: str, **overrides) -> Settings:
+    values = dict(
+        allow_private_hosts=base_url.removeprefix("http://"),
+        max_page_bytes=1024 * 1024,
+        total_timeout=3.0,
+        read_timeout=2.0,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+def fetch_one(base_url: str, path: str, **overrides) -> FetchResult | FetchError:
+    return run_fetch_pages([base_url + path], settings_for(base_url, **overrides))[0]
+
+
+def test_article_is_fetched(server):
+    result = fetch_one(server, "/article")
+    assert isinstance(result, FetchResult)
+    assert result.content == ARTICLE
+    assert result.status == 200
+
+
+def test_user_agent_names_newsflow_and_a_contact(server):
+    result = fetch_one(server, "/user-agent", contact_url="https://example.org/about-our-crawler")
+    assert result.content.decode().startswith("newsflow/")
+    assert "+https://example.org/about-our-crawler" in result.content.decode()
+
+
+def test_redirect_is_followed_and_final_url_kept(server):
+    result = fetch_one(server, "/redirect-to-article")
+    assert isinstance(result, FetchResult)
+    assert result.final_url == server + "/article"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/gone", "HTTP 410"),
+        ("/missing", "HTTP 404"),
+        ("/pdf", "not an HTML page: application/pdf"),
+        ("/big", "too large: 2097152 bytes > 1048576"),
+        ("/big-undeclared", "too large: more than 1048576 bytes"),
+        ("/bomb", "too large: more than 1048576 bytes"),
+        ("/redirect-loop", "more than 5 redirects"),
+        ("/slow", "timed out after 3 s"),
+    ],
+)
+def test_bad_responses_end_as_clear_errors(server, path, message):
+    result = fetch_one(server, path)
+    assert isinstance(result, FetchError)
+    assert str(result) == message
+    assert result.url == server + path
+
+
+def test_loopback_is_refused_unless_allowed(server):
+    result = fetch_one(server, "/article", allow_private_hosts="")
+    assert isinstance(result, FetchError)
+    assert str(result) == "refused: loopback address 127.0.0.1"
+
+
+def test_redirect_hop_to_another_private_address_is_refused(server):
+    # 127.0.0.1:port is allowed, 127.0.0.2 is not: every hop is checked.
+    result = fetch_one(server, "/redirect-to-other-loopback")
+    assert isinstance(result, FetchError)
+    assert str(result) == "refused: loopback address 127.0.0.2"
+
+
+def test_allow_list_by_cidr_and_wildcard(server):
+    assert isinstance(fetch_one(server, "/article", allow_private_hosts="127.0.0.0/8"), FetchResult)
+    assert isinstance(fetch_one(server, "/article", allow_private_hosts="*"), FetchResult)
+    port = server.rsplit(":", 1)[1]
+    other_port = str(int(port) + 1)
+    refused = fetch_one(server, "/article", allow_private_hosts=f"127.0.0.1:{other_port}")
+    assert isinstance(refused, FetchError)
+
+
+def test_conditional_get_gives_not_modified(server):
+    settings = settings_for(server)
+    first, = run_fetch_feeds([(server + "/feed-etag", None, None)], settings)
+    assert first.status == 200 and first.etag == '"v1"'
+    second, = run_fetch_feeds([(server + "/feed-etag", first.etag, None)], settings)
+    assert second.not_modified
+    assert second.content == b""
+
+
+def test_many_pages_keep_their_order_and_errors(server):
+    urls = [server + path for path in ("/article", "/gone", "/article", "/pdf")]
+    results = run_fetch_pages(urls, settings_for(server))
+    assert [type(result).__name__ for result in results] == [
+        "FetchResult", "FetchError", "FetchResult", "FetchError",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.2", "loopback address"),
+        ("10.1.2.3", "private address"),
+        ("192.168.0.10", "private address"),
+        ("172.16.5.4", "private address"),
+        ("169.254.169.254", "link-local address"),
+        ("224.0.0.1", "multicast address"),
+        ("0.0.0.0", "unspecified address"),
+        ("::1", "loopback address"),
+        ("::ffff:127.0.0.1", "loopback address"),
+        ("::ffff:10.0.0.1", "private address"),
+        ("2002:7f00:0001::", "loopback address"),  # 6to4 form of 127.0.0.1
+        ("fe80::1", "link-local address"),
+        ("fc00::1", "private address"),
+        ("100.64.0.1", "reserved address"),  # carrier-grade NAT
+        ("93.184.216.34", None),
+        ("2606:4700:4700::1111", None),
+    ],
+)
+def test_non_public_addresses(address, reason):
+    assert non_public_reason(ipaddress.ip_address(address)) == reason
+
+
+def test_allow_list_parsing():
+    allow = HostAllowList("feeds.internal, 127.0.0.1:8080, 10.0.0.0/8, [::1]:9000")
+    loopback = ipaddress.ip_address("127.0.0.1")
+    assert allow.allows("feeds.internal", 443, ipaddress.ip_address("192.168.1.1"))
+    assert allow.allows("localhost", 8080, loopback)
+    assert not allow.allows("localhost", 8081, loopback)
+    assert allow.allows("intranet", 80, ipaddress.ip_address("10.20.30.40"))
+    assert allow.allows("::1", 9000, ipaddress.ip_address("::1"))
+    assert not allow.allows("other", 80, ipaddress.ip_address("192.168.1.1"))
+    assert not HostAllowList("").allows("localhost", 80, loopback)

@@ -1,0 +1,204 @@
+"""The ingest flow end to end: feeds served over real HTTP on 127.0.0.1,
+a real PostgreSQL, a real Prefect test server."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from pipeline.query import table_counts
+
+pytestmark = pytest.mark.integration
+
+SEED_TITLE = "Gleam: China must influence North Korea"
+SEED_PATH = "/freepress/2021/03/18/gleam-china-must-influence-north-korea.html"
+COPY_PATH = "/courier/world/blinken-urges-beijing-north-korea.html"
+
+
+def _run(corpus_root, base_url, **kwargs) -> dict:
+    from flows.ingest import ingest
+
+    return ingest(feeds_path=str(corpus_root / "feeds.yaml"), base_url=base_url, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def demo_run(engine, corpus_server, allow_test_servers, prefect_server):
+    """The demo corpus ingested once into an empty schema, then a second time."""
+    from sqlalchemy import text as sql
+
+    from pipeline.query import TABLES
+    from tests.conftest import CORPUS
+
+    with engine.begin() as conn:
+        conn.execute(sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    first = _run(CORPUS, corpus_server)
+    with engine.connect() as conn:
+        counts_after_first = table_counts(conn)
+    second = _run(CORPUS, corpus_server)
+    with engine.connect() as conn:
+        counts_after_second = table_counts(conn)
+    return {
+        "first": first, "second": second,
+        "counts_first": counts_after_first, "counts_second": counts_after_second,
+    }
+
+
+def _seed_article(engine, corpus_server):
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT * FROM articles WHERE canonical_url = :url"),
+            {"url": corpus_server + SEED_PATH},
+        ).mappings().one()
+
+
+def test_seed_article_title_has_no_site_name(engine, corpus_server, demo_run):
+    assert _seed_article(engine, corpus_server)["title"] == SEED_TITLE
+
+
+def test_seed_article_text_is_clean(engine, corpus_server, demo_run):
+    article = _seed_article(engine, corpus_server)
+    for litter in ("Related Articles", "Back to top button", "Free press", "(dpa)"):
+        assert litter not in article["text"]
+    assert article["text"].endswith("Little progress has been made on this point.")
+    assert article["text"].startswith("US Secretary of State Antony Blinken")
+    assert article["dateline"] == "Seoul / Pyongyang (dpa)"
+    assert article["agency"] == "dpa"
+    assert article["site_name"] == "Free press"
+    assert article["language"] == "en"
+
+
+def test_both_outlets_share_one_story(engine, corpus_server, demo_run):
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT a.canonical_url, a.url, a.story_id, a.is_canonical, s.article_count,"
+                " s.canonical_article_id = a.id AS leads"
+                " FROM articles a JOIN stories s ON s.id = a.story_id"
+                " WHERE a.story_id = (SELECT story_id FROM articles WHERE canonical_url = :seed)"
+                " ORDER BY a.id"
+            ),
+            {"seed": corpus_server + SEED_PATH},
+        ).mappings().all()
+    assert {row["canonical_url"] for row in rows} == {
+        corpus_server + SEED_PATH, corpus_server + COPY_PATH,
+    }
+    assert all(row["article_count"] == 2 for row in rows)
+    # The tracking parameters of the feed link are gone from the stored URL.
+    assert all("utm_" not in row["url"] for row in rows)
+    # The earlier publication (Free press, 10:12) leads the story.
+    leads = [row["canonical_url"] for row in rows if row["leads"]]
+    assert leads == [corpus_server + SEED_PATH]
+    assert sum(row["is_canonical"] for row in rows) == 1
+
+
+def test_story_counts(engine, demo_run):
+    with engine.connect() as conn:
+        stories, articles, mismatched = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM stories), (SELECT count(*) FROM articles),"
+                " (SELECT count(*) FROM stories s WHERE s.article_count <>"
+                "   (SELECT count(*) FROM articles a WHERE a.story_id = s.id))"
+            )
+        ).one()
+    # 11 pages in the corpus, two of them carry the same wire story.
+    assert articles == 11
+    assert stories == 10
+    assert mismatched == 0
+    summary = demo_run["first"]
+    assert summary["articles_new"] == 11
+    assert summary["stories_new"] == 10
+    assert summary["copies"] == 1
+
+
+def test_seed_story_entities(engine, corpus_server, demo_run):
+    with engine.connect() as conn:
+        for path in (SEED_PATH, COPY_PATH):
+            entities = set(
+                conn.execute(
+                    text(
+                        "SELECT e.name, e.label FROM article_entities ae"
+                        " JOIN entities e ON e.id = ae.entity_id"
+                        " JOIN articles a ON a.id = ae.article_id WHERE a.canonical_url = :url"
+                    ),
+                    {"url": corpus_server + path},
+                )
+            )
+            assert ("Antony Blinken", "PERSON") in entities
+            assert not any(name == "Blinken" for name, _ in entities)
+            assert not any(label in {"DATE", "ORDINAL", "CARDINAL"} for _, label in entities)
+
+
+def test_missing_page_is_recorded_and_the_run_goes_on(engine, demo_run):
+    with engine.connect() as conn:
+        failures = conn.execute(text("SELECT url, stage, error, attempts FROM fetch_failures")).all()
+    assert len(failures) == 1
+    url, stage, error, attempts = failures[0]
+    assert url.endswith("/metrowire/2021/03/18/removed-story.html")
+    assert (stage, error) == ("fetch", "HTTP 404")
+    # The second run tried it again.
+    assert attempts == 2
+    assert demo_run["first"]["pages_failed"] == 1
+
+
+def test_second_run_adds_no_rows(demo_run):
+    first, second = demo_run["counts_first"], demo_run["counts_second"]
+    assert first["articles"] == 11
+    assert second == first
+    assert demo_run["second"]["articles_new"] == 0
+    # Everything but the missing page is known and not fetched again.
+    assert demo_run["second"]["entries_new"] == 1
+
+
+def test_feed_state_is_stored_for_conditional_get(engine, demo_run):
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT url, last_modified, last_fetched_at, next_fetch_at, consecutive_failures FROM feeds")
+        ).all()
+    assert len(rows) == 4
+    for url, last_modified, fetched, next_fetch, failures in rows:
+        assert last_modified, url
+        assert fetched is not None and next_fetch > fetched
+        assert failures == 0
+    # The test server honours If-Modified-Since: the second run parsed nothing.
+    assert demo_run["second"]["feeds_unchanged"] == 4
+
+
+def test_broken_feed_is_recorded_and_the_others_are_ingested(
+    clean_db, tmp_corpus, corpus_server, fixture_server, allow_test_servers, prefect_server
+):
+    feed_list = tmp_corpus / "feeds.yaml"
+    feed_list.write_text(
+        feed_list.read_text()
+        + f"  - url: {fixture_server}/feed-is-an-html-page.html\n    name: Broken\n"
+        + f"  - url: {fixture_server}/no-such-feed.xml\n    name: Gone\n"
+    )
+    summary = _run(tmp_corpus, corpus_server)
+    assert summary["feeds"] == 6
+    assert summary["feeds_failed"] == 2
+    assert summary["articles_new"] == 11
+    with clean_db.connect() as conn:
+        errors = dict(
+            conn.execute(text("SELECT name, last_error FROM feeds WHERE consecutive_failures > 0")).all()
+        )
+    assert set(errors) == {"Broken", "Gone"}
+    assert errors["Gone"] == "HTTP 404"
+    assert errors["Broken"].startswith("not a feed")
+
+
+def test_feed_from_a_private_address_is_refused_without_allowance(
+    clean_db, fixture_server, prefect_server, monkeypatch, tmp_path
+):
+    from flows.ingest import ingest
+    from pipeline.config import reset_settings_cache
+
+    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", "")
+    reset_settings_cache()
+    try:
+        feed_list = tmp_path / "feeds.yaml"
+        feed_list.write_text(f"feeds:\n  - url: {fixture_server}/feed-atom.xml\n")
+        summary = ingest(feeds_path=str(feed_list))
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+    assert summary["feeds_failed"] == 1
+    assert summary["errors"][0][1] == "refused: loopback address 127.0.0.1"
