@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+from xml.sax import SAXException
 
 import feedparser
 import yaml
@@ -118,7 +119,11 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False)
-    if not parsed.entries and (parsed.bozo or not parsed.get("version")):
+    # "Small faults" are a content type or charset that do not match the bytes;
+    # a document with no RSS/Atom root, or XML that breaks off, is not a feed.
+    if not parsed.entries and (
+        not parsed.get("version") or isinstance(parsed.get("bozo_exception"), SAXException)
+    ):
         if _looks_like_html(content, content_type):
             raise FeedParseError("not a feed: got an HTML page, not RSS or Atom")
         reason = parsed.get("bozo_exception") or "no RSS/Atom feed found"

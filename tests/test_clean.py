@@ -1,0 +1,400 @@
+"""Unit tests for pipeline.clean: title suffixes, wire datelines, boilerplate lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.clean import (
+    BOILERPLATE_LINES,
+    TRAILER_HEADINGS,
+    CleanedArticle,
+    clean_article,
+    clean_title,
+    split_dateline,
+    strip_boilerplate,
+)
+from pipeline.extract import ExtractedArticle, extract_article
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DEMO = Path(__file__).parent.parent / "seeds" / "demo"
+SEED_DOCUMENT = Path("/work/shared/seeds/000_c944d76fca4ddc45.txt")
+SEED_PAGE = DEMO / "freepress" / "2021" / "03" / "18" / "gleam-china-must-influence-north-korea.html"
+SEED_URL = "http://127.0.0.1:8000/freepress/2021/03/18/gleam-china-must-influence-north-korea.html"
+SEED_TITLE = "Gleam: China must influence North Korea"
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- titles
+
+
+@pytest.mark.parametrize(
+    ("title", "site_name", "expected"),
+    [
+        pytest.param(f"{SEED_TITLE} | Free press", "Free press", SEED_TITLE, id="pipe-suffix-matching-site"),
+        pytest.param(f"{SEED_TITLE} | Free press", None, SEED_TITLE, id="pipe-short-suffix-without-site"),
+        pytest.param(f"{SEED_TITLE} | FREE PRESS", "Free press", SEED_TITLE, id="pipe-suffix-other-case"),
+        pytest.param(f"Free press | {SEED_TITLE}", "Free press", SEED_TITLE, id="site-prefix"),
+        pytest.param(
+            "Blinken urges Beijing to use its influence on North Korea - The Daily Courier",
+            "The Daily Courier",
+            "Blinken urges Beijing to use its influence on North Korea",
+            id="dash-suffix-matching-site",
+        ),
+        pytest.param(
+            "Blinken urges Beijing to use its influence on North Korea – TheDailyCourier",
+            "The Daily Courier",
+            "Blinken urges Beijing to use its influence on North Korea",
+            id="en-dash-suffix-matching-site-without-spaces",
+        ),
+        pytest.param("Ferry timetable changes - example.com", None, "Ferry timetable changes", id="domain-suffix"),
+        pytest.param(
+            "Ferry timetable changes – www.harbour-gazette.co.uk", "Harbour Gazette", "Ferry timetable changes",
+            id="www-domain-suffix",
+        ),
+        pytest.param(
+            "Schools reopen after storm | Local | Harbour Gazette", "Harbour Gazette", "Schools reopen after storm",
+            id="section-and-site-suffix",
+        ),
+        pytest.param("  Ferry   timetable\nchanges  ", None, "Ferry timetable changes", id="whitespace-folded"),
+    ],
+)
+def test_clean_title_drops_site_name_at_the_edge(title, site_name, expected):
+    assert clean_title(title, site_name) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "site_name"),
+    [
+        pytest.param(
+            "Blinken urges Beijing to use its influence on North Korea - The Daily Courier", None,
+            id="dash-suffix-without-site-name",
+        ),
+        pytest.param(
+            "Blinken urges Beijing to use its influence on North Korea - The Daily Courier", "Harbour Gazette",
+            id="dash-suffix-of-another-site",
+        ),
+        pytest.param("Leeds - Bradford rail link delayed again", "Metro Wire", id="dash-between-places"),
+        pytest.param("Mayor says budget - not taxes - is the issue", "Metro Wire", id="dash-aside"),
+        pytest.param("Cup final: Athletic 2 - 1 Dynamo", "Free press", id="score"),
+        pytest.param("Free press", "Free press", id="title-is-the-site-name"),
+    ],
+)
+def test_clean_title_keeps_a_title_whose_dash_is_not_a_site_name(title, site_name):
+    assert clean_title(title, site_name) == title
+
+
+def test_clean_title_passes_none_and_empty_through():
+    assert clean_title(None, "Free press") is None
+    assert clean_title("", "Free press") == ""
+
+
+_TITLE_PIECES = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from([" | ", " - ", " – ", " — ", " :: ", "|", "-", "example.com", "www.x.de", "Free press", "  "]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    title=st.one_of(st.text(max_size=40), st.lists(_TITLE_PIECES, max_size=8).map("".join)),
+    site_name=st.one_of(st.none(), st.just("Free press"), st.text(max_size=10)),
+)
+def test_clean_title_never_returns_empty_for_a_non_empty_title(title, site_name):
+    result = clean_title(title, site_name)
+    if title.strip():
+        assert result
+        # Only edges are cut: what is left is a piece of the (space-folded) title.
+        assert result in " ".join(title.split())
+
+
+# ------------------------------------------------------------------- datelines
+
+
+@pytest.mark.parametrize(
+    ("fixture", "dateline", "agency", "first_words"),
+    [
+        ("text-wire-dateline-reuters.txt", "BRUSSELS (Reuters)", "Reuters", "European Union transport"),
+        ("text-wire-dateline-afp-with-date.txt", "Paris, March 18, 2021 (AFP)", "AFP", "The Louvre will"),
+        ("text-wire-dateline-ap-uppercase-place.txt", "LONDON", None, "The operator of"),
+        ("text-wire-dateline-dpa-regional.txt", "Düsseldorf (dpa/lnw)", "dpa/lnw", "The closure of"),
+    ],
+)
+def test_split_dateline_separates_wire_dateline_from_first_paragraph(fixture, dateline, agency, first_words):
+    text = fixture_text(fixture)
+    found, found_agency, rest = split_dateline(text)
+    assert (found, found_agency) == (dateline, agency)
+    assert rest.startswith(first_words)
+    # Only the start of the first line changes.
+    assert rest.splitlines()[1:] == text.splitlines()[1:]
+
+
+@pytest.mark.parametrize(
+    ("text", "dateline", "agency", "rest"),
+    [
+        pytest.param(
+            "Seoul / Pyongyang (dpa) – US Secretary of State Antony Blinken has called on China.",
+            "Seoul / Pyongyang (dpa)", "dpa", "US Secretary of State Antony Blinken has called on China.",
+            id="dpa-two-places-en-dash",
+        ),
+        pytest.param(
+            "Seoul (dpa) - US Secretary of State Antony Blinken has called on China.",
+            "Seoul (dpa)", "dpa", "US Secretary of State Antony Blinken has called on China.",
+            id="dpa-hyphen",
+        ),
+        pytest.param(
+            "WASHINGTON (Reuters) - The Federal Reserve held rates.",
+            "WASHINGTON (Reuters)", "Reuters", "The Federal Reserve held rates.", id="reuters",
+        ),
+        pytest.param(
+            "Berlin, 18 March (AFP) — Ministers met on Thursday.",
+            "Berlin, 18 March (AFP)", "AFP", "Ministers met on Thursday.", id="afp-day-month",
+        ),
+        pytest.param(
+            "NEW YORK — Stocks rose on Thursday.", "NEW YORK", None, "Stocks rose on Thursday.",
+            id="upper-case-two-word-place",
+        ),
+        pytest.param(
+            "Frankfurt am Main (dpa) - Die Börse schloss fester.",
+            "Frankfurt am Main (dpa)", "dpa", "Die Börse schloss fester.", id="place-with-particle",
+        ),
+    ],
+)
+def test_split_dateline_on_known_wire_forms(text, dateline, agency, rest):
+    assert split_dateline(text) == (dateline, agency, rest)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("Some people (many) - said the new timetable was better.", id="parenthesis-not-agency"),
+        pytest.param("The council met on Tuesday - and decided nothing.", id="ordinary-sentence-with-dash"),
+        pytest.param("the mayor - who spoke first - said the vote would be repeated.", id="lowercase-start"),
+        pytest.param("Today - the council said no to the plan.", id="mixed-case-word-without-agency"),
+        pytest.param("Kim Jong-un - the leader - spoke at the congress.", id="hyphenated-name"),
+        pytest.param("US officials (unnamed) - said nothing about the talks.", id="lowercase-words-in-place"),
+        pytest.param("The council said the depot - empty since 1998 - would be sold.", id="dash-later-in-sentence"),
+        pytest.param("Traders welcomed the decision on Tuesday.", id="no-dash"),
+        pytest.param("(dpa) - Stocks rose.", id="agency-without-place"),
+    ],
+)
+def test_split_dateline_leaves_text_without_a_dateline_alone(text):
+    assert split_dateline(text) == (None, None, text)
+
+
+# ----------------------------------------------------------------- boilerplate
+
+
+def test_strip_boilerplate_removes_english_furniture_lines_and_keeps_sentences():
+    text = fixture_text("text-boilerplate-english.txt")
+    assert strip_boilerplate(text).splitlines() == [
+        "The city council approved a plan on Tuesday to turn the disused tram depot on Mill Street "
+        "into a market hall with space for forty traders.",
+        "Work on the building, which has stood empty since the last trams ran in 1998, is expected "
+        "to start in the summer and take about eighteen months.",
+        "Councillors said the market would be run by a cooperative of local traders rather than by a "
+        "private operator, and that rents would be capped for the first five years.",
+        "The opposition said the plan did not say who would pay for the new roof, and asked the council "
+        "to share the cost estimate with residents before any contract is signed.",
+        "Readers who want to read more about the plan can find the full report on the council's website, "
+        "where comments are open until the end of April.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "furniture", "sentence_with_the_same_words"),
+    [
+        (
+            "text-boilerplate-german.txt",
+            ["Artikel teilen", "Drucken", "Anzeige", "Lesen Sie auch", "Nach oben", "Alle Rechte vorbehalten"],
+            "lesen Sie auch die Stellungnahme der Opposition, die nach oben offene Kosten befürchtet.",
+        ),
+        (
+            "text-boilerplate-french.txt",
+            ["Partager", "Publicité", "À lire aussi", "Retour en haut", "Tous droits réservés"],
+            "de partager l'estimation des coûts avec les habitants ; à lire aussi, le rapport complet",
+        ),
+        (
+            "text-boilerplate-spanish.txt",
+            ["Compartir", "Publicidad", "Lee también", "Volver arriba", "Todos los derechos reservados"],
+            "pidió compartir con los vecinos la estimación de costes antes de firmar cualquier contrato; lee también",
+        ),
+    ],
+    ids=["german", "french", "spanish"],
+)
+def test_strip_boilerplate_removes_whole_furniture_lines_in_other_languages(
+    fixture, furniture, sentence_with_the_same_words
+):
+    lines = fixture_text(fixture).splitlines()
+    assert set(furniture) <= set(lines)  # the fixture really has them
+    out = strip_boilerplate("\n".join(lines))
+    assert out.splitlines() == [line for line in lines if line not in furniture]
+    assert sentence_with_the_same_words in out
+
+
+def test_strip_boilerplate_cuts_related_articles_heading_and_short_link_headlines_at_the_end():
+    out = strip_boilerplate(fixture_text("text-related-articles-link-trailer.txt"))
+    assert out.splitlines()[-1] == (
+        "The harbour authority said the market would open from six in the morning until two in the "
+        "afternoon, Tuesday to Saturday."
+    )
+    assert len(out.splitlines()) == 3
+    for gone in ("Related Articles", "Ferry timetable changes from Monday", "Back to top button"):
+        assert gone not in out
+
+
+def test_strip_boilerplate_does_not_cut_long_paragraphs_after_a_related_articles_heading():
+    lines = fixture_text("text-related-articles-then-long-paragraphs.txt").splitlines()
+    assert lines[1] == "Related Articles"
+    out = strip_boilerplate("\n".join(lines))
+    assert out.splitlines() == [lines[0], lines[2], lines[3]]
+
+
+def test_strip_boilerplate_keeps_short_lines_after_a_trailer_heading_that_is_the_first_line():
+    # A heading at index 0 opens no trailer: only the heading line itself goes.
+    out = strip_boilerplate("Related Articles\nFerry timetable changes\nFish market reopens")
+    assert out == "Ferry timetable changes\nFish market reopens"
+
+
+def test_strip_boilerplate_drops_a_heading_repeated_as_the_first_line():
+    text = fixture_text("text-heading-repeated-first-line.txt")
+    assert text.splitlines()[0] == "Fish market reopens after renovation"
+    for title in ("Fish market reopens after renovation", "FISH MARKET REOPENS AFTER RENOVATION!"):
+        assert strip_boilerplate(text, title).splitlines() == text.splitlines()[1:]
+
+
+def test_strip_boilerplate_keeps_the_first_line_when_it_is_not_the_title():
+    text = fixture_text("text-heading-repeated-first-line.txt")
+    assert strip_boilerplate(text).splitlines() == text.splitlines()
+    assert strip_boilerplate(text, "Ferry timetable changes").splitlines() == text.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("line", "removed"),
+    [
+        ("© 2021 Harbour Gazette", True),
+        ("Copyright 2021 Harbour Gazette Ltd. All rights reserved", True),
+        ("Copyright holders will have to register their works with the new office from next year, "
+         "the ministry said on Tuesday.", False),
+        ("Read more: Mill Street residents fear parking shortage", True),
+        ("Lesen Sie auch: Markthalle öffnet im Herbst", True),
+        ("Read more: the full report is on the council's website.", False),
+        ("Share", True),
+        ("The harbour ferry will share its berth with the pilot boats.", False),
+    ],
+)
+def test_strip_boilerplate_copyright_and_lead_in_lines(line, removed):
+    body = "The fish market on the east quay reopened on Thursday after a three-month renovation."
+    out = strip_boilerplate(f"{body}\n{line}\n{body}")
+    assert (line not in out.splitlines()) is removed
+    assert out.splitlines().count(body) == 2
+
+
+def test_strip_boilerplate_drops_blank_lines_and_surrounding_spaces():
+    assert strip_boilerplate("  First paragraph.  \n\n\t\nSecond paragraph.\n") == "First paragraph.\nSecond paragraph."
+
+
+_WORD = st.text(alphabet=st.characters(categories=("L",)), min_size=1, max_size=10)
+_SENTENCE = st.lists(_WORD, min_size=21, max_size=35).map(lambda words: " ".join(words) + ".")
+_LINE = st.one_of(
+    st.text(max_size=40),
+    _SENTENCE,
+    st.sampled_from(sorted(BOILERPLATE_LINES | TRAILER_HEADINGS)),
+    st.sampled_from(["Read more: Something happened", "© 2021 Free press", "   ", "", "Back to top button"]),
+)
+
+
+def _is_subsequence(short: list[str], long: list[str]) -> bool:
+    remaining = iter(long)
+    return all(any(item == candidate for candidate in remaining) for item in short)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(_LINE, max_size=12), title=st.one_of(st.none(), st.text(max_size=20)))
+def test_strip_boilerplate_only_removes_whole_lines_and_never_a_long_sentence(lines, title):
+    text = "\n".join(lines)
+    out = strip_boilerplate(text, title)
+    out_lines = out.splitlines()
+    in_lines = [line.strip() for line in text.splitlines()]
+    assert _is_subsequence(out_lines, in_lines)
+    for line in in_lines:
+        words = line.split()
+        is_sentence = len(words) > 20 and line.endswith(".")
+        if is_sentence and all(any(c.isalpha() for c in word) for word in words):
+            assert line in out_lines
+
+
+# ---------------------------------------------------------- clean_article
+
+
+@pytest.fixture(scope="module")
+def seed_cleaned() -> CleanedArticle:
+    return clean_article(extract_article(SEED_PAGE.read_bytes(), SEED_URL))
+
+
+def test_clean_article_on_seed_page_gives_bare_title(seed_cleaned):
+    assert seed_cleaned.title == SEED_TITLE
+
+
+def test_clean_article_on_seed_page_removes_related_articles_and_back_to_top(seed_cleaned):
+    assert "Related Articles" not in seed_cleaned.text
+    assert "Back to top button" not in seed_cleaned.text
+    assert seed_cleaned.text.endswith("Little progress has been made on this point.")
+
+
+def test_clean_article_on_seed_page_splits_the_dpa_dateline(seed_cleaned):
+    assert seed_cleaned.dateline == "Seoul / Pyongyang (dpa)"
+    assert seed_cleaned.agency == "dpa"
+    assert seed_cleaned.text.startswith("US Secretary of State")
+
+
+def test_clean_article_on_seed_page_gives_exactly_the_seed_paragraphs(seed_cleaned):
+    paragraphs = SEED_DOCUMENT.read_text(encoding="utf-8").split("\n\n")
+    assert paragraphs[0] == f"{SEED_TITLE} | Free press"
+    assert paragraphs[-2:] == ["Related Articles", "Back to top button"]
+    body = paragraphs[1:-2]
+    body[0] = body[0].removeprefix("Seoul / Pyongyang (dpa) – ")
+    assert seed_cleaned.text.split("\n") == body
+
+
+def test_clean_article_passes_metadata_through(seed_cleaned):
+    assert seed_cleaned.url == SEED_URL
+    assert seed_cleaned.site_name == "Free press"
+    assert seed_cleaned.language == "en"
+    assert seed_cleaned.canonical_link == SEED_URL
+
+
+def test_clean_article_cleans_title_before_dropping_the_repeated_heading_and_then_splits_dateline():
+    article = ExtractedArticle(
+        url="https://harbour.example.org/news/fish-market.html",
+        title="Fish market reopens after renovation | Harbour Gazette",
+        text=(
+            "Fish market reopens after renovation\n"
+            "Share this article\n"
+            "HAMBURG (Reuters) - The fish market on the east quay reopened on Thursday after a "
+            "three-month renovation.\n"
+            "Traders said the first morning was busier than an ordinary market day.\n"
+            "Related\n"
+            "Ferry timetable changes from Monday"
+        ),
+        author="Maren Holt",
+        published_at=datetime(2021, 3, 18, tzinfo=UTC),
+        site_name="Harbour Gazette",
+        language="en",
+        canonical_link=None,
+    )
+    cleaned = clean_article(article)
+    assert cleaned.title == "Fish market reopens after renovation"
+    assert (cleaned.dateline, cleaned.agency) == ("HAMBURG (Reuters)", "Reuters")
+    assert cleaned.text == (
+        "The fish market on the east quay reopened on Thursday after a three-month renovation.\n"
+        "Traders said the first morning was busier than an ordinary market day."
+    )
+    assert (cleaned.author, cleaned.published_at) == ("Maren Holt", datetime(2021, 3, 18, tzinfo=UTC))

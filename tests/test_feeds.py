@@ -1,0 +1,481 @@
+"""Unit tests for pipeline.feeds: feed lists (YAML, OPML) and feed parsing."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.feeds import (
+    FeedListError,
+    FeedParseError,
+    FeedSource,
+    ParsedFeed,
+    load_feed_list,
+    parse_feed,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HARBOUR_FEED_URL = "https://harbour.example.org/feeds/rss.xml"
+VALLEY_FEED_URL = "https://valley.example.org/atom.xml"
+RHEIN_FEED_URL = "https://rhein.example.de/feed.xml"
+DEMO_BASE = "http://127.0.0.1:8000"
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def rss(items: str, channel_extra: str = "") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+        f"<title>Test feed</title><link>/</link>{channel_extra}{items}</channel></rss>"
+    ).encode("utf-8")
+
+
+def write(directory: Path, name: str, content: str | bytes) -> Path:
+    path = directory / name
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+# --------------------------------------------------------------------- RSS 2.0
+
+
+@pytest.fixture(scope="module")
+def harbour() -> ParsedFeed:
+    return parse_feed(fixture_bytes("feed-rss2-relative-links.xml"), HARBOUR_FEED_URL)
+
+
+def test_rss_keeps_only_entries_with_a_usable_link_in_feed_order(harbour):
+    assert [entry.title for entry in harbour.entries] == [
+        "Ferry timetable changes from Monday",
+        "Fish market reopens",
+    ]
+
+
+def test_rss_root_relative_link_is_resolved_against_the_feed_host(harbour):
+    # Tracking parameters are the canonicaliser's business, not the parser's.
+    assert harbour.entries[0].url == (
+        "https://harbour.example.org/news/ferry-timetable.html?utm_source=rss&utm_medium=feed"
+    )
+
+
+def test_rss_document_relative_link_is_resolved_against_the_feed_directory(harbour):
+    assert harbour.entries[1].url == "https://harbour.example.org/feeds/fishmarket.html"
+
+
+def test_rss_item_without_link_or_url_guid_is_skipped(harbour):
+    assert "Item without a link is skipped" not in {entry.title for entry in harbour.entries}
+
+
+def test_rss_duplicate_link_is_kept_once_with_the_first_title(harbour):
+    urls = [entry.url for entry in harbour.entries]
+    assert len(urls) == len(set(urls))
+    assert "Same page twice" not in {entry.title for entry in harbour.entries}
+
+
+def test_rss_mailto_link_is_skipped(harbour):
+    assert all(urlsplit(entry.url).scheme == "https" for entry in harbour.entries)
+    assert "Not a web page" not in {entry.title for entry in harbour.entries}
+
+
+def test_rss_ttl_is_read_as_minutes(harbour):
+    assert harbour.ttl_minutes == 60
+
+
+def test_rss_channel_title_and_item_summary_are_read(harbour):
+    assert harbour.title == "Harbour Gazette"
+    assert harbour.entries[0].summary == "The harbour ferry runs less often at weekends."
+    assert harbour.entries[1].summary is None
+
+
+def test_rss_pubdate_with_offset_becomes_aware_utc(harbour):
+    assert harbour.entries[0].published_at == datetime(2021, 3, 17, 7, 30, tzinfo=UTC)
+    assert harbour.entries[1].published_at == datetime(2021, 3, 18, 7, 0, tzinfo=UTC)
+    for entry in harbour.entries:
+        assert entry.published_at.utcoffset() == timedelta(0)
+
+
+def test_rss_url_guid_is_used_when_an_item_has_no_link():
+    parsed = parse_feed(
+        rss("<item><title>Guid only</title><guid>https://harbour.example.org/n/7.html</guid></item>"),
+        HARBOUR_FEED_URL,
+    )
+    assert [entry.url for entry in parsed.entries] == ["https://harbour.example.org/n/7.html"]
+
+
+@pytest.mark.parametrize("content_type", [None, "application/rss+xml", "text/html"])
+def test_rss_without_items_is_an_empty_feed_not_an_error(content_type):
+    # A missing or wrong content type is a small fault, whether or not the feed has items.
+    parsed = parse_feed(rss(""), HARBOUR_FEED_URL, content_type)
+    assert parsed.title == "Test feed"
+    assert parsed.entries == []
+
+
+def test_atom_without_entries_is_an_empty_feed_not_an_error():
+    content = b'<feed xmlns="http://www.w3.org/2005/Atom"><title>Quiet valley</title></feed>'
+    parsed = parse_feed(content, VALLEY_FEED_URL)
+    assert parsed.title == "Quiet valley"
+    assert parsed.entries == []
+
+
+BAD_HOST = "http://ex\uff0fample.org/a.html"  # NFKC turns the host's "／" into "/": urlsplit raises
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(
+            f'<rss version="2.0"><channel><title>T</title><item><title>Bad host</title><link>{BAD_HOST}</link>'
+            "</item><item><title>Good</title><link>/good.html</link></item></channel></rss>",
+            id="rss-link-no-xml-declaration",
+        ),
+        pytest.param(
+            f'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><entry><title>Bad host</title><id>{BAD_HOST}'
+            '</id></entry><entry><title>Good</title><id>urn:x:1</id><link href="/good.html"/></entry></feed>',
+            id="atom-url-id",
+        ),
+    ],
+)
+def test_entry_with_malformed_host_is_skipped_and_the_rest_kept(content):
+    # One bad entry must not sink the feed (the flow only catches FeedParseError).
+    parsed = parse_feed(content.encode("utf-8"), HARBOUR_FEED_URL)
+    assert [entry.url for entry in parsed.entries] == ["https://harbour.example.org/good.html"]
+
+
+def test_rss_link_with_http_scheme_but_no_host_is_skipped():
+    items = (
+        "<item><title>No host</title><link>http:news/7.html</link></item>"
+        "<item><title>Good</title><link>/good.html</link></item>"
+    )
+    parsed = parse_feed(rss(items), HARBOUR_FEED_URL)
+    assert [entry.title for entry in parsed.entries] == ["Good"]
+
+
+def test_rss_item_title_is_stripped_and_empty_title_becomes_none():
+    items = (
+        "<item><title>  Padded title  </title><link>/a.html</link></item>"
+        "<item><title>   </title><link>/b.html</link></item>"
+    )
+    parsed = parse_feed(rss(items), HARBOUR_FEED_URL)
+    assert [entry.title for entry in parsed.entries] == ["Padded title", None]
+
+
+@pytest.mark.parametrize(
+    ("ttl", "expected"),
+    [
+        (" 15 ", 15),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("1.5", None),
+        ("²", None),  # str.isdigit() is true for it, int() is not
+        ("9" * 23, None),  # would overflow timedelta(minutes=...) in the caller
+    ],
+)
+def test_rss_ttl_that_is_not_a_plain_number_is_ignored(ttl, expected):
+    parsed = parse_feed(rss("<item><link>/a.html</link></item>", f"<ttl>{ttl}</ttl>"), HARBOUR_FEED_URL)
+    assert parsed.ttl_minutes == expected
+
+
+# ------------------------------------------------------------------- Atom 1.0
+
+
+@pytest.fixture(scope="module")
+def valley() -> ParsedFeed:
+    return parse_feed(fixture_bytes("feed-atom.xml"), VALLEY_FEED_URL)
+
+
+def test_atom_alternate_link_is_resolved_and_self_link_ignored(valley):
+    assert [entry.url for entry in valley.entries] == [
+        "https://valley.example.org/2021/03/dam-inspection.html",
+        "https://valley.example.org/2021/03/updated-only.html",
+    ]
+    assert VALLEY_FEED_URL not in [entry.url for entry in valley.entries]
+
+
+def test_atom_published_time_wins_over_updated(valley):
+    assert valley.entries[0].published_at == datetime(2021, 3, 18, 9, 15, tzinfo=UTC)
+
+
+def test_atom_updated_time_is_used_when_published_is_missing(valley):
+    assert valley.entries[1].published_at == datetime(2021, 3, 17, 16, 45, tzinfo=UTC)
+
+
+def test_atom_times_are_aware_utc(valley):
+    for entry in valley.entries:
+        assert entry.published_at.tzinfo is not None
+        assert entry.published_at.utcoffset() == timedelta(0)
+
+
+def test_atom_feed_has_title_and_no_ttl(valley):
+    assert valley.title == "Valley Observer"
+    assert valley.ttl_minutes is None
+
+
+def test_atom_entry_with_only_a_urn_id_and_no_link_is_skipped():
+    content = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>V</title>'
+        b"<entry><title>No link</title><id>urn:uuid:valley-9</id></entry>"
+        b'<entry><title>Linked</title><id>urn:uuid:valley-10</id><link href="/x.html"/></entry>'
+        b"</feed>"
+    )
+    parsed = parse_feed(content, VALLEY_FEED_URL)
+    assert [entry.title for entry in parsed.entries] == ["Linked"]
+
+
+def test_atom_url_id_is_used_when_an_entry_has_no_link():
+    content = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>V</title>'
+        b"<entry><title>Id only</title><id>https://valley.example.org/2021/03/id-only.html</id></entry>"
+        b"</feed>"
+    )
+    parsed = parse_feed(content, VALLEY_FEED_URL)
+    assert [entry.url for entry in parsed.entries] == ["https://valley.example.org/2021/03/id-only.html"]
+
+
+# ------------------------------------------------------------------ encodings
+
+
+def test_iso_8859_1_feed_is_decoded():
+    parsed = parse_feed(fixture_bytes("feed-iso-8859-1.xml"), RHEIN_FEED_URL)
+    assert parsed.title == "Nachrichten aus Köln"
+    assert [entry.title for entry in parsed.entries] == ["Brückensperrung in Düsseldorf verlängert"]
+    assert parsed.entries[0].url == "https://rhein.example.de/düsseldorf/bruecke.html"
+    assert parsed.entries[0].published_at == datetime(2021, 3, 17, 9, 0, tzinfo=UTC)
+
+
+def test_iso_8859_1_feed_is_decoded_by_its_xml_declaration_when_content_type_has_no_charset():
+    # The XML declaration names the charset; a content type without one must not override it.
+    parsed = parse_feed(fixture_bytes("feed-iso-8859-1.xml"), RHEIN_FEED_URL, "application/rss+xml")
+    assert "Düsseldorf" in parsed.entries[0].title
+
+
+# ------------------------------------------------------------------ not a feed
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/html; charset=utf-8", "application/rss+xml", "text/xml"],
+    ids=["no-content-type", "text-html", "claims-rss", "claims-xml"],
+)
+def test_html_page_instead_of_feed_raises_with_a_message_naming_html(content_type):
+    with pytest.raises(FeedParseError) as caught:
+        parse_feed(fixture_bytes("feed-is-an-html-page.html"), HARBOUR_FEED_URL, content_type)
+    message = str(caught.value)
+    assert message.startswith("not a feed")
+    assert "HTML" in message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"   \n",
+        b"garbage, not XML",
+        b'{"items": []}',
+        b"\x00\xff\xfe\x01",
+        b'<?xml version="1.0"?><note><to>desk</to></note>',
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Cut off',
+    ],
+    ids=["empty", "whitespace", "text", "json", "binary", "other-xml", "rss-cut-off-before-any-item"],
+)
+def test_bytes_that_are_no_feed_raise_feed_parse_error(content):
+    with pytest.raises(FeedParseError, match="^not a feed"):
+        parse_feed(content, HARBOUR_FEED_URL)
+
+
+_LINKS = st.one_of(
+    st.text(max_size=30),
+    st.text(alphabet="htps:/[]@?#.exampl%\uff0f ", max_size=30),
+    st.sampled_from(["http://", "https://", "http:x", "https:/x", "//cdn.example.org/a", "mailto:a@b",
+                     "javascript:alert(1)", "/a.html", "http://[::1/a", "http://ex\uff0fample.org/"]),
+)
+
+
+@st.composite
+def feed_like_bytes(draw) -> bytes:
+    kind = draw(st.sampled_from(["bytes", "rss", "atom", "rss-tail"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=300))
+    if kind == "rss":
+        declaration = draw(st.sampled_from(["", '<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-8"?>']))
+        return (
+            f'{declaration}<rss version="2.0"><channel><title>t</title>'
+            f"<ttl>{escape(draw(st.text(max_size=6)))}</ttl><item><title>{escape(draw(st.text(max_size=10)))}"
+            f"</title><link>{escape(draw(_LINKS))}</link><guid>{escape(draw(_LINKS))}</guid>"
+            f"<pubDate>{escape(draw(st.text(max_size=25)))}</pubDate></item></channel></rss>"
+        ).encode("utf-8", "surrogatepass")
+    if kind == "atom":
+        return (
+            '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>'
+            f"<id>{escape(draw(_LINKS))}</id><link href={quoteattr(draw(_LINKS))}/>"
+            f"<updated>{escape(draw(st.text(max_size=25)))}</updated></entry></feed>"
+        ).encode("utf-8", "surrogatepass")
+    return b'<?xml version="1.0"?><rss version="2.0"><channel><item><link>/a</link></item>' + draw(
+        st.binary(max_size=100)
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    content=feed_like_bytes(),
+    feed_url=st.sampled_from([HARBOUR_FEED_URL, "http://127.0.0.1:8000/x/rss.xml"]),
+    content_type=st.sampled_from([None, "application/rss+xml", "text/html; charset=utf-8"]),
+)
+def test_parse_feed_on_hostile_bytes_raises_only_feed_parse_error_or_gives_absolute_urls(
+    content, feed_url, content_type
+):
+    try:
+        parsed = parse_feed(content, feed_url, content_type)
+    except FeedParseError:
+        return
+    for entry in parsed.entries:
+        parts = urlsplit(entry.url)
+        assert parts.scheme in {"http", "https"}
+        assert parts.hostname
+        assert entry.published_at is None or entry.published_at.utcoffset() == timedelta(0)
+    assert len({entry.url for entry in parsed.entries}) == len(parsed.entries)
+
+
+# ------------------------------------------------------------------ feed lists
+
+
+def test_yaml_feed_list_resolves_relative_urls_accepts_strings_and_drops_duplicates():
+    sources = load_feed_list(FIXTURES / "feed-list.yaml", DEMO_BASE)
+    assert sources == [
+        FeedSource(url="http://127.0.0.1:8000/feed-rss2-relative-links.xml", name="Harbour Gazette"),
+        FeedSource(url="https://example.org/rss.xml", name=None),
+        FeedSource(url="http://127.0.0.1:8000/feed-atom.xml", name=None),
+    ]
+
+
+def test_yaml_feed_list_with_relative_url_and_no_base_url_raises():
+    with pytest.raises(FeedListError, match="feed-rss2-relative-links.xml"):
+        load_feed_list(FIXTURES / "feed-list.yaml")
+
+
+def test_yaml_feed_list_drops_a_duplicate_that_only_appears_after_resolution(tmp_path):
+    path = write(
+        tmp_path, "feeds.yaml",
+        "feeds:\n  - /courier/atom.xml\n  - url: http://127.0.0.1:8000/courier/atom.xml\n    name: again\n",
+    )
+    assert load_feed_list(path, DEMO_BASE) == [FeedSource(url="http://127.0.0.1:8000/courier/atom.xml")]
+
+
+def test_yaml_feed_list_strips_whitespace_around_urls(tmp_path):
+    path = write(tmp_path, "feeds.yaml", 'feeds:\n  - url: "  https://example.org/rss.xml  "\n    name: Ex\n')
+    assert load_feed_list(path) == [FeedSource(url="https://example.org/rss.xml", name="Ex")]
+
+
+def test_demo_feed_list_resolves_to_four_feeds_on_the_demo_host():
+    sources = load_feed_list(Path(__file__).parent.parent / "seeds" / "demo" / "feeds.yaml", DEMO_BASE)
+    assert len(sources) == 4
+    assert all(source.url.startswith(DEMO_BASE + "/") for source in sources)
+
+
+def test_opml_feed_list_reads_nested_outlines_and_ignores_folders():
+    assert load_feed_list(FIXTURES / "feed-list.opml") == [
+        FeedSource(url="https://harbour.example.org/rss.xml", name="Harbour Gazette"),
+        FeedSource(url="https://valley.example.org/atom.xml", name="Valley Observer"),
+    ]
+
+
+def test_opml_is_recognised_by_content_whatever_the_file_suffix(tmp_path):
+    path = write(tmp_path, "subscriptions.txt", fixture_bytes("feed-list.opml"))
+    assert [source.name for source in load_feed_list(path)] == ["Harbour Gazette", "Valley Observer"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.yaml", "feeds: [unclosed\n  - url: x", "not valid YAML"),
+        ("no-feeds-key.yaml", "sources:\n  - url: https://example.org/rss.xml\n", "'feeds'"),
+        ("feeds-not-a-list.yaml", "feeds: https://example.org/rss.xml\n", "'feeds'"),
+        ("top-level-list.yaml", "- https://example.org/rss.xml\n", "'feeds'"),
+        ("empty.yaml", "", "'feeds'"),
+        ("item-without-url.yaml", "feeds:\n  - name: Harbour Gazette\n", r"feeds\[0\]"),
+        ("url-not-a-string.yaml", "feeds:\n  - url: 42\n", r"feeds\[0\]"),
+        ("bad.opml", "<opml><body><outline xmlUrl='https://example.org/rss.xml'></body>", "not valid OPML"),
+    ],
+)
+def test_malformed_feed_list_raises_feed_list_error(tmp_path, name, content, message):
+    with pytest.raises(FeedListError, match=message):
+        load_feed_list(write(tmp_path, name, content), DEMO_BASE)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.org/rss.xml",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "feed://example.org/rss.xml",
+        "https://",
+        "http://[broken/rss.xml",
+        "http://ex\uff0fample.org/rss.xml",
+    ],
+)
+def test_feed_list_url_that_is_not_absolute_http_raises_feed_list_error(tmp_path, url):
+    path = write(tmp_path, "feeds.yaml", f"feeds:\n  - url: {url!r}\n")
+    with pytest.raises(FeedListError, match="http"):
+        load_feed_list(path)
+
+
+def test_opml_outline_with_non_http_url_raises_feed_list_error(tmp_path):
+    path = write(
+        tmp_path, "list.opml",
+        '<opml version="2.0"><body><outline text="x" xmlUrl="file:///etc/passwd"/></body></opml>',
+    )
+    with pytest.raises(FeedListError):
+        load_feed_list(path)
+
+
+def test_missing_feed_list_file_raises_feed_list_error(tmp_path):
+    with pytest.raises(FeedListError, match="cannot read feed list"):
+        load_feed_list(tmp_path / "does-not-exist.yaml")
+
+
+def test_directory_instead_of_feed_list_raises_feed_list_error(tmp_path):
+    with pytest.raises(FeedListError):
+        load_feed_list(tmp_path)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    suffix=st.sampled_from([".yaml", ".opml"]),
+    content=st.one_of(
+        st.binary(max_size=200),
+        st.lists(_LINKS, max_size=4).map(
+            lambda urls: ("feeds:\n" + "".join(f"  - url: {url!r}\n" for url in urls)).encode("utf-8", "surrogatepass")
+        ),
+        st.lists(_LINKS, max_size=4).map(
+            lambda urls: (
+                '<opml version="2.0"><body>' + "".join(f"<outline xmlUrl={quoteattr(u)}/>" for u in urls)
+                + "</body></opml>"
+            ).encode("utf-8", "surrogatepass")
+        ),
+    ),
+    base_url=st.sampled_from([None, DEMO_BASE]),
+)
+def test_load_feed_list_on_hostile_content_raises_only_feed_list_error(suffix, content, base_url):
+    with tempfile.TemporaryDirectory() as directory:
+        path = write(Path(directory), "list" + suffix, content)
+        try:
+            sources = load_feed_list(path, base_url)
+        except FeedListError:
+            return
+    for source in sources:
+        parts = urlsplit(source.url)
+        assert parts.scheme in {"http", "https"}
+        assert parts.hostname
+    assert len({source.url for source in sources}) == len(sources)
