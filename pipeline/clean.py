@@ -150,7 +150,8 @@ def _short(part: str) -> bool:
 
 
 def split_dateline(text: str) -> tuple[str | None, str | None, str]:
-    """Separate a wire dateline from the first paragraph: (dateline, agency, text)."""
+    """Separate a wire dateline from the first paragraph: (place as written,
+    agency as a lower-case short name, rest of the text)."""
     match = _DATELINE.match(text)
     if not match:
         return None, None, text
@@ -164,8 +165,14 @@ def split_dateline(text: str) -> tuple[str | None, str | None, str]:
         letters = [c for c in place if c.isalpha()]
         if not letters or any(c.islower() for c in letters) or len(letters) < 3:
             return None, None, text
-    dateline = " ".join(match.group("dateline").split())
-    return dateline, agency.strip() if agency else None, text[match.end():]
+    return " ".join(place.split()), _agency_name(agency), text[match.end():]
+
+
+def _agency_name(credit: str | None) -> str | None:
+    """"dpa/lnw" -> "dpa", "Reuters" -> "reuters": the service, not its desk."""
+    if not credit:
+        return None
+    return credit.split("/")[0].strip().lower() or None
 
 
 # Wire services whose credit is written in lower case.

@@ -25,7 +25,9 @@ _OFFICE_BEFORE = re.compile(
 )
 _POSSESSIVE = re.compile(r"[’']s?$")
 _EDGE_PUNCT = "\"'“”‘’«»„‚()[]{}<>.,;:!?-–—"
-_LEADING_ARTICLE = re.compile(r"^(the|der|die|das|le|la|les|el|los|las|il)\s+", re.IGNORECASE)
+# Only English "the": in other languages the article is often part of the
+# name ("Los Angeles", "La Paz", "Die Linke").
+_LEADING_ARTICLE = re.compile(r"^the\s+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

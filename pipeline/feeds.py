@@ -190,7 +190,9 @@ def _entry_link(item) -> str | None:
 
 def _entry_time(item) -> datetime | None:
     for key in ("published_parsed", "updated_parsed"):
-        value = item.get(key)
+        # dict.get: FeedParserDict.get maps a missing published_parsed to
+        # updated_parsed with a DeprecationWarning on every entry.
+        value = dict.get(item, key)
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)

@@ -124,6 +124,10 @@ def test_seed_story_entities_are_sorted_by_mentions_then_name(seed_result):
         ("  Lloyd \n  Austin ", "Lloyd Austin"),
         ("(dpa)", "dpa"),
         ("Kim Jong-un", "Kim Jong-un"),
+        # Articles that belong to the name stay.
+        ("Los Angeles’s", "Los Angeles"),
+        ("La Paz", "La Paz"),
+        ("Die Linke", "Die Linke"),
     ],
 )
 def test_normalize_entity_name(raw, expected):

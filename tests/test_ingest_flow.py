@@ -61,7 +61,7 @@ def test_seed_article_text_is_clean(engine, corpus_server, demo_run):
         assert litter not in article["text"]
     assert article["text"].endswith("Little progress has been made on this point.")
     assert article["text"].startswith("US Secretary of State Antony Blinken")
-    assert article["dateline"] == "Seoul / Pyongyang (dpa)"
+    assert article["dateline"] == "Seoul / Pyongyang"
     assert article["agency"] == "dpa"
     assert article["site_name"] == "Free press"
     assert article["language"] == "en"
