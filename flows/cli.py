@@ -77,6 +77,7 @@ def db_shell(
 def ingest(
     feeds: Annotated[Path | None, typer.Option(help="Feed list: YAML (feeds: [{url, name}]) or OPML. Without it, the stored feeds that are due.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many new articles this run.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Fetch the feeds even if they are not due.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the ingest flow once: fetch feeds and pages, clean, deduplicate, tag, store."""
@@ -87,7 +88,7 @@ def ingest(
         raise typer.Exit(2)
     _engine()  # fail early and clearly when there is no database
     started = time.perf_counter()
-    summary = ingest_flow(feeds_path=str(feeds) if feeds else None, limit=limit)
+    summary = ingest_flow(feeds_path=str(feeds) if feeds else None, limit=limit, force=force)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -115,7 +116,8 @@ def demo(
         os.environ["NEWSFLOW_ALLOW_PRIVATE_HOSTS"] = base_url.removeprefix("http://")
         reset_settings_cache()
         console.print(f"serving {root} at {base_url}")
-        summary = ingest_flow(feeds_path=str(feed_list), base_url=base_url)
+        # Forced, so that a second demo shows conditional GET at work.
+        summary = ingest_flow(feeds_path=str(feed_list), base_url=base_url, force=True)
     print_summary(summary, time.perf_counter() - started)
     from pipeline.query import table_counts
 

@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url
 from pipeline.enrich import EnrichInput, extract_entities, load_nlp
-from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed
+from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, run_fetch_feeds, run_fetch_pages
 from pipeline.process import Entry, ProcessError, prepare_article
 from pipeline.store import load
 from pipeline.store.engine import get_engine
 from pipeline.store.migrate import upgrade
-from pipeline.store.models import Feed
 
-DEFAULT_FEED_INTERVAL = timedelta(minutes=30)
 MAX_REPORTED_ERRORS = 20
 
 
@@ -69,12 +67,17 @@ class FeedJob:
 class FeedOutcome:
     job: FeedJob
     entries: list[Entry] = field(default_factory=list)
+    status: int | None = None
     title: str | None = None
     etag: str | None = None
     last_modified: str | None = None
     next_fetch_at: datetime | None = None
     unchanged: bool = False
     error: str | None = None
+    error_kind: str | None = None
+    warning: str | None = None
+    skipped: int = 0
+    moved_to: str | None = None
 
 
 def _batches(items: list, size: int):
@@ -83,24 +86,18 @@ def _batches(items: list, size: int):
 
 
 @task(name="register-feeds", cache_policy=NO_CACHE)
-def register_feeds(engine: Engine, sources: list[FeedSource] | None) -> list[FeedJob]:
-    """Store the listed feeds (or, with no list, take the stored feeds that are due)."""
+def register_feeds(
+    engine: Engine, sources: list[FeedSource] | None, force: bool
+) -> tuple[list[FeedJob], list[int] | None]:
+    """Store the listed feeds; return the ones due now (all with ``force``)
+    and the ids of the run's scope (the listed feeds, or None for all)."""
     with engine.begin() as conn:
+        scope = None
         if sources is not None:
             ids = load.upsert_feeds(conn, [(source.url, source.name) for source in sources])
-            wanted = [ids[source.url] for source in sources]
-            condition = Feed.__table__.c.id.in_(wanted)
-        else:
-            table = Feed.__table__
-            condition = (table.c.disabled.is_(False)) & (
-                table.c.next_fetch_at.is_(None) | (table.c.next_fetch_at <= datetime.now(UTC))
-            )
-        table = Feed.__table__
-        rows = conn.execute(
-            select(table.c.id, table.c.url, table.c.etag, table.c.last_modified)
-            .where(condition).order_by(table.c.id)
-        )
-        return [FeedJob(*row) for row in rows]
+            scope = [ids[source.url] for source in sources]
+        jobs = [FeedJob(*row) for row in load.select_feeds(conn, ids=scope, force=force)]
+    return jobs, scope
 
 
 @task(name="fetch-feeds", cache_policy=NO_CACHE)
@@ -111,44 +108,53 @@ def fetch_feeds(jobs: list[FeedJob], settings: Settings) -> list[FeedOutcome]:
     for job, result in zip(jobs, results, strict=True):
         outcome = FeedOutcome(job=job)
         if isinstance(result, FetchError):
-            outcome.error = str(result)
-        elif result.not_modified:
+            outcome.error, outcome.error_kind, outcome.status = str(result), result.kind, result.status
+            outcomes.append(outcome)
+            continue
+        outcome.status = result.status
+        outcome.moved_to = result.permanent_redirect
+        interval = refresh_interval(
+            result.headers, None, default=settings.feed_interval, maximum=settings.feed_max_interval
+        )
+        if result.not_modified:
             outcome.unchanged = True
-            outcome.etag, outcome.last_modified = job.etag, job.last_modified
-        else:
-            try:
-                parsed = parse_feed(result.content, result.final_url, result.content_type)
-            except FeedParseError as exc:
-                outcome.error = str(exc)
-            else:
-                outcome.title = parsed.title
-                outcome.etag, outcome.last_modified = result.etag, result.last_modified
-                interval = (
-                    timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else DEFAULT_FEED_INTERVAL
-                )
-                outcome.next_fetch_at = now + max(interval, DEFAULT_FEED_INTERVAL)
-                outcome.entries = [
-                    Entry(url=canonicalize_url(item.url), link=item.url, feed_id=job.id,
-                          title=item.title, published_at=item.published_at)
-                    for item in parsed.entries
-                ]
+            outcome.next_fetch_at = now + interval
+            outcomes.append(outcome)
+            continue
+        try:
+            parsed = parse_feed(result.content, result.final_url, result.content_type)
+        except FeedParseError as exc:
+            outcome.error, outcome.error_kind = str(exc), "parse"
+            outcomes.append(outcome)
+            continue
+        outcome.title = parsed.title
+        outcome.etag, outcome.last_modified = result.etag, result.last_modified
+        outcome.warning, outcome.skipped = parsed.warning, parsed.skipped
+        outcome.next_fetch_at = now + refresh_interval(
+            result.headers, parsed.ttl_minutes,
+            default=settings.feed_interval, maximum=settings.feed_max_interval,
+        )
+        outcome.entries = [
+            Entry(url=canonicalize_url(item.url), link=item.url, feed_id=job.id,
+                  title=item.title, published_at=item.published_at)
+            for item in parsed.entries
+        ]
         outcomes.append(outcome)
     return outcomes
 
 
 @task(name="select-new-entries", cache_policy=NO_CACHE)
-def select_new_entries(engine: Engine, outcomes: list[FeedOutcome], settings: Settings) -> list[Entry]:
+def select_new_entries(
+    engine: Engine, outcomes: list[FeedOutcome], scope: list[int] | None, settings: Settings
+) -> list[Entry]:
     """Entries whose URL is not stored yet, each URL once (the first feed wins),
-    and the entries of these feeds that failed before and may be retried."""
+    and the entries of the run's feeds that failed before and may be retried."""
     unique: dict[str, Entry] = {}
     for outcome in outcomes:
         for entry in outcome.entries:
             unique.setdefault(entry.url, entry)
     with engine.connect() as conn:
-        retries = load.retryable_failures(
-            conn, [outcome.job.id for outcome in outcomes], settings.max_entry_attempts
-        )
-        for url, feed_id in retries:
+        for url, feed_id in load.retryable_failures(conn, scope, settings.max_entry_attempts):
             unique.setdefault(url, Entry(url=url, link=url, feed_id=feed_id))
         known = load.stored_urls(conn, list(unique))
     return [entry for url, entry in unique.items() if url not in known]
@@ -221,20 +227,31 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
 
 
 @task(name="commit-feed-states", cache_policy=NO_CACHE)
-def commit_feed_states(engine: Engine, outcomes: list[FeedOutcome]) -> None:
+def commit_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Settings) -> None:
     """Feed state (ETag, Last-Modified) is written only after the feed's
     articles are stored: a 304 must never hide entries we did not keep."""
     with engine.begin() as conn:
         for outcome in outcomes:
+            feed_id = outcome.job.id
             if outcome.error:
-                load.record_feed_failure(conn, outcome.job.id, outcome.error)
-            elif outcome.unchanged:
-                load.record_feed_unchanged(conn, outcome.job.id, datetime.now(UTC) + DEFAULT_FEED_INTERVAL)
+                load.record_feed_failure(
+                    conn, feed_id, error=outcome.error, kind=outcome.error_kind or "network",
+                    status=outcome.status, interval=settings.feed_interval,
+                    max_interval=settings.feed_max_interval,
+                    disable=outcome.status == 410,  # Gone: the publisher says it will not return
+                )
+                continue
+            if outcome.unchanged:
+                load.record_feed_unchanged(conn, feed_id, outcome.next_fetch_at)
             else:
                 load.record_feed_success(
-                    conn, outcome.job.id, title=outcome.title, etag=outcome.etag,
-                    last_modified=outcome.last_modified, next_fetch_at=outcome.next_fetch_at,
+                    conn, feed_id, status=outcome.status or 200, title=outcome.title,
+                    etag=outcome.etag, last_modified=outcome.last_modified,
+                    next_fetch_at=outcome.next_fetch_at, warning=outcome.warning,
+                    entries_skipped=outcome.skipped,
                 )
+            if outcome.moved_to and outcome.moved_to != outcome.job.url:
+                load.move_feed(conn, feed_id, outcome.moved_to)
 
 
 def _merge(total: IngestSummary, part: IngestSummary) -> None:
@@ -247,9 +264,13 @@ def _merge(total: IngestSummary, part: IngestSummary) -> None:
 
 
 @flow(name="ingest", log_prints=False)
-def ingest(feeds_path: str | None = None, base_url: str | None = None, limit: int | None = None) -> dict:
-    """Ingest the feeds listed in ``feeds_path`` (YAML or OPML), or every stored
-    feed that is due; ``limit`` caps the number of new entries per run."""
+def ingest(
+    feeds_path: str | None = None, base_url: str | None = None, limit: int | None = None,
+    force: bool = False,
+) -> dict:
+    """Ingest the due feeds — those listed in ``feeds_path`` (YAML or OPML), or
+    every stored feed; ``force`` fetches them whether due or not; ``limit``
+    caps the number of new entries per run."""
     logger = get_run_logger()
     settings = get_settings()
     summary = IngestSummary()
@@ -260,7 +281,7 @@ def ingest(feeds_path: str | None = None, base_url: str | None = None, limit: in
     summary.timed("database", started)
 
     sources = load_feed_list(Path(feeds_path), base_url) if feeds_path else None
-    jobs = register_feeds(engine, sources)
+    jobs, scope = register_feeds(engine, sources, force)
     summary.feeds = len(jobs)
 
     started = time.perf_counter()
@@ -273,8 +294,10 @@ def ingest(feeds_path: str | None = None, base_url: str | None = None, limit: in
             summary.feeds_failed += 1
             summary.add_error(outcome.job.url, outcome.error)
             logger.warning("feed %s: %s", outcome.job.url, outcome.error)
+        elif outcome.warning:
+            logger.info("feed %s: %s", outcome.job.url, outcome.warning)
 
-    new_entries = select_new_entries(engine, outcomes, settings)
+    new_entries = select_new_entries(engine, outcomes, scope, settings)
     if limit is not None:
         new_entries = new_entries[:limit]
     summary.entries_new = len(new_entries)
@@ -296,5 +319,5 @@ def ingest(feeds_path: str | None = None, base_url: str | None = None, limit: in
     summary.articles_enriched, summary.entity_links = enrich_pending(engine, settings)
     summary.timed("entities", started)
 
-    commit_feed_states(engine, outcomes)
+    commit_feed_states(engine, outcomes, settings)
     return asdict(summary)

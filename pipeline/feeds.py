@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import calendar
+import email.utils
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 from xml.sax import SAXException
@@ -42,6 +43,8 @@ class ParsedFeed:
     title: str | None
     entries: list[FeedEntry] = field(default_factory=list)
     ttl_minutes: int | None = None
+    skipped: int = 0  # entries without a usable link
+    warning: str | None = None  # faults of a feed that was still readable
 
 
 def load_feed_list(path: Path, base_url: str | None = None) -> list[FeedSource]:
@@ -130,18 +133,28 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
         raise FeedParseError(f"not a feed: {reason}")
     entries = []
     seen: set[str] = set()
+    skipped = 0
     for item in parsed.entries:
         link = _entry_link(item)
-        if not link:
+        guid = (item.get("id") or "").strip()
+        url = None
+        if link:
+            try:
+                url = urljoin(feed_url, link)
+                parts = urlsplit(url)
+            except ValueError:  # a malformed host: skip the entry, not the feed
+                url = None
+            else:
+                if parts.scheme not in {"http", "https"} or not parts.hostname:
+                    url = None
+        # Entries without a usable link are counted; a GUID or link seen
+        # before in this feed is the same entry again.
+        if url is None:
+            skipped += 1
             continue
-        try:
-            url = urljoin(feed_url, link)
-            parts = urlsplit(url)
-        except ValueError:  # a malformed host: skip the entry, not the feed
+        if url in seen or (guid and guid in seen):
             continue
-        if parts.scheme not in {"http", "https"} or not parts.hostname or url in seen:
-            continue
-        seen.add(url)
+        seen.update(key for key in (url, guid) if key)
         entries.append(
             FeedEntry(
                 url=url,
@@ -152,11 +165,40 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
         )
     ttl = parsed.feed.get("ttl")
     ttl_match = _TTL.fullmatch(ttl) if isinstance(ttl, str) else None
+    warning = None
+    if parsed.get("bozo") and isinstance(parsed.get("bozo_exception"), SAXException):
+        warning = f"malformed feed, read {len(parsed.entries)} entries: {parsed.bozo_exception}"
     return ParsedFeed(
         title=parsed.feed.get("title"),
         entries=entries,
         ttl_minutes=int(ttl_match.group(1)) if ttl_match else None,
+        skipped=skipped,
+        warning=warning,
     )
+
+
+def refresh_interval(
+    headers: dict[str, str], ttl_minutes: int | None, *, default: timedelta, maximum: timedelta,
+    now: datetime | None = None,
+) -> timedelta:
+    """How long to wait before fetching a feed again: never sooner than the
+    feed asks (RSS ttl, Cache-Control max-age, Expires), never later than
+    ``maximum``."""
+    hints = [default]
+    if ttl_minutes:
+        hints.append(timedelta(minutes=ttl_minutes))
+    lowered = {key.lower(): value for key, value in headers.items()}
+    max_age = re.search(r"max-age\s*=\s*(\d{1,9})", lowered.get("cache-control", ""))
+    if max_age:
+        hints.append(timedelta(seconds=int(max_age.group(1))))
+    elif lowered.get("expires"):
+        try:
+            expires = email.utils.parsedate_to_datetime(lowered["expires"])
+        except (TypeError, ValueError):
+            expires = None
+        if expires is not None and expires.tzinfo is not None:
+            hints.append(expires - (now or datetime.now(UTC)))
+    return min(max(hints), maximum)
 
 
 # ASCII digits only ("²".isdigit() is true, int("²") fails), and few enough of

@@ -11,15 +11,19 @@ cannot get around the check.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import ipaddress
+import random
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+from protego import Protego
 
 from pipeline.config import Settings
 
@@ -27,11 +31,15 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 class FetchError(Exception):
-    """Fetching one URL failed; the message says why in a line."""
+    """Fetching one URL failed; the message says why in a line, ``kind`` in a
+    word (http, timeout, network, refused, too-large, redirects, robots,
+    content-type) and ``status`` gives the HTTP status where there was one."""
 
-    def __init__(self, url: str, message: str):
+    def __init__(self, url: str, message: str, kind: str = "network", status: int | None = None):
         super().__init__(message)
         self.url = url
+        self.kind = kind
+        self.status = status
 
 
 class RefusedAddressError(httpcore.ConnectError):
@@ -47,6 +55,16 @@ class FetchResult:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    # (status, url) of each redirect hop, in order.
+    redirects: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def permanent_redirect(self) -> str | None:
+        """Where the URL has moved for good, when every hop was permanent (301/308)."""
+        if self.redirects and all(status in (301, 308) for status, _ in self.redirects):
+            return self.final_url
+        return None
 
     @property
     def not_modified(self) -> bool:
@@ -177,16 +195,60 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
+class TransientHTTPError(Exception):
+    """A response worth asking again for: 429 or 5xx."""
+
+    kind = "http"
+
+    def __init__(self, status: int, retry_after: float | None):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+class _Host:
+    """Politeness state of one host: how many at once, when the next may start."""
+
+    def __init__(self, connections: int):
+        self.slots = asyncio.Semaphore(connections)
+        self.lock = asyncio.Lock()
+        self.next_start = 0.0
+        self.crawl_delay = 0.0
+
+
+# robots.txt per origin, shared by the batches of one process for an hour.
+_ROBOTS_TTL = 3600.0
+_ROBOTS_MAX_BYTES = 512 * 1024
+_robots_cache: dict[str, tuple[float, Protego | None]] = {}
+
+
 class Fetcher:
-    """Fetches URLs with one shared client; at most N requests to one host at once."""
+    """Fetches URLs with one shared client, politely: at most N requests to a
+    host at once and a minimum gap between their starts, robots.txt for pages,
+    retries with back-off for transient failures only."""
 
     def __init__(self, client: httpx.AsyncClient, settings: Settings):
         self.client = client
         self.settings = settings
         self._global = asyncio.Semaphore(settings.max_connections)
-        self._per_host: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.per_host_connections)
-        )
+        self._hosts: dict[str, _Host] = defaultdict(lambda: _Host(settings.per_host_connections))
+        self._robots_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def fetch(
         self,
@@ -202,27 +264,71 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        host = (urlsplit(url).hostname or "").lower()
-        async with self._global, self._per_host[host]:
+        retries = self.settings.retries
+        for attempt in range(retries + 1):
+            try:
+                return await self._fetch_once(url, headers, max_bytes)
+            except (TransientHTTPError, _TransientNetworkError) as exc:
+                retry_after = exc.retry_after
+                if attempt == retries:
+                    tries = f" (after {retries + 1} attempts)" if retries else ""
+                    raise FetchError(url, f"{exc}{tries}", exc.kind, exc.status) from None
+                wait = retry_after if retry_after is not None else self._backoff(attempt)
+                if wait > self.settings.max_retry_wait:
+                    raise FetchError(url, f"{exc}: retry after {wait:.0f} s", exc.kind, exc.status) from None
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int) -> float:
+        base = self.settings.retry_backoff * (2 ** attempt)
+        return base * random.uniform(0.5, 1.5)
+
+    async def _fetch_once(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
+        host = self._hosts[(urlsplit(url).netloc or "").lower()]
+        async with self._global, host.slots:
+            await self._wait_turn(host)
             try:
                 async with asyncio.timeout(self.settings.total_timeout):
                     return await self._get(url, headers, max_bytes)
             except TimeoutError:
-                raise FetchError(url, f"timed out after {self.settings.total_timeout:g} s") from None
+                raise _TransientNetworkError(
+                    f"timed out after {self.settings.total_timeout:g} s", "timeout"
+                ) from None
             except httpx.TooManyRedirects:
-                raise FetchError(url, f"more than {self.settings.max_redirects} redirects") from None
+                raise FetchError(
+                    url, f"more than {self.settings.max_redirects} redirects", "redirects"
+                ) from None
+            except httpx.TransportError as exc:
+                if _is_refusal(exc):
+                    raise FetchError(url, _describe(exc), "refused") from None
+                kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
+                raise _TransientNetworkError(_describe(exc), kind) from None
             except httpx.HTTPError as exc:
                 raise FetchError(url, _describe(exc)) from None
 
+    async def _wait_turn(self, host: _Host) -> None:
+        """Space the starts of requests to one host by the configured delay
+        (or the site's robots.txt Crawl-delay, when longer)."""
+        gap = max(self.settings.per_host_delay, min(host.crawl_delay, self.settings.max_crawl_delay))
+        async with host.lock:
+            now = time.monotonic()
+            start = max(now, host.next_start)
+            host.next_start = start + gap
+        if start > now:
+            await asyncio.sleep(start - now)
+
     async def _get(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
         async with self.client.stream("GET", url, headers=headers) as response:
-            if response.status_code == 304:
+            status = response.status_code
+            if status == 304:
                 return FetchResult(url, str(response.url), 304, b"")
-            if response.status_code >= 400:
-                raise FetchError(url, f"HTTP {response.status_code}")
+            if status == 429 or status >= 500:
+                raise TransientHTTPError(status, parse_retry_after(response.headers.get("retry-after")))
+            if status >= 400:
+                raise FetchError(url, f"HTTP {status}", "http", status)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(url, f"too large: {int(declared)} bytes > {max_bytes}")
+                raise FetchError(url, f"too large: {int(declared)} bytes > {max_bytes}", "too-large")
             chunks: list[bytes] = []
             size = 0
             # aiter_bytes yields decompressed data, so a compression bomb is
@@ -230,23 +336,58 @@ class Fetcher:
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise FetchError(url, f"too large: more than {max_bytes} bytes")
+                    raise FetchError(url, f"too large: more than {max_bytes} bytes", "too-large")
                 chunks.append(chunk)
             return FetchResult(
                 url=url,
                 final_url=str(response.url),
-                status=response.status_code,
+                status=status,
                 content=b"".join(chunks),
                 content_type=response.headers.get("content-type"),
                 etag=response.headers.get("etag"),
                 last_modified=response.headers.get("last-modified"),
+                headers=dict(response.headers),
+                redirects=[(r.status_code, str(r.url)) for r in response.history],
             )
+
+    async def robots_allows(self, url: str) -> bool:
+        """Whether robots.txt of the URL's site lets our user agent fetch it."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        async with self._robots_locks[origin]:
+            cached = _robots_cache.get(origin)
+            if cached is None or cached[0] < time.monotonic():
+                rules = await self._load_robots(origin)
+                _robots_cache[origin] = (time.monotonic() + _ROBOTS_TTL, rules)
+            else:
+                rules = cached[1]
+        if rules is None:
+            return True
+        delay = rules.crawl_delay(self.settings.user_agent)
+        if delay:
+            self._hosts[parts.netloc.lower()].crawl_delay = float(delay)
+        return rules.can_fetch(url, self.settings.user_agent)
+
+    async def _load_robots(self, origin: str) -> Protego | None:
+        """RFC 9309: a missing robots.txt (4xx) allows everything; an
+        unreachable one (5xx, network) allows nothing for now."""
+        try:
+            result = await self.fetch(origin + "/robots.txt", max_bytes=_ROBOTS_MAX_BYTES)
+        except FetchError as exc:
+            if exc.kind == "refused":
+                raise  # the page's own error: its address may not be fetched at all
+            if (exc.status is not None and 400 <= exc.status < 500) or exc.kind == "too-large":
+                return None
+            return Protego.parse("User-agent: *\nDisallow: /")
+        return Protego.parse(result.content.decode("utf-8", errors="replace"))
 
     async def fetch_pages(self, urls: Sequence[str]) -> list[FetchResult | FetchError]:
         """Fetch article pages concurrently; each result or error in input order."""
 
         async def one(url: str) -> FetchResult | FetchError:
             try:
+                if self.settings.respect_robots and not await self.robots_allows(url):
+                    return FetchError(url, "disallowed by robots.txt", "robots")
                 result = await self.fetch(
                     url, max_bytes=self.settings.max_page_bytes,
                     accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
@@ -255,7 +396,7 @@ class Fetcher:
                 return exc
             media_type = (result.content_type or "text/html").split(";")[0].strip().lower()
             if media_type not in HTML_TYPES:
-                return FetchError(url, f"not an HTML page: {media_type}")
+                return FetchError(url, f"not an HTML page: {media_type}", "content-type")
             return result
 
         return list(await asyncio.gather(*(one(url) for url in urls)))
@@ -277,6 +418,22 @@ class Fetcher:
                 return exc
 
         return list(await asyncio.gather(*(one(*feed) for feed in feeds)))
+
+
+class _TransientNetworkError(Exception):
+    """A connect error or a timeout: worth another attempt."""
+
+    status = None
+    retry_after = None
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _is_refusal(exc: Exception) -> bool:
+    """httpx wraps our guard's refusal; it is final, not transient."""
+    return "refused: " in str(exc) and isinstance(exc, httpx.ConnectError)
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pipeline.clean import clean_article
 from pipeline.dedup import article_url, content_hash
+from pipeline.encoding import decode_html
 from pipeline.extract import ExtractError, extract_article
 from pipeline.fetch import FetchResult
 from pipeline.store.load import ArticleRecord
@@ -32,8 +33,9 @@ class ProcessError(ValueError):
 
 
 def prepare_article(entry: Entry, page: FetchResult) -> ArticleRecord:
+    decoded = decode_html(page.content, page.content_type)
     try:
-        extracted = extract_article(page.content, page.final_url)
+        extracted = extract_article(decoded.text, page.final_url)
     except ExtractError as exc:
         raise ProcessError(str(exc)) from exc
     cleaned = clean_article(extracted)
@@ -56,4 +58,7 @@ def prepare_article(entry: Entry, page: FetchResult) -> ArticleRecord:
         html=page.content,
         final_url=page.final_url,
         content_type=page.content_type,
+        charset_declared=decoded.declared,
+        charset_used=decoded.used,
+        replacement_ratio=decoded.replacement_ratio,
     )

@@ -103,6 +103,8 @@ def settings_for(base_url: str, **overrides) -> Settings:
         max_page_bytes=1024 * 1024,
         total_timeout=3.0,
         read_timeout=2.0,
+        retries=0,
+        per_host_delay=0.0,
     )
     values.update(overrides)
     return Settings(**values)

@@ -34,7 +34,7 @@ def demo_run(engine, corpus_server, allow_test_servers, prefect_server):
     first = _run(CORPUS, corpus_server)
     with engine.connect() as conn:
         counts_after_first = table_counts(conn)
-    second = _run(CORPUS, corpus_server)
+    second = _run(CORPUS, corpus_server, force=True)
     with engine.connect() as conn:
         counts_after_second = table_counts(conn)
     return {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -119,10 +119,80 @@ def test_failures_count_attempts_and_clear_on_success(clean_db):
 def test_upsert_feeds_keeps_state_and_names(clean_db):
     with clean_db.begin() as conn:
         first = load.upsert_feeds(conn, [("https://a.example/rss", "A")])
-        load.record_feed_failure(conn, first["https://a.example/rss"], "HTTP 500")
+        load.record_feed_failure(
+            conn, first["https://a.example/rss"], error="HTTP 500", kind="http", status=500,
+            interval=timedelta(minutes=30), max_interval=timedelta(hours=24),
+        )
         second = load.upsert_feeds(conn, [("https://a.example/rss", None), ("https://b.example/rss", "B")])
         assert second["https://a.example/rss"] == first["https://a.example/rss"]
         row = conn.execute(text(
             "SELECT name, consecutive_failures, last_error FROM feeds WHERE url = 'https://a.example/rss'"
         )).one()
     assert tuple(row) == ("A", 1, "HTTP 500")
+
+
+def _feed_state(conn, url):
+    return conn.execute(text(
+        "SELECT consecutive_failures, round(extract(epoch FROM next_fetch_at - last_fetched_at)) AS wait,"
+        " disabled, disabled_reason, last_error_kind, last_status FROM feeds WHERE url = :url"
+    ), {"url": url}).mappings().one()
+
+
+def test_failing_feed_backs_off_exponentially_up_to_the_cap_and_is_never_dropped(clean_db):
+    url = "https://a.example/rss"
+    with clean_db.begin() as conn:
+        feed_id = load.upsert_feeds(conn, [(url, "A")])[url]
+        waits = []
+        for _ in range(8):
+            load.record_feed_failure(
+                conn, feed_id, error="HTTP 503 (after 3 attempts)", kind="http", status=503,
+                interval=timedelta(minutes=30), max_interval=timedelta(hours=24),
+            )
+            waits.append(_feed_state(conn, url)["wait"])
+        state = _feed_state(conn, url)
+    assert waits == [1800, 3600, 7200, 14400, 28800, 57600, 86400, 86400]
+    assert state["consecutive_failures"] == 8
+    assert state["disabled"] is False
+    assert (state["last_error_kind"], state["last_status"]) == ("http", 503)
+
+
+def test_gone_feed_is_disabled_with_its_reason(clean_db):
+    url = "https://a.example/gone.xml"
+    with clean_db.begin() as conn:
+        feed_id = load.upsert_feeds(conn, [(url, None)])[url]
+        load.record_feed_failure(
+            conn, feed_id, error="HTTP 410", kind="http", status=410,
+            interval=timedelta(minutes=30), max_interval=timedelta(hours=24), disable=True,
+        )
+        state = _feed_state(conn, url)
+        assert load.select_feeds(conn, force=True) == []
+    assert state["disabled"] is True
+    assert state["disabled_reason"] == "HTTP 410"
+
+
+def test_only_due_feeds_are_selected_unless_forced(clean_db):
+    with clean_db.begin() as conn:
+        ids = load.upsert_feeds(conn, [("https://a.example/1", None), ("https://a.example/2", None)])
+        load.record_feed_success(
+            conn, ids["https://a.example/1"], status=200, title="One", etag='"e"', last_modified=None,
+            next_fetch_at=datetime.now(UTC) + timedelta(minutes=30),
+        )
+        due = [row[1] for row in load.select_feeds(conn)]
+        forced = [row[1] for row in load.select_feeds(conn, force=True)]
+        listed = [row[1] for row in load.select_feeds(conn, ids=[ids["https://a.example/1"]], force=True)]
+    assert due == ["https://a.example/2"]
+    assert forced == ["https://a.example/1", "https://a.example/2"]
+    assert listed == ["https://a.example/1"]
+
+
+def test_permanent_redirect_moves_the_feed_unless_the_target_is_stored(clean_db):
+    with clean_db.begin() as conn:
+        ids = load.upsert_feeds(conn, [("https://old.example/rss", None), ("https://taken.example/rss", None)])
+        assert load.move_feed(conn, ids["https://old.example/rss"], "https://new.example/rss")
+        assert not load.move_feed(conn, ids["https://old.example/rss"], "https://taken.example/rss")
+        urls = sorted(row[0] for row in conn.execute(text("SELECT url FROM feeds")))
+        # A feed list that still names the old URL finds the moved feed.
+        again = load.upsert_feeds(conn, [("https://old.example/rss", "Old name")])
+        assert again == {"https://old.example/rss": ids["https://old.example/rss"]}
+        assert conn.execute(text("SELECT count(*) FROM feeds")).scalar() == 2
+    assert urls == ["https://new.example/rss", "https://taken.example/rss"]

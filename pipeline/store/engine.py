@@ -8,6 +8,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -75,10 +76,20 @@ def _import_pgserver():
 
 
 def _start_pgserver(pgserver, pgdata: Path) -> str:
-    try:
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    except Exception as exc:  # pgserver raises plain exceptions carrying postgres' log
-        raise DatabaseUnavailable(f"the embedded PostgreSQL in {pgdata} did not start: {exc}") from exc
+    # A server that another newsflow process is stopping right now (it stops
+    # when its last user exits) looks running but not ready: wait it out.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            break
+        except Exception as exc:  # pgserver raises plain exceptions carrying postgres' log
+            pgserver.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+            if time.monotonic() > deadline:
+                raise DatabaseUnavailable(
+                    f"the embedded PostgreSQL in {pgdata} did not start: {exc}"
+                ) from exc
+            time.sleep(0.5)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -46,6 +46,9 @@ class ArticleRecord:
     html: bytes = b""
     final_url: str = ""
     content_type: str | None = None
+    charset_declared: str | None = None
+    charset_used: str | None = None
+    replacement_ratio: float | None = None
 
 
 @dataclass
@@ -60,63 +63,111 @@ class StoreOutcome:
 
 
 def upsert_feeds(conn: Connection, sources: Iterable[tuple[str, str | None]]) -> dict[str, int]:
-    """Register feeds by URL (keeping their state); returns url -> id."""
-    rows = [{"url": url, "name": name} for url, name in sources]
-    if not rows:
+    """Register feeds by URL (keeping their state); returns url -> id.  A URL
+    that a feed was permanently redirected away from maps to that feed."""
+    sources = list(sources)
+    if not sources:
         return {}
-    statement = insert(feeds).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[feeds.c.url],
-        set_={"name": func.coalesce(statement.excluded.name, feeds.c.name)},
-    )
-    conn.execute(statement)
-    result = conn.execute(
-        select(feeds.c.url, feeds.c.id).where(feeds.c.url.in_([row["url"] for row in rows]))
-    )
-    return {url: feed_id for url, feed_id in result}
+    urls = [url for url, _ in sources]
+    moved = dict(conn.execute(
+        select(feeds.c.previous_url, feeds.c.id).where(feeds.c.previous_url.in_(urls))
+    ).all())
+    rows = [{"url": url, "name": name} for url, name in sources if url not in moved]
+    if rows:
+        statement = insert(feeds).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=[feeds.c.url],
+            set_={"name": func.coalesce(statement.excluded.name, feeds.c.name)},
+        )
+        conn.execute(statement)
+    result = conn.execute(select(feeds.c.url, feeds.c.id).where(feeds.c.url.in_(urls)))
+    return {**dict(result.all()), **moved}
 
 
-def feed_states(conn: Connection, feed_ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
-    result = conn.execute(
-        select(feeds.c.id, feeds.c.etag, feeds.c.last_modified).where(feeds.c.id.in_(feed_ids))
+def select_feeds(
+    conn: Connection, *, ids: Sequence[int] | None = None, force: bool = False
+) -> list[tuple[int, str, str | None, str | None]]:
+    """(id, url, etag, last_modified) of the enabled feeds to fetch now: those
+    due (or all of them with ``force``), among ``ids`` when given."""
+    condition = feeds.c.disabled.is_(False)
+    if ids is not None:
+        condition &= feeds.c.id.in_(ids)
+    if not force:
+        condition &= feeds.c.next_fetch_at.is_(None) | (feeds.c.next_fetch_at <= func.now())
+    rows = conn.execute(
+        select(feeds.c.id, feeds.c.url, feeds.c.etag, feeds.c.last_modified)
+        .where(condition).order_by(feeds.c.id)
     )
-    return {feed_id: (etag, modified) for feed_id, etag, modified in result}
+    return [tuple(row) for row in rows]
 
 
 def record_feed_success(
-    conn: Connection, feed_id: int, *, title: str | None, etag: str | None,
-    last_modified: str | None, next_fetch_at: datetime | None,
+    conn: Connection, feed_id: int, *, status: int, title: str | None, etag: str | None,
+    last_modified: str | None, next_fetch_at: datetime, warning: str | None = None,
+    entries_skipped: int = 0,
 ) -> None:
     conn.execute(
         update(feeds).where(feeds.c.id == feed_id).values(
             title=func.coalesce(title, feeds.c.title),
             etag=etag,
             last_modified=last_modified,
+            last_status=status,
             last_fetched_at=func.now(),
+            last_success_at=func.now(),
             next_fetch_at=next_fetch_at,
             consecutive_failures=0,
             last_error=None,
+            last_error_kind=None,
+            last_warning=warning,
+            entries_skipped=entries_skipped,
         )
     )
 
 
-def record_feed_unchanged(conn: Connection, feed_id: int, next_fetch_at: datetime | None) -> None:
+def record_feed_unchanged(conn: Connection, feed_id: int, next_fetch_at: datetime) -> None:
     conn.execute(
         update(feeds).where(feeds.c.id == feed_id).values(
-            last_fetched_at=func.now(), next_fetch_at=next_fetch_at,
-            consecutive_failures=0, last_error=None,
+            last_status=304, last_fetched_at=func.now(), last_success_at=func.now(),
+            next_fetch_at=next_fetch_at, consecutive_failures=0, last_error=None,
+            last_error_kind=None,
         )
     )
 
 
-def record_feed_failure(conn: Connection, feed_id: int, error: str) -> None:
+def record_feed_failure(
+    conn: Connection, feed_id: int, *, error: str, kind: str, status: int | None,
+    interval: timedelta, max_interval: timedelta, disable: bool = False,
+) -> None:
+    """Count the failure and back off: interval x 2^failures, capped, so a
+    broken feed is asked less often but never given up on (unless 410 Gone)."""
+    failures = feeds.c.consecutive_failures + 1
+    backoff = func.least(
+        func.make_interval(0, 0, 0, 0, 0, 0, interval.total_seconds() * func.power(2, failures - 1)),
+        func.make_interval(0, 0, 0, 0, 0, 0, max_interval.total_seconds()),
+    )
+    values = dict(
+        last_status=status,
+        last_fetched_at=func.now(),
+        consecutive_failures=failures,
+        last_error=error,
+        last_error_kind=kind,
+        next_fetch_at=func.now() + backoff,
+    )
+    if disable:
+        values.update(disabled=True, disabled_reason=error)
+    conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+
+
+def move_feed(conn: Connection, feed_id: int, new_url: str) -> bool:
+    """Follow a permanent redirect: the feed takes its new URL, unless another
+    stored feed has it already (then both stay as they are)."""
+    taken = conn.execute(select(feeds.c.id).where(feeds.c.url == new_url)).scalar()
+    if taken is not None:
+        return False
     conn.execute(
-        update(feeds).where(feeds.c.id == feed_id).values(
-            last_fetched_at=func.now(),
-            consecutive_failures=feeds.c.consecutive_failures + 1,
-            last_error=error,
-        )
+        update(feeds).where(feeds.c.id == feed_id).values(url=new_url, previous_url=feeds.c.url)
     )
+    return True
 
 
 # ---------------------------------------------------------------- entries
@@ -156,18 +207,21 @@ def record_failures(conn: Connection, failures: Sequence[tuple[str, int | None, 
 
 
 def retryable_failures(
-    conn: Connection, feed_ids: Sequence[int], max_attempts: int
+    conn: Connection, feed_ids: Sequence[int] | None, max_attempts: int
 ) -> list[tuple[str, int | None]]:
-    """(url, feed_id) of entries that failed before and may be tried again.
+    """(url, feed_id) of entries that failed before and may be tried again,
+    for these feeds (None: every enabled feed).
 
-    They are retried whether or not their feed changed: with conditional GET
-    an unchanged feed lists nothing, and its missed entries would otherwise
-    never come back."""
-    if not feed_ids:
-        return []
+    They are retried whether or not their feed is fetched this run: with
+    conditional GET an unchanged feed lists nothing, and its missed entries
+    would otherwise never come back."""
+    condition = (fetch_failures.c.attempts < max_attempts) & feeds.c.disabled.is_(False)
+    if feed_ids is not None:
+        condition &= fetch_failures.c.feed_id.in_(feed_ids)
     rows = conn.execute(
         select(fetch_failures.c.url, fetch_failures.c.feed_id)
-        .where(fetch_failures.c.feed_id.in_(feed_ids), fetch_failures.c.attempts < max_attempts)
+        .join(feeds, feeds.c.id == fetch_failures.c.feed_id)
+        .where(condition)
         .order_by(fetch_failures.c.url)
     )
     return [tuple(row) for row in rows]
@@ -245,6 +299,9 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
                     article_id=article_id, final_url=record.final_url or record.url,
                     content_type=record.content_type,
                     html_gzip=gzip.compress(record.html, compresslevel=6),
+                    charset_declared=record.charset_declared,
+                    charset_used=record.charset_used,
+                    replacement_ratio=record.replacement_ratio,
                 ).on_conflict_do_nothing()
             )
         outcome.inserted.append(article_id)

@@ -30,6 +30,18 @@ class Feed(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     disabled: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
     created_at: datetime | None = Field(default=None, sa_column=_now_column())
+    # Feed health: what the last fetch gave, and what went wrong in a word
+    # (http, timeout, network, refused, too-large, redirects, parse).
+    last_status: int | None = Field(default=None)
+    last_error_kind: str | None = Field(default=None, sa_column=Column(Text))
+    last_success_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # A feed that parsed with faults ("malformed XML after entry 3").
+    last_warning: str | None = Field(default=None, sa_column=Column(Text))
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
+    entries_skipped: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The URL before a permanent redirect, so a feed list that still names it
+    # finds this feed instead of adding the old URL again.
+    previous_url: str | None = Field(default=None, sa_column=Column(Text, index=True))
 
 
 class Story(SQLModel, table=True):
@@ -96,6 +108,11 @@ class RawPage(SQLModel, table=True):
     content_type: str | None = Field(default=None, sa_column=Column(Text))
     html_gzip: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     fetched_at: datetime | None = Field(default=None, sa_column=_now_column())
+    # How the bytes were decoded: the charset the page declared (header or
+    # markup), the one used, and the share of U+FFFD replacement characters.
+    charset_declared: str | None = Field(default=None, sa_column=Column(Text))
+    charset_used: str | None = Field(default=None, sa_column=Column(Text))
+    replacement_ratio: float | None = Field(default=None)
 
 
 class Entity(SQLModel, table=True):
