@@ -136,7 +136,7 @@ def fetch_feeds(jobs: list[FeedJob], settings: Settings) -> list[FeedOutcome]:
         )
         outcome.entries = [
             Entry(url=canonicalize_url(item.url), link=item.url, feed_id=job.id,
-                  title=item.title, published_at=item.published_at)
+                  title=item.title, published_at=item.published_at, feed_title=parsed.title)
             for item in parsed.entries
         ]
         outcomes.append(outcome)

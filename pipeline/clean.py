@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from pipeline.extract import ExtractedArticle
 
@@ -30,6 +31,9 @@ BOILERPLATE_LINES = {
     "leave a comment", "leave a reply", "show comments", "view comments", "top stories",
     "most read", "most popular", "trending", "follow us", "skip to content",
     "skip to main content", "click here", "continue reading", "loading", "photo",
+    "more", "don't miss", "tell us what you think", "what do you think",
+    "sign up", "sign up now", "subscribe now", "follow us on social media", "story continues below",
+    "article continues below", "scroll to continue", "listen to this article", "image", "video",
     # German
     "ähnliche artikel", "verwandte artikel", "weitere artikel", "mehr zum thema",
     "das könnte sie auch interessieren", "nach oben", "zurück nach oben", "weiterlesen",
@@ -56,6 +60,7 @@ BOILERPLATE_LINES = {
 # Headings that open a trailing block of links ("Related Articles" followed by
 # headlines): when only short lines follow, the heading and the rest go.
 TRAILER_HEADINGS = {
+    "don't miss", "more", "more news", "more from this section", "also read",
     "related articles", "related", "related stories", "related posts", "related content",
     "related news", "read more", "read also", "read next", "see also", "more on this story",
     "more from", "more stories", "you may also like", "you might also like", "recommended",
@@ -71,12 +76,94 @@ TRAILER_LINK_MAX_WORDS = 16
 
 # "Read more: <headline>", "Lesen Sie auch: <headline>" as a line of its own.
 _LEAD_IN_LINE = re.compile(
-    r"^\s*(read (more|also|next)|see also|more|lesen sie (auch|mehr)|mehr zum thema|"
-    r"(à )?lire aussi|lee también|leggi anche|leia também)\s*[:»>›|–—-]\s*\S.{0,160}$",
+    r"^\s*(read (more|also|next)|see (also|more)|also (read|see)|more|related( (coverage|stories|story|articles?|content|reading))?|"
+    r"watch|recommended|don'?t miss|lesen sie (auch|mehr)|mehr (zum thema|dazu)|"
+    r"(à )?lire aussi|à voir aussi|lee también|ver también|leggi anche|leia também|veja também)"
+    r"\s*[:»>›|–—-]\s*\S.{0,160}$",
     re.IGNORECASE,
 )
+# "Also on example.com <headline>": a link to the site's own story.
+_ALSO_ON_SITE = re.compile(r"^\s*also on (www\.)?[\w-]+(\.[\w-]+)*\.[a-z]{2,}\b\s*[:»>›|–—-]?\s*\S.{0,160}$", re.I)
 
-_TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " :: ", " · ", " • ", " « ", " » ")
+# Sentences that ask the reader to do something (subscribe, click, follow,
+# share, send a tip): page furniture when a line opens with one, or anywhere in
+# a line at the very start or end of the body.
+_CALL_TO_ACTION = re.compile(
+    r"""^\W*(?:
+        (?:sign[ -]?up|subscribe|register)\b.{0,120}\b(?:newsletters?|inbox|e-?mails?|updates|free|today|now|here)\b
+      | click\ (?:here|below|the\ link)\b | tap\ here\b
+      | (?:download|get)\ (?:our|the)\ (?:free\ )?(?:\w+\ ){0,3}app\b
+      | follow\ (?:us|him|her|me|them|[\w.@'’&\ ]{1,60}?)\ on\ (?:twitter|facebook|instagram|youtube|linkedin|tiktok|threads|mastodon|bluesky|x)\b
+      | get\ .{0,80}\b(?:delivered|in\ your\ inbox|to\ your\ inbox)\b | get\ access\ to\b
+      | like\ this\ (?:story|article|post|video)\b | share\ (?:this|it)\ with\b
+      | have\ a\ (?:news\ )?tip\b | got\ a\ (?:news\ )?tip\b
+      | start\ your\ day\ with\b | there'?s\ plenty\ more\ where\ that\ came\ from
+      | (?:want|don'?t\ want)\ to\ (?:read|see|get|miss)\ more\b | never\ miss\ a\b
+      | tell\ us\ what\ you\ think\b
+      | klicken\ sie\ hier | cliquez\ ici | haga\ clic\ aquí | clique\ aqui | clicca\ qui
+      | (?:abonnieren\ sie|melden\ sie\ sich|inscrivez-vous|abonnez-vous|suscríbete|iscriviti|assine)\b.{0,120}\b(?:newsletter|lettre|boletín|e-?mail)
+      | folgen\ sie\ uns | suivez-nous | síguenos | seguici | siga-nos
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+CALL_TO_ACTION_MAX_WORDS = 60
+
+# "(Reporting by A; Editing by B)", "Writing by …": the wire's staff credit.
+_WIRE_CREDIT = re.compile(
+    r"^\W*(?:additional\ )?(?:reporting|writing|editing|compiled|research|produced|edited|translated)\ by\b",
+    re.IGNORECASE | re.VERBOSE,
+)
+# "SOURCE: News agencies", "Quelle: dpa": a short source credit line.
+_SOURCE_LINE = re.compile(r"^\W*(?:source|sources|quelle|fonte|fuente)\s*:\s*\S(?:\W*\w+){0,6}\W*$", re.IGNORECASE)
+# "Filed under: Politics |", "Tags: …": taxonomy lines.
+_TAXONOMY_LINE = re.compile(
+    r"^\W*(?:filed under|tags|tagged|tagged with|topics|categories|category|schlagworte|themen|étiquettes|etiquetas|argomenti)\s*:",
+    re.IGNORECASE,
+)
+# "5 min read", "Reading time: 4 minutes", "Tempo de leitura: 1 minuto".
+_READING_TIME = re.compile(
+    r"""^\W*(?:
+        (?:estimated\ )?(?:reading\ time|read\ time|time\ to\ read|lesezeit|lesedauer|temps\ de\ lecture|tiempo\ de\ lectura|tempo\ de\ leitura|tempo\ di\ lettura)
+            \s*:?\s*(?:about\ |approx\.?\ |ca\.?\ |less\ than\ |under\ )?\d+(?:\s*[-–]\s*\d+)?\s*\w*\.?
+      | (?:about\ )?\d+(?:\s*[-–]\s*\d+)?\s*(?:min|mins|minute|minutes|minuten|minutos|minuti)\.?\s*(?:read|reading|de\ lecture|lesezeit|lesen|de\ lectura|de\ leitura|di\ lettura)
+    )\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# "Updated at 1:23 p.m.", "Published 18 March 2021, 10:12": a time stamp line.
+_STAMP_LINE = re.compile(
+    r"^\W*(?:last\ )?(?:updated|published|posted|first\ published|modified|aktualisiert|veröffentlicht|"
+    r"mis\ à\ jour|publié|actualizado|publicado|aggiornato|pubblicato|atualizado)\b\W*(?:at|on|am|um|le|el|il|em|:)?\b.{0,60}\d",
+    re.IGNORECASE | re.VERBOSE,
+)
+STAMP_MAX_WORDS = 12
+_DATE_WORDS = set(
+    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august "
+    "september october november december monday tuesday wednesday thursday friday saturday sunday mon tue wed "
+    "thu fri sat sun am pm a m p m at on the of gmt utc bst cet cest est edt pst pdt ist "
+    "januar februar märz mai juni juli oktober dezember montag dienstag mittwoch donnerstag freitag samstag "
+    "sonntag um uhr "
+    "janvier février mars avril juin juillet août septembre octobre novembre décembre lundi mardi mercredi "
+    "jeudi vendredi samedi dimanche le à h "
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre lunes martes "
+    "miércoles jueves viernes sábado domingo de del a las "
+    "janeiro fevereiro março maio junho julho setembro outubro novembro dezembro segunda terça quarta quinta "
+    "sexta sábado domingo feira às "
+    "gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre lunedì martedì mercoledì giovedì "
+    "venerdì sabato domenica alle ore".split()
+)
+# "By Maren Holt", "By MAREN HOLT and Jo Lin, Reuters", "Von Max Muster": a byline.
+_BYLINE = re.compile(r"^\s*(?:by|von|par|por|di|door|av|af)\s+(?P<names>\S.{0,120})$", re.IGNORECASE)
+_NAME_JOINERS = {"and", "und", "et", "y", "e", "og", "en", "&", "with", "mit", "avec", "con", "com"}
+BYLINE_MAX_WORDS = 12
+# "Headline of another story [VIDEO]": a teaser link with a media-type tag.
+_TAGGED_TEASER = re.compile(r"^[^.!?]{10,160}\s\[[A-Z][A-Z ]{2,20}\]\W*$")
+TEASER_MAX_WORDS = 20
+# "[button link=…]Send us YOUR review[/button]": unrendered CMS shortcode.
+_SHORTCODE = re.compile(r"^\[(\w+)\b[^\]]*\].*\[/\1\]$")
+
+_TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " :: ", " · ", " • ", " « ", " » ", " : ", ": ")
+# Separators across which only a known site name is cut (never a merely short part).
+_SITE_ONLY_SEPARATORS = (" : ", ": ")
 _SITE_SUFFIX_MAX_WORDS = 5
 
 # "Seoul / Pyongyang (dpa) – ", "WASHINGTON (Reuters) - ", "Berlin, 18 March (AFP) — ",
@@ -102,6 +189,10 @@ class CleanedArticle:
     canonical_link: str | None
     dateline: str | None
     agency: str | None
+    image_url: str | None = None
+    date_source: str | None = None
+    date_candidates: tuple[tuple[str, str], ...] = ()
+    future_date: bool = False
 
 
 def fold_line(line: str) -> str:
@@ -115,31 +206,69 @@ _FOLDED_BOILERPLATE = {fold_line(phrase) for phrase in BOILERPLATE_LINES}
 _FOLDED_TRAILERS = {fold_line(phrase) for phrase in TRAILER_HEADINGS}
 
 
-def clean_title(title: str | None, site_name: str | None = None) -> str | None:
-    """Drop a site name glued to either end of a title ("… | Free press")."""
+def clean_title(
+    title: str | None,
+    site_name: str | None = None,
+    *,
+    host: str | None = None,
+    feed_title: str | None = None,
+) -> str | None:
+    """Drop a site name glued to either end of a title ("… | Free press").
+
+    The site is known by its og:site_name, the feed's title and the host the
+    page came from ("harbour-gazette.co.uk", "Harbour Gazette" or "HarbourGazette"
+    for harbour-gazette.co.uk); a short part after " | " goes too.  A title is
+    never cut to nothing or down to the site name."""
     if not title:
         return title
     title = " ".join(title.split())
-    site = fold_line(site_name) if site_name else ""
+    sites = _site_names(site_name, host, feed_title)
+    cleaned = _strip_site(title, sites)
+    if not cleaned or any(_same_site(cleaned, site) for site in sites):
+        return title
+    return cleaned
+
+
+def _site_names(site_name: str | None, host: str | None, feed_title: str | None) -> list[str]:
+    names = [fold_line(name) for name in (site_name, feed_title) if name and fold_line(name)]
+    if host:
+        host = host.lower().split("@")[-1].split(":")[0].strip(".")
+        if host.startswith("www."):
+            host = host[4:]
+        labels = [label for label in host.split(".") if label]
+        if len(labels) >= 2 and not host.replace(".", "").isdigit():
+            names.append(fold_line(host))
+            # the registered name: "harbour-gazette" of harbour-gazette.co.uk
+            core = labels[-3] if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2 else labels[-2]
+            if len(core) >= 3:
+                names.append(fold_line(core.replace("-", " ")))
+    return [name for name in dict.fromkeys(names) if name]
+
+
+def _same_site(part: str, folded_site: str) -> bool:
+    folded = fold_line(part)
+    return bool(folded) and (folded == folded_site or folded.replace(" ", "") == folded_site.replace(" ", ""))
+
+
+def _strip_site(title: str, sites: list[str]) -> str:
     for separator in _TITLE_SEPARATORS:
         if separator not in title:
             continue
         head, _, tail = title.rpartition(separator)
         first, _, rest = title.partition(separator)
-        if head and _is_site_name(tail, site):
-            return clean_title(head, site_name)
-        if rest and _is_site_name(first, site):
-            return clean_title(rest, site_name)
-        if head and separator == " | " and _short(tail):
-            return clean_title(head, site_name)
+        if head.strip() and _is_site_name(tail, sites):
+            return _strip_site(head, sites)
+        if rest.strip() and _is_site_name(first, sites):
+            return _strip_site(rest, sites)
+        if head.strip() and separator == " | " and _short(tail):
+            return _strip_site(head, sites)
     return title
 
 
-def _is_site_name(part: str, folded_site: str) -> bool:
-    folded = fold_line(part)
-    if not folded:
-        return False
-    if folded_site and (folded == folded_site or folded.replace(" ", "") == folded_site.replace(" ", "")):
+def _is_site_name(part: str, sites: list[str] | str) -> bool:
+    if isinstance(sites, str):
+        sites = [sites] if sites else []
+    if any(_same_site(part, site) for site in sites):
         return True
     # Domain-like tails such as "example.com".
     return bool(re.fullmatch(r"(www\.)?[\w-]+(\.[\w-]+)*\.[a-z]{2,}", part.strip().lower()))
@@ -196,14 +325,27 @@ def _looks_like_agency(agency: str) -> bool:
     return first in _LOWERCASE_AGENCIES or agency[0].isupper()
 
 
-def strip_boilerplate(text: str, title: str | None = None) -> str:
-    """Remove furniture lines: at both ends, as whole lines inside, and trailing link blocks."""
+def strip_boilerplate(text: str, title: str | None = None, headings: tuple[str, ...] | list[str] = ()) -> str:
+    """Remove furniture lines: a repeated heading, related-link blocks, whole
+    furniture lines anywhere, and bylines, calls to action and credits at the edges."""
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
-    if title and lines and fold_line(lines[0]) == fold_line(title):
+    if lines and _repeats_heading(lines[0], title, headings):
         lines = lines[1:]
     lines = _cut_trailer(lines)
-    return "\n".join(line for line in lines if not _is_furniture(line))
+    lines = _cut_link_blocks(lines)
+    lines = [line for line in lines if not _is_furniture(line)]
+    return "\n".join(_trim_edges(lines))
+
+
+def _repeats_heading(line: str, title: str | None, headings) -> bool:
+    folded = fold_line(line)
+    if not folded:
+        return False
+    for heading in (title, *headings):
+        if heading and folded == fold_line(heading):
+            return True
+    return False
 
 
 def _is_furniture(line: str) -> bool:
@@ -212,7 +354,69 @@ def _is_furniture(line: str) -> bool:
         return True
     if folded.startswith(("copyright", "©")) or line.lstrip().startswith("©"):
         return len(folded.split()) <= 12
-    return bool(_LEAD_IN_LINE.match(line)) and not line.rstrip().endswith((".", "!", "?", "\""))
+    words = len(line.split())
+    unbracketed = line[1:-1] if line.startswith("[") and line.endswith("]") else line
+    if (_LEAD_IN_LINE.match(unbracketed) or _ALSO_ON_SITE.match(line)) and not unbracketed.rstrip().endswith(
+        (".", "!", "?", "\"")
+    ):
+        return True
+    if _READING_TIME.match(line) or _SHORTCODE.match(line):
+        return True
+    if words <= TEASER_MAX_WORDS and _TAGGED_TEASER.match(line):
+        return True
+    if _TAXONOMY_LINE.match(line) and words <= 30:
+        return True
+    # A line that opens with a call to action ("Sign up for our newsletter …").
+    return words <= 40 and bool(_CALL_TO_ACTION.match(line))
+
+
+def _is_date_line(line: str) -> bool:
+    """A line made only of a date and time ("sexta-feira, 22 de outubro de 2010 às 20:13")."""
+    tokens = re.findall(r"[^\W_]+", line.casefold())
+    if not tokens or not any(t.isdigit() for t in tokens):
+        return False
+    has_word = any(not t.isdigit() for t in tokens)
+    has_year = bool(re.search(r"\b(19|20)\d{2}\b", line))
+    return has_word and has_year and all(t.isdigit() or t in _DATE_WORDS for t in tokens)
+
+
+def _sentences(line: str) -> list[str]:
+    return [part for part in re.split(r"(?<=[.!?…])\s+", line) if part]
+
+
+def _is_edge_furniture(line: str) -> bool:
+    """Lines that are furniture at the start or end of a body: mostly calls to
+    action, a wire staff credit, a short source credit, a time stamp."""
+    words = len(line.split())
+    if words > CALL_TO_ACTION_MAX_WORDS:
+        return False
+    sentences = _sentences(line)
+    if 2 * sum(bool(_CALL_TO_ACTION.match(sentence)) for sentence in sentences) > len(sentences):
+        return True
+    if words <= STAMP_MAX_WORDS and (_STAMP_LINE.match(line) or _is_date_line(line)):
+        return True
+    return bool(_WIRE_CREDIT.match(line) or _SOURCE_LINE.match(line))
+
+
+def _is_byline(line: str) -> bool:
+    match = _BYLINE.match(line)
+    if not match or len(line.split()) > BYLINE_MAX_WORDS or line.rstrip().endswith(("!", "?")):
+        return False
+    names = re.split(r"\s*[,;|·•/]\s*|\s+[–—-]\s+", match.group("names"))
+    words = [w for part in names for w in part.split() if w.casefold() not in _NAME_JOINERS]
+    return bool(words) and all(w[0].isupper() or w[0] in "@(" for w in words)
+
+
+def _trim_edges(lines: list[str]) -> list[str]:
+    start = 0
+    while start < len(lines) and (
+        _is_edge_furniture(lines[start]) or (start < 2 and _is_byline(lines[start]))
+    ):
+        start += 1
+    end = len(lines)
+    while end > start and _is_edge_furniture(lines[end - 1]):
+        end -= 1
+    return lines[start:end]
 
 
 def _cut_trailer(lines: list[str]) -> list[str]:
@@ -225,9 +429,38 @@ def _cut_trailer(lines: list[str]) -> list[str]:
     return lines
 
 
-def clean_article(article: ExtractedArticle) -> CleanedArticle:
-    title = clean_title(article.title, article.site_name)
-    text = strip_boilerplate(article.text, title)
+def _is_link_headline(line: str) -> bool:
+    return len(line.split()) <= TRAILER_LINK_MAX_WORDS and not line.rstrip().endswith((".", "!", "?", ":", "\""))
+
+
+def _cut_link_blocks(lines: list[str]) -> list[str]:
+    """A "Related"/"Don't miss" heading inside the body goes with the short
+    headline lines right after it (up to the next sentence)."""
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if index > 0 and fold_line(line) in _FOLDED_TRAILERS:
+            run = index + 1
+            while run < len(lines) and _is_link_headline(lines[run]):
+                run += 1
+            if run > index + 1:
+                index = run
+                continue
+        out.append(line)
+        index += 1
+    return out
+
+
+def clean_article(article: ExtractedArticle, *, feed_title: str | None = None) -> CleanedArticle:
+    try:
+        host = urlsplit(article.canonical_link or article.url or "").hostname
+    except ValueError:  # "http://[x": no usable host
+        host = None
+    title = clean_title(article.title, article.site_name, host=host, feed_title=feed_title)
+    headings = tuple(getattr(article, "headings", ()) or ())
+    headings += tuple(clean_title(h, article.site_name, host=host, feed_title=feed_title) or "" for h in headings)
+    text = strip_boilerplate(article.text, title, headings)
     dateline, agency, text = split_dateline(text)
     return CleanedArticle(
         url=article.url,
@@ -240,6 +473,10 @@ def clean_article(article: ExtractedArticle) -> CleanedArticle:
         canonical_link=article.canonical_link,
         dateline=dateline,
         agency=agency,
+        image_url=getattr(article, "image_url", None),
+        date_source=getattr(article, "date_source", None),
+        date_candidates=tuple(getattr(article, "date_candidates", ()) or ()),
+        future_date=bool(getattr(article, "future_date", False)),
     )
 
 

@@ -1,13 +1,26 @@
 """Page -> article fields, with trafilatura (text, metadata) and htmldate (dates).
 
-trafilatura runs in the configuration that measured best on the extraction
-benchmark (``bench/extraction.py``): ``favor_precision=True`` without comments.
+The body comes from two trafilatura runs on the same parsed tree: the
+precision-oriented one (``favor_precision=True``, no comments: the plain
+configuration that measured best on ``bench/extraction.py``) is the base, and
+the default run is used only to *fill gaps inside it* (see ``merge_runs``):
+paragraphs the precision run dropped between two paragraphs it kept, and
+paragraphs it shortened (link text it cut out of a sentence).  Text before the
+first or after the last precision paragraph, where teasers and "more stories"
+live, is never taken from the default run.
+
+Metadata is read from the page itself before trafilatura's cleaning: headings
+(for the cleaner's "heading repeated as first line" rule), published-date
+candidates with their sources, the lead image, author as written, language.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
@@ -20,6 +33,21 @@ TRAFILATURA_OPTIONS = dict(
     with_metadata=True,
     deduplicate=False,
 )
+# The second run only fills gaps in the first one; it needs no metadata.
+RECALL_OPTIONS = dict(
+    favor_precision=False,
+    include_comments=False,
+    include_tables=True,
+    with_metadata=False,
+    deduplicate=False,
+)
+
+CHUNK_OPTIONS = dict(RECALL_OPTIONS, favor_precision=True)
+CHUNK_MIN_CHARS = 200
+
+# Date sources, most trusted first: structured data the CMS writes for
+# machines, then meta/markup, then the URL path, then htmldate's heuristics.
+DATE_SOURCES = ("json-ld", "meta", "url", "htmldate")
 
 
 class ExtractError(ValueError):
@@ -36,6 +64,13 @@ class ExtractedArticle:
     site_name: str | None
     language: str | None
     canonical_link: str | None
+    image_url: str | None = None
+    date_source: str | None = None
+    date_candidates: tuple[tuple[str, str], ...] = ()
+    future_date: bool = False
+    # The page's own headings (h1, og:title, twitter:title, <title>), for the
+    # cleaner's rule that drops a heading repeated as the body's first line.
+    headings: tuple[str, ...] = field(default=(), compare=True)
 
 
 def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
@@ -43,22 +78,153 @@ def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
     tree = trafilatura.load_html(html)
     if tree is None:
         raise ExtractError("not parseable as HTML")
-    # Read what trafilatura's cleaning would remove before handing it the tree.
-    language = _page_language(tree)
+    # Read what trafilatura's cleaning would remove before handing it the tree
+    # (bare_extraction copies a tree it is given, so the tree stays intact).
+    html_language = _page_language(tree)
     canonical = _canonical_link(tree, url)
+    headings = _headings(tree)
+    image_url = _lead_image(tree, url)
+    page_authors = _page_author_strings(tree)
+    json_ld = list(_json_ld_objects(tree))
     document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if document is None or not (document.text or "").strip():
         raise ExtractError("no article text found")
+    text = document.text.strip()
+    for chunk in continuation_chunks(tree, text):
+        more = trafilatura.bare_extraction(chunk, url=url, **CHUNK_OPTIONS)
+        if more is not None and more.text and more.text.strip():
+            text += "\n" + more.text.strip()
+    recall = trafilatura.bare_extraction(tree, url=url, **RECALL_OPTIONS)
+    if recall is not None and recall.text:
+        text = merge_runs(text, recall.text)
+    candidates = date_candidates(tree, url, json_ld, document.date)
+    published_at, date_source = choose_date(candidates)
     return ExtractedArticle(
         url=url,
         title=_tidy(document.title),
-        text=document.text.strip(),
-        author=_tidy(document.author),
-        published_at=_parse_date(document.date),
+        text=text,
+        author=clean_author(document.author, page_authors),
+        published_at=published_at,
         site_name=_tidy(document.sitename),
-        language=language or _tidy(document.language),
+        language=detect_language(text, html_language or _tidy(document.language)),
         canonical_link=canonical,
+        image_url=image_url or _absolute(url, document.image),
+        date_source=date_source,
+        date_candidates=tuple((source, value.isoformat()) for source, value, _ in candidates),
+        future_date=is_future(published_at, date_source, candidates),
+        headings=headings,
     )
+
+
+# ------------------------------------------------------------------ body merge
+
+_WORDS = re.compile(r"\w+")
+
+
+def _line_key(line: str) -> str:
+    return " ".join(_WORDS.findall(line.casefold()))
+
+
+def _is_subsequence(short: list[str], long: list[str]) -> bool:
+    remaining = iter(long)
+    return all(any(item == candidate for candidate in remaining) for item in short)
+
+
+def _shouting(line: str) -> bool:
+    """An all-capitals line ("CLICK HERE TO GET THE APP"): a promo link, not prose."""
+    letters = [c for c in line if c.isalpha()]
+    return len(letters) >= 8 and not any(c.islower() for c in letters) and any(c.isupper() for c in letters)
+
+
+def merge_runs(precise: str, fuller: str) -> str:
+    """The precise text with the fuller run's paragraphs that fill its gaps.
+
+    Lines are aligned by their words.  From the fuller run we take (a) lines
+    inserted strictly between two precise lines and (b) a replacement for a
+    stretch of precise lines when it holds all their words in order plus more
+    (a sentence whose link text the precise run cut).  All-capitals lines are
+    not taken (promo links).  Nothing is taken before the first or after the
+    last precise line."""
+    ours = [line.strip() for line in precise.splitlines() if line.strip()]
+    theirs = [line.strip() for line in fuller.splitlines() if line.strip()]
+    if not ours or ours == theirs:
+        return "\n".join(ours)
+    matcher = difflib.SequenceMatcher(
+        None, [_line_key(line) for line in ours], [_line_key(line) for line in theirs], autojunk=False
+    )
+    merged: list[str] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("equal", "delete"):
+            merged += ours[i1:i2]
+        elif tag == "replace":
+            candidate = [line for line in theirs[j1:j2] if not _shouting(line)]
+            mine = _WORDS.findall(" ".join(ours[i1:i2]).casefold())
+            other = _WORDS.findall(" ".join(candidate).casefold())
+            if len(other) > len(mine) and _is_subsequence(mine, other):
+                merged += candidate
+            else:
+                merged += ours[i1:i2]
+        elif tag == "insert" and 0 < i1 < len(ours):
+            merged += [line for line in theirs[j1:j2] if not _shouting(line)]
+    return "\n".join(merged)
+
+
+def continuation_chunks(tree: HtmlElement, text: str) -> list[HtmlElement]:
+    """Later parts of an article body split into repeated containers.
+
+    Some pages cut the body into several containers of the same tag and class
+    (with ads between them); trafilatura keeps only one.  Find the container of
+    the extracted text's last paragraph and return the containers after it
+    that have the same tag and class, sit beside it (their ancestors share a
+    parent within two levels), hold enough text, have no <h1> (a next article
+    would) and are not already in the text."""
+    lines = [line for line in text.splitlines() if len(line) >= 60]
+    if not lines:
+        return []
+    probe = _line_key(lines[-1])[:60]
+    anchor = next((p for p in tree.iter("p") if _line_key(p.text_content()).startswith(probe)), None)
+    if anchor is None:
+        return []
+    known = _line_key(text)
+    node = anchor.getparent()
+    order: dict[HtmlElement, int] = {}
+    for _ in range(3):
+        if node is None or node.getparent() is None:
+            return []
+        cls = (node.get("class") or "").strip()
+        if cls:
+            order = order or {element: index for index, element in enumerate(tree.iter())}
+            chunks = []
+            for other in tree.iter(node.tag):
+                if other is node or (other.get("class") or "").strip() != cls or order[other] < order[node]:
+                    continue
+                if any(ancestor is node for ancestor in other.iterancestors()) or not _beside(node, other):
+                    continue
+                body = " ".join(other.text_content().split())
+                if len(body) < CHUNK_MIN_CHARS or other.xpath(".//h1"):
+                    continue
+                first = next((p for p in other.iter("p") if len(p.text_content().strip()) >= 40), None)
+                if first is None or _line_key(first.text_content())[:60] in known:
+                    continue
+                chunks.append(other)
+            if chunks:
+                return chunks
+        node = node.getparent()
+    return []
+
+
+def _beside(node: HtmlElement, other: HtmlElement) -> bool:
+    a, b = node, other
+    for _ in range(3):
+        a, b = a.getparent(), b.getparent()
+        if a is None or b is None:
+            return False
+        if a is b:
+            return True
+    return False
+
+
+# -------------------------------------------------------------------- metadata
 
 
 def _page_language(tree: HtmlElement) -> str | None:
@@ -73,6 +239,46 @@ def _page_language(tree: HtmlElement) -> str | None:
     return None
 
 
+# py3langid is loaded on first use (about 0.5 s, once per process).
+_IDENTIFIER = None
+LANGID_MIN_CHARS = 200  # below this, a detector guesses; <html lang> is better
+LANGID_OVERRIDE_CHARS = 400  # text long enough to overrule a declared language
+LANGID_OVERRIDE_PROB = 0.999
+
+
+def _identifier():
+    global _IDENTIFIER
+    if _IDENTIFIER is None:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        # The model ships inside the wheel: nothing is downloaded.
+        _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return _IDENTIFIER
+
+
+def detect_language(text: str, declared: str | None) -> str | None:
+    """The page's declared language, checked against the text.
+
+    The declaration wins unless the text is long and the detector is all but
+    certain of another language (templates often carry one lang="en" for every
+    edition of a site); with no declaration, the detector decides when the text
+    is long enough to judge."""
+    sample = text[:3000]
+    if declared and len(sample) < LANGID_OVERRIDE_CHARS:
+        return declared
+    if not declared and len(sample) < LANGID_MIN_CHARS:
+        return None
+    try:
+        detected, probability = _identifier().classify(sample)
+    except Exception:  # a broken model must not lose the article
+        return declared
+    if not declared:
+        return detected
+    if detected != declared and probability >= LANGID_OVERRIDE_PROB:
+        return detected
+    return declared
+
+
 def _canonical_link(tree: HtmlElement, url: str) -> str | None:
     for href in tree.xpath("//link[@rel='canonical']/@href"):
         if href and href.strip():
@@ -85,14 +291,197 @@ def _canonical_link(tree: HtmlElement, url: str) -> str | None:
     return None
 
 
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
+def _absolute(base: str, link: str | None) -> str | None:
+    if not link or not link.strip():
         return None
     try:
-        day = date.fromisoformat(value[:10])
+        absolute = urljoin(base, link.strip())
+        parts = urlsplit(absolute)
     except ValueError:
         return None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return absolute if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _lead_image(tree: HtmlElement, url: str) -> str | None:
+    """og:image, then twitter:image, then <link rel=image_src>, as an absolute URL."""
+    paths = (
+        "//meta[@property='og:image' or @name='og:image']/@content",
+        "//meta[@property='og:image:url' or @property='og:image:secure_url']/@content",
+        "//meta[@name='twitter:image' or @property='twitter:image']/@content",
+        "//meta[@name='twitter:image:src' or @property='twitter:image:src']/@content",
+        "//link[@rel='image_src']/@href",
+    )
+    for path in paths:
+        for value in tree.xpath(path):
+            link = _absolute(url, value)
+            if link:
+                return link
+    return None
+
+
+def _headings(tree: HtmlElement) -> tuple[str, ...]:
+    found = tree.xpath("//h1")[:2]
+    texts = [" ".join(h.text_content().split()) for h in found]
+    texts += tree.xpath("//meta[@property='og:title' or @name='og:title']/@content")
+    texts += tree.xpath("//meta[@name='twitter:title' or @property='twitter:title']/@content")
+    texts += [t.text_content() for t in tree.xpath("//head/title")[:1]]
+    out: list[str] = []
+    for text in texts:
+        text = " ".join((text or "").split())
+        if text and text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _json_ld_objects(tree: HtmlElement):
+    """Every dict in the page's JSON-LD blocks, @graph entries included."""
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text_content() or "")
+        except (ValueError, RecursionError):
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                yield item
+                graph = item.get("@graph")
+                if isinstance(graph, list):
+                    stack.extend(graph)
+
+
+_AUTHOR_EDGE = re.compile(r"^(?:by|von|par|por|di|door)\s+|[\s·|,;:•/–—-]+$|^[\s·|,;:•/–—-]+", re.IGNORECASE)
+
+
+def _page_author_strings(tree: HtmlElement) -> list[str]:
+    values = tree.xpath("//meta[@name='author' or @property='author' or @property='article:author']/@content")
+    values += tree.xpath("//*[@rel='author' or @itemprop='author' or contains(@class,'author')]//text()")
+    values += tree.xpath("//*[@itemprop='author']/@content | //*[@itemprop='name']/@content")
+    return [" ".join(v.split()) for v in values if v and v.strip() and len(v) < 200]
+
+
+def clean_author(author: str | None, page_strings: list[str] | None = None) -> str | None:
+    """Author names as written on the page: separators and "By" trimmed,
+    case restored from the page where trafilatura changed it ("Dpa" -> "dpa")."""
+    author = _tidy(author)
+    if not author:
+        return None
+    names = []
+    for name in author.split(";"):
+        name = name.strip()
+        previous = None
+        while name and name != previous:
+            previous, name = name, _AUTHOR_EDGE.sub("", name).strip()
+        if not name:
+            continue
+        for written in page_strings or ():
+            match = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", written, re.IGNORECASE)
+            if match:
+                name = match.group(0)
+                break
+        if name not in names:
+            names.append(name)
+    return "; ".join(names) or None
+
+
+# ------------------------------------------------------------------------ dates
+
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?=[/_.-]|$)"
+)
+_META_DATE_PATHS = (
+    "//meta[@property='article:published_time' or @name='article:published_time']/@content",
+    "//meta[@property='og:published_time' or @property='og:article:published_time']/@content",
+    "//*[@itemprop='datePublished']/@content | //*[@itemprop='datePublished']/@datetime",
+    "//time[@pubdate]/@datetime | //time[contains(@class,'publish')]/@datetime",
+    "//meta[@name='pubdate' or @name='publishdate' or @name='publish-date' or @name='date' "
+    "or @name='dc.date' or @name='DC.date' or @name='dc.date.issued' or @name='DC.date.issued' "
+    "or @name='sailthru.date' or @name='parsely-pub-date' or @name='dcterms.date']/@content",
+)
+
+
+def parse_date(value: str | None) -> tuple[datetime, bool] | None:
+    """An ISO-ish date or date-time -> (UTC datetime, has time of day).
+
+    A date alone is midnight UTC; a time without a zone is taken as UTC."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    if len(value) < 8:
+        return None
+    try:
+        if len(value) <= 10:
+            day = date.fromisoformat(value[:10])
+            return datetime.combine(day, time(), UTC), False
+        text = value.replace("Z", "+00:00").replace(" ", "T", 1)
+        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # +0100 -> +01:00
+        moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+        return datetime.combine(day, time(), UTC), False
+    try:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC), True
+    except (ValueError, OverflowError):
+        return None
+
+
+def date_candidates(
+    tree: HtmlElement, url: str, json_ld: list[dict] | None = None, htmldate_value: str | None = None
+) -> list[tuple[str, datetime, bool]]:
+    """(source, UTC datetime, has time of day) for every date the page gives,
+    most trusted source first, without repeats."""
+    raw: list[tuple[str, str]] = []
+    for item in json_ld if json_ld is not None else _json_ld_objects(tree):
+        value = item.get("datePublished")
+        if isinstance(value, str):
+            raw.append(("json-ld", value))
+    for path in _META_DATE_PATHS:
+        raw += [("meta", value) for value in tree.xpath(path) if isinstance(value, str)]
+    match = _URL_DATE.search(urlsplit(url).path if url else "")
+    if match:
+        raw.append(("url", "-".join(match.groups())))
+    if htmldate_value:
+        raw.append(("htmldate", htmldate_value))
+    found: list[tuple[str, datetime, bool]] = []
+    for source, value in raw:
+        parsed = parse_date(value)
+        if parsed and 1990 <= parsed[0].year <= 2100 and (source, *parsed) not in found:
+            found.append((source, *parsed))
+    return found
+
+
+def choose_date(candidates: list[tuple[str, datetime, bool]]) -> tuple[datetime | None, str | None]:
+    """The most trusted candidate; a date without time takes the time of day
+    from a less trusted candidate on the same calendar day."""
+    if not candidates:
+        return None, None
+    source, moment, timed = candidates[0]
+    if not timed:
+        for _, other, other_timed in candidates[1:]:
+            if other_timed and other.date() == moment.date():
+                return other, source
+    return moment, source
+
+
+def is_future(
+    published_at: datetime | None, source: str | None, candidates: list[tuple[str, datetime, bool]] | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Later than now: by more than a few minutes with a time of day, by more
+    than the widest time-zone offset (14 h) for a bare date."""
+    if published_at is None:
+        return False
+    now = now or datetime.now(UTC)
+    timed = any(moment == published_at and has_time for _, moment, has_time in candidates or ())
+    slack = timedelta(minutes=5) if timed else timedelta(hours=14)
+    return published_at - now > slack
 
 
 def _tidy(value: str | None) -> str | None:

@@ -204,7 +204,7 @@ class HostileHandler(BaseHTTPRequestHandler):
             pass  # the client gave up, as it should with most of these
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request, client_address):
@@ -233,11 +233,11 @@ class HostileServer:
 
     def __enter__(self) -> HostileServer:
         handler = type("Handler", (HostileHandler,), {"state": self.state})
-        main = _QuietServer(("127.0.0.1", 0), handler)
+        main = QuietHTTPServer(("127.0.0.1", 0), handler)
         self.state.port = main.server_address[1]
         self._servers.append(main)
         try:
-            recorder = _QuietServer(("127.0.0.2", 0), type("Rec", (RecordingHandler,), {"state": self.state}))
+            recorder = QuietHTTPServer(("127.0.0.2", 0), type("Rec", (RecordingHandler,), {"state": self.state}))
             self.state.second_port = recorder.server_address[1]
             self._servers.append(recorder)
         except OSError:

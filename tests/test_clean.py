@@ -398,3 +398,120 @@ def test_clean_article_cleans_title_before_dropping_the_repeated_heading_and_the
         "Traders said the first morning was busier than an ordinary market day."
     )
     assert (cleaned.author, cleaned.published_at) == ("Maren Holt", datetime(2021, 3, 18, tzinfo=UTC))
+
+
+# ------------------------------------------------- furniture rules (issue #4)
+
+
+def _strip_fixture(name: str) -> list[str]:
+    return strip_boilerplate(fixture_text(name)).splitlines()
+
+
+def test_call_to_action_lines_go_and_a_sentence_mentioning_sign_up_stays():
+    lines = fixture_text("text-call-to-action-lines.txt").splitlines()
+    out = _strip_fixture("text-call-to-action-lines.txt")
+    # Whole lines opening with a call to action, anywhere; at the edges, lines
+    # made mostly of calls to action ("Have a tip? … Follow her on Twitter …").
+    assert out == [lines[1], lines[2], lines[4], lines[5]]
+    assert "Residents can sign up for the new resident parking permit" in out[1]
+
+
+def test_read_more_related_and_also_on_site_lines_go_and_a_sentence_with_read_more_stays():
+    lines = fixture_text("text-read-more-lead-in-lines.txt").splitlines()
+    out = _strip_fixture("text-read-more-lead-in-lines.txt")
+    assert out == [lines[0], lines[5], lines[6]]
+    assert "who want to read more about the change" in out[1]
+
+
+def test_reading_time_and_leading_or_trailing_time_stamps_go_but_dates_inside_stay():
+    out = _strip_fixture("text-reading-time-and-stamp-lines.txt")
+    assert out == [
+        "The harbour museum will show maps of the old quays from Saturday.",
+        "Exhibition dates",
+        "29 March 2021 | 20 June 2021",  # a date line inside the body is content
+        "The maps were drawn between 1820 and 1910 and have never been shown together, the museum said.",
+    ]
+
+
+def test_byline_at_the_start_goes_and_a_sentence_starting_with_by_stays():
+    lines = fixture_text("text-byline-at-start.txt").splitlines()
+    assert _strip_fixture("text-byline-at-start.txt") == lines[1:]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["By Maren Holt", "By MAREN HOLT, Reuters", "Von Max Muster und Erika Beispiel", "By Maren Holt · Harbour Gazette"],
+)
+def test_byline_forms_at_the_start(line):
+    body = "The fish market on the east quay reopened on Thursday after a three-month renovation."
+    assert strip_boilerplate(f"{line}\n{body}") == body
+
+
+def test_wire_staff_credit_and_source_line_at_the_end_go():
+    lines = fixture_text("text-wire-credit-and-source-at-end.txt").splitlines()
+    assert _strip_fixture("text-wire-credit-and-source-at-end.txt") == lines[:2]
+
+
+def test_wire_credit_inside_the_body_is_kept():
+    text = "(Reporting by Maren Holt)\nThe ferry runs again.\nIt is on time."
+    assert strip_boilerplate("First line of the story.\n" + text).splitlines()[1] == "(Reporting by Maren Holt)"
+
+
+def test_related_heading_inside_body_goes_with_its_short_headline_links():
+    lines = fixture_text("text-related-block-inside-body.txt").splitlines()
+    assert _strip_fixture("text-related-block-inside-body.txt") == [lines[0], lines[4], lines[5]]
+
+
+def test_taxonomy_shortcode_and_tagged_teaser_lines_go():
+    lines = fixture_text("text-taxonomy-shortcode-and-tagged-teaser-lines.txt").splitlines()
+    assert _strip_fixture("text-taxonomy-shortcode-and-tagged-teaser-lines.txt") == [lines[0], lines[2]]
+
+
+def test_first_line_repeating_any_page_heading_goes():
+    text = "Harbour authority says yes to a new north pier jetty\nThe authority approved the plan on Tuesday."
+    assert strip_boilerplate(text, "Jetty plan approved").splitlines()[0].startswith("Harbour")
+    out = strip_boilerplate(text, "Jetty plan approved", ("Harbour authority says yes to a new north pier jetty",))
+    assert out == "The authority approved the plan on Tuesday."
+
+
+# ------------------------------------------------------- titles with the host
+
+
+@pytest.mark.parametrize(
+    ("title", "kwargs", "expected"),
+    [
+        pytest.param("Ferry timetable changes - Harbourgazette", {"host": "www.harbourgazette.co.uk"},
+                     "Ferry timetable changes", id="host-name-suffix"),
+        pytest.param("Harbour Gazette: Ferry timetable changes", {"host": "harbour-gazette.co.uk"},
+                     "Ferry timetable changes", id="host-name-prefix-colon"),
+        pytest.param("Ferry timetable changes – harbour-gazette.co.uk", {"host": "harbour-gazette.co.uk"},
+                     "Ferry timetable changes", id="host-suffix"),
+        pytest.param("Ferry timetable changes » Harbour Gazette News", {"feed_title": "Harbour Gazette News"},
+                     "Ferry timetable changes", id="feed-title-suffix"),
+        pytest.param("Ferry timetable changes · Harbour Gazette", {"host": "harbour-gazette.co.uk"},
+                     "Ferry timetable changes", id="middle-dot-suffix"),
+    ],
+)
+def test_clean_title_drops_host_or_feed_title(title, kwargs, expected):
+    assert clean_title(title, None, **kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "kwargs"),
+    [
+        pytest.param("Harbour Gazette", {"host": "harbour-gazette.co.uk"}, id="title-is-the-host-name"),
+        pytest.param("Harbour Gazette | Harbour Gazette", {"host": "harbour-gazette.co.uk"}, id="only-site-names"),
+        pytest.param(SEED_TITLE, {"host": "freepress.example"}, id="colon-not-a-site-name"),
+        pytest.param("Leeds: Bradford rail link delayed again", {"host": "metrowire.example"}, id="colon-place"),
+    ],
+)
+def test_clean_title_never_cuts_to_nothing_or_to_the_site_name(title, kwargs):
+    assert clean_title(title, None, **kwargs) == title
+
+
+def test_clean_article_carries_the_new_metadata_fields(seed_cleaned):
+    assert seed_cleaned.author == "dpa"
+    assert seed_cleaned.date_source == "meta"
+    assert seed_cleaned.future_date is False
+    assert seed_cleaned.published_at == datetime(2021, 3, 18, 9, 12, tzinfo=UTC)
+    assert dict(seed_cleaned.date_candidates)["url"] == "2021-03-18T00:00:00+00:00"

@@ -47,7 +47,11 @@ def test_seed_page_site_name_and_language(seed):
 def test_seed_page_published_at_is_the_utc_date(seed):
     assert seed.published_at.utcoffset() == timedelta(0)
     assert seed.published_at.date() == date(2021, 3, 18)
-    assert seed.published_at == datetime(2021, 3, 18, tzinfo=UTC)
+    # The page's <time class="published" datetime="2021-03-18T10:12:00+01:00">:
+    # the time of day is kept (in UTC) where the page has one.
+    assert seed.published_at == datetime(2021, 3, 18, 9, 12, tzinfo=UTC)
+    assert seed.date_source == "meta"
+    assert ("url", "2021-03-18T00:00:00+00:00") in seed.date_candidates
 
 
 def test_seed_page_canonical_link_is_resolved_to_an_absolute_url(seed):
@@ -99,7 +103,9 @@ def test_page_with_site_suffix_in_title_gives_bare_title_after_extract_and_clean
     assert cleaned.site_name == "Harbour Gazette"
     assert cleaned.author == "Maren Holt"
     assert cleaned.language == "en"  # from lang="en-GB"
-    assert cleaned.published_at == datetime(2021, 3, 17, tzinfo=UTC)
+    # article:published_time 2021-03-17T08:30:00+01:00, kept with its time of day.
+    assert cleaned.published_at == datetime(2021, 3, 17, 7, 30, tzinfo=UTC)
+    assert cleaned.date_source == "meta"
     assert cleaned.text.startswith("The harbour ferry between the old town pier")
     for furniture in ("Share on Facebook", "Skip to main content", "All rights reserved", "About us"):
         assert furniture not in cleaned.text
@@ -144,7 +150,9 @@ def test_courier_page_language_from_regional_lang_attribute():
 def test_rhein_post_page_date_from_meta_name_date():
     html = (DEMO / "rheinpost" / "2021" / "03" / "17" / "duesseldorf-rhine-bridge-repairs.html").read_bytes()
     extracted = extract_article(html, "http://127.0.0.1:8000/rheinpost/2021/03/17/duesseldorf-rhine-bridge-repairs.html")
-    assert extracted.published_at == datetime(2021, 3, 17, tzinfo=UTC)
+    # <meta name="date" content="2021-03-17T11:00:00+01:00">, kept with its time of day.
+    assert extracted.published_at == datetime(2021, 3, 17, 10, 0, tzinfo=UTC)
+    assert extracted.date_source == "meta"
     assert extracted.site_name == "Rhein Post English"
 
 
@@ -191,3 +199,98 @@ def test_extract_on_hostile_html_raises_only_extract_error(content):
         return
     assert extracted.text.strip()
     assert extracted.published_at is None or extracted.published_at.utcoffset() == timedelta(0)
+
+
+# ----------------------------------------------------- issue #4: body and metadata
+
+from pipeline.extract import clean_author, continuation_chunks, detect_language, merge_runs  # noqa: E402
+
+NORTH_PIER_URL = "https://harbour.example.org/news/2021/03/16/north-pier.html"
+
+
+def test_body_split_into_same_class_chunks_is_read_from_all_of_them():
+    import trafilatura
+
+    tree = trafilatura.load_html(fixture_bytes("page-body-split-into-chunks.html"))
+    first_chunk = tree.xpath("//div[@class='story-body']")[0]
+    text = "\n".join(p.text_content() for p in first_chunk.iter("p"))
+    chunks = continuation_chunks(tree, text)
+    assert len(chunks) == 1
+    assert "Fishermen who moor at the north pier" in chunks[0].text_content()
+    # Everything already in the text: nothing to add.
+    assert continuation_chunks(tree, extract_article(fixture_bytes("page-body-split-into-chunks.html"), NORTH_PIER_URL).text) == []
+
+
+def test_merge_fills_gaps_inside_the_precise_text_but_not_its_edges():
+    precise = "First paragraph of the story.\nThe NFL said that for his role in the fight.\nLast paragraph."
+    fuller = (
+        "Teaser headline before the story\nFirst paragraph of the story.\nA paragraph the precise run dropped.\n"
+        "The NFL said that it will fine him for his role in the fight.\nGET THE APP BY CLICKING HERE\n"
+        "Last paragraph.\nMore stories after the end"
+    )
+    assert merge_runs(precise, fuller).splitlines() == [
+        "First paragraph of the story.",
+        "A paragraph the precise run dropped.",
+        "The NFL said that it will fine him for his role in the fight.",
+        "Last paragraph.",
+    ]
+
+
+def test_json_ld_date_with_time_is_chosen_and_all_candidates_kept():
+    extracted = extract_article(fixture_bytes("page-metadata-json-ld-date-image.html"), NORTH_PIER_URL)
+    assert extracted.published_at == datetime(2021, 3, 16, 16, 45, tzinfo=UTC)
+    assert extracted.date_source == "json-ld"
+    sources = [source for source, _ in extracted.date_candidates]
+    assert sources[:3] == ["json-ld", "meta", "url"]
+    assert extracted.future_date is False
+
+
+def test_lead_image_is_og_image_made_absolute():
+    extracted = extract_article(fixture_bytes("page-metadata-json-ld-date-image.html"), NORTH_PIER_URL)
+    assert extracted.image_url == "https://harbour.example.org/images/2021/north-pier.jpg"
+
+
+def test_author_keeps_the_case_written_on_the_page():
+    extracted = extract_article(fixture_bytes("page-metadata-json-ld-date-image.html"), NORTH_PIER_URL)
+    assert extracted.author == "dpa"
+
+
+@pytest.mark.parametrize(
+    ("raw", "page", "expected"),
+    [
+        ("Dpa", ["dpa"], "dpa"),
+        ("Maren Holt ·", [], "Maren Holt"),
+        ("By Maren Holt |", [], "Maren Holt"),
+        ("Maren Holt; Jo Lin", ["By Maren Holt and Jo Lin"], "Maren Holt; Jo Lin"),
+        ("  ", [], None),
+    ],
+)
+def test_clean_author(raw, page, expected):
+    assert clean_author(raw, page) == expected
+
+
+def test_future_publication_date_is_flagged():
+    extracted = extract_article(fixture_bytes("page-future-date.html"), NORTH_PIER_URL)
+    assert extracted.published_at == datetime(2099, 6, 1, 8, 0, tzinfo=UTC)
+    assert extracted.future_date is True
+
+
+def test_language_detected_when_the_page_declares_none():
+    extracted = extract_article(fixture_bytes("page-language-undeclared-german.html"), NORTH_PIER_URL)
+    assert extracted.language == "de"
+
+
+def test_language_detector_overrules_a_declaration_contradicted_by_long_text():
+    extracted = extract_article(fixture_bytes("page-language-declared-english-text-german.html"), NORTH_PIER_URL)
+    assert extracted.language == "de"
+
+
+def test_language_declaration_wins_on_short_text():
+    assert detect_language("Der Stadtrat hat am Dienstag beschlossen.", "en") == "en"
+    assert detect_language("Kurz.", None) is None
+
+
+def test_heading_repeated_as_first_line_is_dropped_even_when_it_differs_from_og_title():
+    cleaned = clean_article(extract_article(fixture_bytes("page-heading-repeated-differs-from-og-title.html"), NORTH_PIER_URL))
+    assert cleaned.title == "Jetty plan approved"
+    assert cleaned.text.startswith("The harbour authority approved a plan on Tuesday")

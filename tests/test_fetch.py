@@ -6,11 +6,12 @@ import gzip
 import ipaddress
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from pipeline.config import Settings
+from tests.hostile_server import QuietHTTPServer
 from pipeline.fetch import (
     FetchError, FetchResult, HostAllowList, non_public_reason, run_fetch_feeds, run_fetch_pages,
 )
@@ -88,8 +89,7 @@ class MisbehavingHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), MisbehavingHandler)
-    httpd.daemon_threads = True
+    httpd = QuietHTTPServer(("127.0.0.1", 0), MisbehavingHandler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"

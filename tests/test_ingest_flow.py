@@ -3,6 +3,8 @@ a real PostgreSQL, a real Prefect test server."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import text
 
@@ -65,6 +67,12 @@ def test_seed_article_text_is_clean(engine, corpus_server, demo_run):
     assert article["agency"] == "dpa"
     assert article["site_name"] == "Free press"
     assert article["language"] == "en"
+    assert article["author"] == "dpa"
+    # The feed's pubDate (10:12 +01:00), with the page's own claims kept beside it.
+    assert article["published_at"] == datetime(2021, 3, 18, 9, 12, tzinfo=UTC)
+    assert article["date_source"] == "feed"
+    assert ["meta", "2021-03-18T09:12:00+00:00"] in article["date_candidates"]
+    assert article["date_warning"] is None
 
 
 def test_both_outlets_share_one_story(engine, corpus_server, demo_run):

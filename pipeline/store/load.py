@@ -49,6 +49,10 @@ class ArticleRecord:
     charset_declared: str | None = None
     charset_used: str | None = None
     replacement_ratio: float | None = None
+    image_url: str | None = None
+    date_source: str | None = None
+    date_candidates: list = field(default_factory=list)
+    date_warning: str | None = None
 
 
 @dataclass
@@ -264,7 +268,9 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
                 title=record.title, text=record.text, author=record.author,
                 published_at=record.published_at, language=record.language,
                 site_name=record.site_name, dateline=record.dateline, agency=record.agency,
-                content_hash=record.content_hash,
+                content_hash=record.content_hash, image_url=record.image_url,
+                date_source=record.date_source, date_candidates=record.date_candidates,
+                date_warning=record.date_warning,
             )
             .on_conflict_do_nothing(index_elements=[articles.c.canonical_url])
             .returning(articles.c.id)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger, Column, DateTime, ForeignKey, Index, LargeBinary, Text, UniqueConstraint, func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -89,6 +90,12 @@ class Article(SQLModel, table=True):
         sa_column=Column(BigInteger, ForeignKey("stories.id", ondelete="SET NULL")),
     )
     is_canonical: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
+    image_url: str | None = Field(default=None, sa_column=Column(Text))
+    # Where published_at came from (feed, json-ld, meta, url, htmldate), every
+    # candidate as [source, ISO time], and what looked wrong about them.
+    date_source: str | None = Field(default=None, sa_column=Column(Text))
+    date_candidates: list | None = Field(default=None, sa_column=Column(JSONB))
+    date_warning: str | None = Field(default=None, sa_column=Column(Text))
     # pending, done, truncated, copied, or "no model for <lang>"
     entities_status: str = Field(
         default="pending", sa_column=Column(Text, nullable=False, server_default="pending")
