@@ -33,7 +33,7 @@ The metric is the benchmark's own (its evaluate.py), re-implemented here:
 So an empty prediction is left out of P (not counted as 0) but scores R = 0.
 
 Extractors: ``trafilatura-default``, ``trafilatura-precision`` and ``newsflow``
-(the project's own ``pipeline.extract`` + ``pipeline.clean``). An extractor that
+(the project's own ``pipeline.process.extract_page``, as ``newsflow extract`` runs it). An extractor that
 cannot be imported is skipped with a one-line message; a page on which an
 extractor raises is scored as an empty prediction and counted in ``errors``.
 """
@@ -176,12 +176,12 @@ def _load_trafilatura_precision() -> Callable[[bytes, str], str]:
 def _load_newsflow() -> Callable[[bytes, str], str]:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from pipeline.clean import clean_article
-    from pipeline.extract import extract_article
+    # The function behind `newsflow extract` and the ingest flow: bytes are
+    # decoded by pipeline.encoding, then extracted and cleaned.
+    from pipeline.process import extract_page
 
     def run(html: bytes, url: str) -> str:
-        art = clean_article(extract_article(html, url))
-        return (getattr(art, "text", None) or "") if art is not None else ""
+        return extract_page(html, url).text
     return run
 
 

@@ -34,6 +34,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+feeds_app = typer.Typer(help="The stored feeds: their health, and managing the list.")
+app.add_typer(feeds_app, name="feeds")
 console = Console()
 
 
@@ -71,6 +73,48 @@ def db_shell(
         raise typer.Exit(2)
     arguments = [psql, url] + (["-c", command] if command else [])
     raise typer.Exit(subprocess.call(arguments))
+
+
+@feeds_app.callback(invoke_without_command=True)
+def feeds_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the feeds as JSON.")] = False,
+) -> None:
+    """Without a subcommand: every stored feed with its health."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pipeline.query import feed_health
+
+    with _engine().connect() as conn:
+        rows = feed_health(conn)
+    if as_json:
+        print(json.dumps(rows, default=str, indent=2))
+        return
+    if not rows:
+        console.print("no feeds stored yet: newsflow feeds add URL, or newsflow ingest --feeds FILE")
+        return
+    table = Table(title=f"{len(rows)} feeds", title_justify="left")
+    for column in ("feed", "status", "last success", "failures", "next fetch", "articles", "problem"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        if row["disabled"]:
+            status = "[red]disabled[/red]"
+        elif row["consecutive_failures"]:
+            status = f"[yellow]failing ({row['last_error_kind']})[/yellow]"
+        elif row["last_status"] is None:
+            status = "new"
+        else:
+            status = "[green]ok[/green]" + (" (304)" if row["last_status"] == 304 else "")
+        problem = row["disabled_reason"] or row["last_error"] or row["last_warning"] or ""
+        table.add_row(
+            row["name"] or row["url"], status, _when(row["last_success_at"]),
+            str(row["consecutive_failures"]), _when(row["next_fetch_at"]), str(row["articles"]), problem,
+        )
+    console.print(table)
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 @app.command()
@@ -190,6 +234,90 @@ def _print_hits(query: str, *, limit: int, as_json: bool = False) -> None:
             hit.site_name or "",
             f"#{hit.story_id} ({hit.story_size} articles)",
             ", ".join(hit.entities),
+        )
+    console.print(table)
+
+
+@app.command()
+def extract(
+    paths: Annotated[list[Path], typer.Argument(help="Pages (any name) or folders (walked for .html, .htm, .html.gz).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write one JSON object per page (JSON Lines).")],
+    base_url: Annotated[str | None, typer.Option(help="URL the folder stands for; a page's URL is this plus its path.")] = None,
+) -> None:
+    """Extract and clean local pages without fetching or storing anything."""
+    import gzip
+
+    from rich.progress import Progress
+
+    from pipeline.process import ProcessError, extract_page
+
+    pages: list[tuple[Path, Path]] = []
+    for path in paths:
+        if path.is_dir():
+            pages += sorted(
+                (page, path) for page in path.rglob("*")
+                if page.is_file() and page.name.lower().endswith((".html", ".htm", ".html.gz"))
+            )
+        elif path.is_file():
+            pages.append((path, path.parent))
+        else:
+            console.print(f"[red]no such file or folder:[/red] {path}")
+            raise typer.Exit(2)
+    failed = 0
+    with out.open("w", encoding="utf-8") as sink, Progress(console=console, transient=True) as progress:
+        task = progress.add_task("extracting", total=len(pages))
+        for page, root in pages:
+            relative = page.relative_to(root).as_posix().removesuffix(".gz")
+            url = f"{base_url.rstrip('/')}/{relative}" if base_url else page.resolve().as_uri()
+            record: dict = {"path": str(page), "url": url}
+            try:
+                raw = page.read_bytes()
+                if page.name.lower().endswith(".gz"):
+                    raw = gzip.decompress(raw)
+                article = extract_page(raw, url)
+            except (ProcessError, OSError, EOFError) as exc:
+                failed += 1
+                record["error"] = str(exc) or type(exc).__name__
+            else:
+                record.update(
+                    title=article.title, text=article.text, author=article.author,
+                    published_at=article.published_at.isoformat() if article.published_at else None,
+                    language=article.language, dateline=article.dateline, agency=article.agency,
+                    site_name=article.site_name, image_url=article.image_url,
+                    date_source=article.date_source,
+                )
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+            progress.advance(task)
+    console.print(f"{len(pages)} pages, {len(pages) - failed} extracted, {failed} failed -> {out}")
+
+
+@app.command("site-rules")
+def site_rules(
+    host: Annotated[str, typer.Argument(help="The site, e.g. example.com (www. is ignored).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rules as JSON.")] = False,
+) -> None:
+    """Lines learned as one site's boilerplate, with their support."""
+    from pipeline.dedup import site_of
+    from pipeline.query import site_rules as load_rules
+
+    settings = get_settings()
+    site = site_of(f"http://{host}/") or host
+    with _engine().connect() as conn:
+        rules = load_rules(conn, site)
+    threshold = settings.site_rule_min_pages
+    if as_json:
+        print(json.dumps([{**rule, "active": rule["support"] >= threshold} for rule in rules], default=str, indent=2))
+        return
+    if not rules:
+        console.print(f"no lines learned for {site} yet")
+        return
+    table = Table(title=f"{site}: lines removed once seen on {threshold}+ pages", title_justify="left")
+    for column in ("support", "active", "line", "first seen", "last seen"):
+        table.add_column(column)
+    for rule in rules:
+        table.add_row(
+            str(rule["support"]), "yes" if rule["support"] >= threshold else "no", rule["text"],
+            f"{rule['first_seen_at']:%Y-%m-%d}", f"{rule['last_seen_at']:%Y-%m-%d}",
         )
     console.print(table)
 

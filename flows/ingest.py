@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from pipeline.config import Settings, get_settings
-from pipeline.dedup import canonicalize_url
+from pipeline.dedup import canonicalize_url, site_of
 from pipeline.enrich import EnrichInput, extract_entities, load_nlp
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, run_fetch_feeds, run_fetch_pages
@@ -169,6 +169,12 @@ def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> In
     summary.timed("fetch pages", started)
 
     started = time.perf_counter()
+    with engine.connect() as conn:
+        learned = load.learned_site_lines(
+            conn,
+            (site_of(page.final_url) for page in pages if not isinstance(page, FetchError)),
+            settings.site_rule_min_pages,
+        )
     records, failures, succeeded = [], [], []
     for entry, page in zip(entries, pages, strict=True):
         if isinstance(page, FetchError):
@@ -178,7 +184,7 @@ def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> In
             continue
         summary.pages_fetched += 1
         try:
-            records.append(prepare_article(entry, page))
+            records.append(prepare_article(entry, page, learned))
             succeeded.append(entry.url)
         except ProcessError as exc:
             failures.append((entry.url, entry.feed_id, "extract", str(exc)))

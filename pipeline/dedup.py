@@ -49,14 +49,19 @@ def canonicalize_url(url: str) -> str:
     )
 
 
+def site_of(url: str | None) -> str | None:
+    """The site a URL belongs to: its host without www./amp./m. prefixes."""
+    try:
+        host = (urlsplit(url or "").hostname or "").lower()
+    except ValueError:
+        return None
+    return re.sub(r"^(www\d?|amp|m|mobile)\.", "", host) or None
+
+
 def same_site(first: str, second: str) -> bool:
     """Whether two URLs are on one site (www./amp./m. prefixes ignored)."""
-
-    def site(url: str) -> str:
-        host = (urlsplit(url).hostname or "").lower()
-        return re.sub(r"^(www\d?|amp|m|mobile)\.", "", host)
-
-    return bool(site(first)) and site(first) == site(second)
+    site = site_of(first)
+    return site is not None and site == site_of(second)
 
 
 def article_url(fetched_url: str, canonical_link: str | None) -> str:

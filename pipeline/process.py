@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pipeline.clean import CleanedArticle, clean_article
-from pipeline.dedup import article_url, content_hash
+from pipeline.clean import CleanedArticle, clean_article, remove_learned_lines, site_lines
+from pipeline.dedup import article_url, content_hash, site_of
 from pipeline.encoding import decode_html
 from pipeline.extract import ExtractError, extract_article
 from pipeline.fetch import FetchResult
@@ -33,28 +34,43 @@ class ProcessError(ValueError):
     """The page was fetched but holds no usable article."""
 
 
-def prepare_article(entry: Entry, page: FetchResult) -> ArticleRecord:
-    decoded = decode_html(page.content, page.content_type)
+def extract_page(html: str | bytes, url: str, *, feed_title: str | None = None) -> CleanedArticle:
+    """A page's article: extracted (trafilatura) and cleaned (site names,
+    datelines, boilerplate).  Bytes are decoded as pipeline.encoding says."""
+    if isinstance(html, bytes):
+        html = decode_html(html).text
     try:
-        extracted = extract_article(decoded.text, page.final_url)
+        extracted = extract_article(html, url)
     except ExtractError as exc:
         raise ProcessError(str(exc)) from exc
-    cleaned = clean_article(extracted, feed_title=entry.feed_title)
-    if len(cleaned.text) < MIN_ARTICLE_CHARS:
-        raise ProcessError(f"too little text for an article ({len(cleaned.text)} characters)")
+    return clean_article(extracted, feed_title=feed_title)
+
+
+def prepare_article(
+    entry: Entry, page: FetchResult, learned: Mapping[str, frozenset[int]] | None = None
+) -> ArticleRecord:
+    """``learned`` holds each site's learned furniture lines (pipeline.clean)."""
+    decoded = decode_html(page.content, page.content_type)
+    cleaned = extract_page(decoded.text, page.final_url, feed_title=entry.feed_title)
+    canonical_url = article_url(page.final_url, cleaned.canonical_link)
+    site = site_of(canonical_url)
+    lines = site_lines(cleaned.text)
+    text = remove_learned_lines(cleaned.text, (learned or {}).get(site, frozenset()))
+    if len(text) < MIN_ARTICLE_CHARS:
+        raise ProcessError(f"too little text for an article ({len(text)} characters)")
     return ArticleRecord(
-        canonical_url=article_url(page.final_url, cleaned.canonical_link),
+        canonical_url=canonical_url,
         url=entry.url,
         feed_id=entry.feed_id,
         title=cleaned.title or entry.title,
-        text=cleaned.text,
+        text=text,
         author=cleaned.author,
         **choose_date(entry.published_at, cleaned),
         language=cleaned.language,
         site_name=cleaned.site_name,
         dateline=cleaned.dateline,
         agency=cleaned.agency,
-        content_hash=content_hash(cleaned.text),
+        content_hash=content_hash(text),
         html=page.content,
         final_url=page.final_url,
         content_type=page.content_type,
@@ -62,6 +78,8 @@ def prepare_article(entry: Entry, page: FetchResult) -> ArticleRecord:
         charset_used=decoded.used,
         replacement_ratio=decoded.replacement_ratio,
         image_url=cleaned.image_url,
+        site=site,
+        site_lines=lines,
     )
 
 

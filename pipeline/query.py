@@ -54,7 +54,10 @@ def search_articles(conn: Connection, query: str, *, limit: int = 10, top_entiti
     return [SearchHit(*row) for row in rows]
 
 
-TABLES = ("feeds", "articles", "stories", "entities", "article_entities", "raw_pages", "fetch_failures")
+TABLES = (
+    "feeds", "articles", "stories", "entities", "article_entities", "raw_pages", "fetch_failures",
+    "site_boilerplate",
+)
 
 
 def table_counts(conn: Connection) -> dict[str, int]:
@@ -114,3 +117,32 @@ def recent_failures(conn: Connection, limit: int = 10) -> list[tuple[str, str, s
         {"limit": limit},
     )
     return [tuple(row) for row in rows]
+
+
+def site_rules(conn: Connection, host: str, limit: int = 200) -> list[dict]:
+    """Learned lines of one site, most supported first."""
+    from pipeline.clean import SITE_RULES_VERSION
+
+    rows = conn.execute(
+        text(
+            "SELECT text, support, first_seen_at, last_seen_at FROM site_boilerplate"
+            " WHERE rules_version = :version AND host = :host AND support > 1"
+            " ORDER BY support DESC, text LIMIT :limit"
+        ),
+        {"version": SITE_RULES_VERSION, "host": host, "limit": limit},
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def feed_health(conn: Connection) -> list[dict]:
+    """One row per feed: its state, when it last worked, what went wrong."""
+    rows = conn.execute(
+        text(
+            "SELECT f.id, f.url, coalesce(f.name, f.title) AS name, f.disabled, f.disabled_reason,"
+            " f.last_status, f.last_success_at, f.last_fetched_at, f.next_fetch_at,"
+            " f.consecutive_failures, f.last_error_kind, f.last_error, f.last_warning,"
+            " (SELECT count(*) FROM articles a WHERE a.feed_id = f.id) AS articles"
+            " FROM feeds f ORDER BY f.disabled, f.consecutive_failures DESC, f.id"
+        )
+    )
+    return [dict(row._mapping) for row in rows]

@@ -515,3 +515,20 @@ def test_clean_article_carries_the_new_metadata_fields(seed_cleaned):
     assert seed_cleaned.future_date is False
     assert seed_cleaned.published_at == datetime(2021, 3, 18, 9, 12, tzinfo=UTC)
     assert dict(seed_cleaned.date_candidates)["url"] == "2021-03-18T00:00:00+00:00"
+
+
+def test_learned_lines_are_removed_as_whole_lines_only():
+    from pipeline.clean import line_key, remove_learned_lines, site_lines
+
+    note = "This article was translated from German."
+    text = f"First paragraph mentions that {note.lower()}\n{note}\nLast paragraph."
+    learned = frozenset({line_key(note)})
+    assert remove_learned_lines(text, learned).splitlines() == [
+        f"First paragraph mentions that {note.lower()}", "Last paragraph.",
+    ]
+    # Keys fold case, punctuation and spacing, and are stable across processes.
+    assert line_key("  THIS article was translated from German ") == line_key(note)
+    assert line_key(note) == 4108467972830193045  # blake2b: the same in every process
+    keys = [key for key, _ in site_lines(text)]
+    assert len(keys) == len(set(keys)) == 3
+    assert all(-(2**63) <= key < 2**63 for key in keys)

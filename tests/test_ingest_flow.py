@@ -210,3 +210,60 @@ def test_feed_from_a_private_address_is_refused_without_allowance(
         reset_settings_cache()
     assert summary["feeds_failed"] == 1
     assert summary["errors"][0][1] == "refused: loopback address 127.0.0.1"
+
+
+TRANSLATION_NOTE = (
+    "This article was translated from German. Rhein Post English is the English-language "
+    "service of the Rhein Post."
+)
+
+
+def test_learned_site_line_is_removed_once_past_its_threshold(
+    clean_db, tmp_corpus, prefect_server, monkeypatch
+):
+    """Rhein Post ends every article with the same translation note.  With a
+    threshold of 3 pages, the three pages of the first run teach it; a page
+    arriving later loses the line, the earlier ones keep it."""
+    from flows.demo import serve_directory
+    from pipeline.config import reset_settings_cache
+
+    folder = tmp_corpus / "rheinpost"
+    with serve_directory(tmp_corpus) as base_url:
+        monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", base_url.removeprefix("http://"))
+        monkeypatch.setenv("NEWSFLOW_SITE_RULE_MIN_PAGES", "3")
+        reset_settings_cache()
+        try:
+            first = _run(tmp_corpus, base_url)
+            assert first["articles_new"] == 11
+            source = folder / "2021" / "03" / "18" / "cologne-exhibition-bauhaus-weavers.html"
+            (folder / "2021" / "03" / "19").mkdir()
+            (folder / "2021" / "03" / "19" / "bonn-exhibition.html").write_text(
+                source.read_text(encoding="utf-8")
+                .replace("cologne-exhibition-bauhaus-weavers", "bonn-exhibition")
+                .replace("Cologne", "Bonn").replace("Bauhaus", "Ulm school"),
+                encoding="utf-8",
+            )
+            feed = folder / "feed.xml"
+            feed.write_bytes(feed.read_bytes().replace(
+                b"<item>",
+                b"<item><title>Bonn exhibition</title>"
+                b"<link>/rheinpost/2021/03/19/bonn-exhibition.html</link></item><item>", 1,
+            ))
+            second = _run(tmp_corpus, base_url, force=True)
+            assert second["articles_new"] == 1
+        finally:
+            monkeypatch.undo()
+            reset_settings_cache()
+    with clean_db.connect() as conn:
+        texts = dict(conn.execute(text(
+            "SELECT canonical_url, text FROM articles WHERE site_name = 'Rhein Post English'"
+        )).all())
+        support = conn.execute(text(
+            "SELECT support FROM site_boilerplate WHERE text = :line"), {"line": TRANSLATION_NOTE}
+        ).scalar()
+    later = [url for url in texts if url.endswith("bonn-exhibition.html")]
+    assert len(later) == 1 and len(texts) == 4
+    assert TRANSLATION_NOTE not in texts[later[0]]
+    assert all(TRANSLATION_NOTE in body for url, body in texts.items() if url not in later)
+    # The line keeps gaining support from the pages it is removed from.
+    assert support == 4

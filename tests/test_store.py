@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -196,3 +197,26 @@ def test_permanent_redirect_moves_the_feed_unless_the_target_is_stored(clean_db)
         assert again == {"https://old.example/rss": ids["https://old.example/rss"]}
         assert conn.execute(text("SELECT count(*) FROM feeds")).scalar() == 2
     assert urls == ["https://new.example/rss", "https://taken.example/rss"]
+
+
+def test_site_lines_count_once_per_stored_page_and_learn_past_the_threshold(clean_db):
+    from pipeline.clean import site_lines
+
+    note = "Subscribe to the Harbour Gazette print edition for €5 a month."
+    def page(n: int) -> load.ArticleRecord:
+        body = f"Story {n} has its own first paragraph with enough words to count.\n{note}"
+        return replace(record(f"https://harbour.example/{n}", body), site="harbour.example",
+                       site_lines=site_lines(body))
+
+    with clean_db.begin() as conn:
+        load.store_articles(conn, [page(1), page(2)])
+        assert load.learned_site_lines(conn, ["harbour.example"], min_support=3) == {}
+        load.store_articles(conn, [page(1), page(2)])  # already stored: not counted again
+        assert load.learned_site_lines(conn, ["harbour.example"], min_support=3) == {}
+        load.store_articles(conn, [page(3)])
+        learned = load.learned_site_lines(conn, ["harbour.example", "other.example"], min_support=3)
+        support = conn.execute(text("SELECT support FROM site_boilerplate WHERE text = :t"), {"t": note}).scalar()
+    assert support == 3
+    from pipeline.clean import line_key
+
+    assert learned == {"harbour.example": frozenset({line_key(note)})}

@@ -14,8 +14,9 @@ from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from pipeline.enrich import EntityMention
+from pipeline.clean import SITE_RULES_VERSION
 from pipeline.store.models import (
-    Article, ArticleEntity, Entity, Feed, FetchFailure, RawPage, Story,
+    Article, ArticleEntity, Entity, Feed, FetchFailure, RawPage, SiteBoilerplate, Story,
 )
 
 articles = Article.__table__
@@ -25,6 +26,7 @@ raw_pages = RawPage.__table__
 entities = Entity.__table__
 article_entities = ArticleEntity.__table__
 fetch_failures = FetchFailure.__table__
+site_boilerplate = SiteBoilerplate.__table__
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class ArticleRecord:
     date_source: str | None = None
     date_candidates: list = field(default_factory=list)
     date_warning: str | None = None
+    site: str | None = None
+    # (key, line) of the article's lines, counted towards its site's furniture.
+    site_lines: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -250,6 +255,7 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
     """
     outcome = StoreOutcome()
     touched: set[int] = set()
+    stored: list[ArticleRecord] = []
     # Within one text, the earliest published article becomes the canonical one.
     ordered = sorted(
         records,
@@ -311,8 +317,55 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
                 ).on_conflict_do_nothing()
             )
         outcome.inserted.append(article_id)
+        stored.append(record)
     refresh_story_counts(conn, touched)
+    count_site_lines(conn, stored)
     return outcome
+
+
+def count_site_lines(conn: Connection, records: Sequence[ArticleRecord]) -> None:
+    """Each newly stored article adds one to the support of each of its lines
+    on its site.  Called only for articles just inserted, so a rerun does not
+    count a page twice; rows are written in key order so that concurrent runs
+    cannot deadlock."""
+    support: dict[tuple[str, int], list] = {}
+    for record in records:
+        if not record.site:
+            continue
+        for key, line in record.site_lines:
+            entry = support.setdefault((record.site, key), [line, 0])
+            entry[1] += 1
+    if not support:
+        return
+    rows = [
+        {"rules_version": SITE_RULES_VERSION, "host": host, "line_hash": key, "text": line, "support": count}
+        for (host, key), (line, count) in sorted(support.items())
+    ]
+    statement = insert(site_boilerplate).values(rows)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[site_boilerplate.c.rules_version, site_boilerplate.c.host, site_boilerplate.c.line_hash],
+            set_={"support": site_boilerplate.c.support + statement.excluded.support, "last_seen_at": func.now()},
+        )
+    )
+
+
+def learned_site_lines(conn: Connection, hosts: Iterable[str], min_support: int) -> dict[str, frozenset[int]]:
+    """The furniture lines of these sites: support at or above the threshold."""
+    hosts = sorted({host for host in hosts if host})
+    if not hosts:
+        return {}
+    rows = conn.execute(
+        select(site_boilerplate.c.host, site_boilerplate.c.line_hash).where(
+            site_boilerplate.c.rules_version == SITE_RULES_VERSION,
+            site_boilerplate.c.host.in_(hosts),
+            site_boilerplate.c.support >= min_support,
+        )
+    )
+    learned: dict[str, set[int]] = {}
+    for host, key in rows:
+        learned.setdefault(host, set()).add(key)
+    return {host: frozenset(keys) for host, keys in learned.items()}
 
 
 def refresh_story_counts(conn: Connection, story_ids: Iterable[int]) -> None:

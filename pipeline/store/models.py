@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, ForeignKey, Index, LargeBinary, Text, UniqueConstraint, func,
+    BigInteger, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, Text, UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
@@ -161,6 +162,21 @@ class FetchFailure(SQLModel, table=True):
     attempts: int = Field(default=1)
     first_failed_at: datetime | None = Field(default=None, sa_column=_now_column())
     last_failed_at: datetime | None = Field(default=None, sa_column=_now_column())
+
+
+class SiteBoilerplate(SQLModel, table=True):
+    """A line seen on many pages of one site: furniture once its support
+    reaches the threshold (see pipeline.clean, SITE_RULES_VERSION)."""
+
+    __tablename__ = "site_boilerplate"
+
+    rules_version: int = Field(sa_column=Column(Integer, primary_key=True))
+    host: str = Field(sa_column=Column(Text, primary_key=True))
+    line_hash: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    support: int = Field(default=0)
+    first_seen_at: datetime | None = Field(default=None, sa_column=_now_column())
+    last_seen_at: datetime | None = Field(default=None, sa_column=_now_column())
 
 
 metadata = SQLModel.metadata
