@@ -113,6 +113,91 @@ def feeds_list(
     console.print(table)
 
 
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="The feed's URL (http or https).")],
+    name: Annotated[str | None, typer.Option(help="A name to show instead of the feed's title.")] = None,
+) -> None:
+    """Store one feed; the next `newsflow ingest` fetches it."""
+    from pipeline.feeds import FeedSource
+
+    _store_sources([FeedSource(url=url.strip(), name=name)])
+
+
+@feeds_app.command("import")
+def feeds_import(
+    path: Annotated[Path, typer.Argument(help="YAML (feeds: [{url, name}]) or OPML.")],
+) -> None:
+    """Store every feed of a feed list (feeds already stored keep their state)."""
+    from pipeline.feeds import FeedListError, load_feed_list
+
+    try:
+        sources = load_feed_list(path)
+    except FeedListError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    _store_sources(sources)
+
+
+def _store_sources(sources) -> None:
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import text
+
+    from pipeline.store import load
+    from pipeline.store.migrate import upgrade
+
+    bad = [source.url for source in sources if urlsplit(source.url).scheme not in {"http", "https"}]
+    if bad:
+        console.print(f"[red]not an http(s) URL:[/red] {', '.join(bad)}")
+        raise typer.Exit(2)
+    engine = _engine()
+    upgrade(engine)
+    with engine.begin() as conn:
+        count = text("SELECT count(*) FROM feeds")
+        before = conn.execute(count).scalar()
+        load.upsert_feeds(conn, [(source.url, source.name) for source in sources])
+        after = conn.execute(count).scalar()
+    console.print(f"{after - before} new feed(s), {len(sources) - (after - before)} already stored")
+
+
+@feeds_app.command("export")
+def feeds_export(
+    opml: Annotated[bool, typer.Option("--opml", help="OPML instead of YAML.")] = False,
+) -> None:
+    """Print the stored feeds as a feed list (YAML, or OPML for feed readers)."""
+    from pipeline.feeds import FeedSource, export_opml, export_yaml
+    from pipeline.query import feed_health
+
+    with _engine().connect() as conn:
+        sources = [FeedSource(url=row["url"], name=row["name"]) for row in feed_health(conn)]
+    print(export_opml(sources) if opml else export_yaml(sources), end="")
+
+
+@feeds_app.command("discover")
+def feeds_discover(
+    site: Annotated[str, typer.Argument(help="A site's address, e.g. https://example.com/")],
+) -> None:
+    """Find a site's feeds: those its page declares, then the usual paths."""
+    from pipeline.feeds import FeedDiscoveryError, discover_feeds
+
+    try:
+        found = discover_feeds(site, get_settings())
+    except FeedDiscoveryError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    if not found:
+        console.print(f"no feeds found on {site}")
+        raise typer.Exit(1)
+    table = Table(title=f"feeds of {site}", title_justify="left")
+    for column in ("url", "title", "entries"):
+        table.add_column(column, overflow="fold")
+    for feed in found:
+        table.add_row(feed.url, feed.title or "", str(feed.entries))
+    console.print(table)
+    console.print("add one with: newsflow feeds add URL")
+
+
 def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 

@@ -112,6 +112,9 @@ def _parse_opml(raw: bytes, path: Path) -> list[FeedSource]:
         url = outline.get("xmlUrl")
         if url:
             name = outline.get("title") or outline.get("text")
+            # OPML requires text=; writers without a name put the URL there.
+            if name is not None and name.strip() == url.strip():
+                name = None
             sources.append(FeedSource(url=url.strip(), name=name))
     return sources
 

@@ -139,3 +139,37 @@ def test_extract_writes_one_record_per_page_and_errors_as_records(embedded_env, 
         assert record["text"].endswith("Little progress has been made on this point.")
     assert by_path["seed.html"]["url"] == "https://freepress.example/seed.html"
     assert "1 failed" in result.stdout
+
+
+def test_feeds_add_import_export_and_health(embedded_env, tmp_path):
+    env = {**embedded_env, "NEWSFLOW_DATA_DIR": str(tmp_path / "data")}
+    added = run_cli("feeds", "add", "https://harbour.example/rss.xml", "--name", "Harbour & Co", env=env)
+    assert_clean_output(added)
+    assert "1 new feed(s), 0 already stored" in added.stdout
+    listed = tmp_path / "list.opml"
+    listed.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body>'
+        '<outline type="rss" text="Harbour" xmlUrl="https://harbour.example/rss.xml"/>'
+        '<outline type="rss" text="https://valley.example/atom.xml" xmlUrl="https://valley.example/atom.xml"/>'
+        "</body></opml>"
+    )
+    imported = run_cli("feeds", "import", str(listed), env=env)
+    assert_clean_output(imported)
+    assert "1 new feed(s), 1 already stored" in imported.stdout
+    exported = run_cli("feeds", "export", env=env)
+    assert exported.returncode == 0, exported.stderr
+    import yaml
+
+    assert yaml.safe_load(exported.stdout) == {"feeds": [
+        {"url": "https://harbour.example/rss.xml", "name": "Harbour"},
+        {"url": "https://valley.example/atom.xml"},
+    ]}
+    opml = run_cli("feeds", "export", "--opml", env=env)
+    assert 'xmlUrl="https://valley.example/atom.xml"' in opml.stdout
+    health = run_cli("feeds", "--json", env=env)
+    rows = json.loads(health.stdout)
+    assert [(row["url"], row["last_status"], row["consecutive_failures"]) for row in rows] == [
+        ("https://harbour.example/rss.xml", None, 0), ("https://valley.example/atom.xml", None, 0),
+    ]
+    bad = run_cli("feeds", "add", "ftp://example.org/feed", env=env)
+    assert bad.returncode == 2 and "not an http(s) URL" in bad.stdout
