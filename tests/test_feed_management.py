@@ -84,12 +84,10 @@ def test_opml_escapes_markup_in_names_and_urls():
     assert "Nachrichten&#10;vom Rhein" in document  # a raw line break would read back as a space
 
 
-def test_opml_round_trip_keeps_names_and_gives_an_unnamed_feed_its_url_as_name():
-    assert load_text(export_opml(SOURCES), ".opml") == [
-        SOURCES[0],
-        FeedSource("https://valley.example.org/atom.xml", "https://valley.example.org/atom.xml"),
-        SOURCES[2],
-    ]
+def test_opml_round_trip_keeps_names_and_an_unnamed_feed_unnamed():
+    # OPML requires text=, so an unnamed feed is written with its URL there;
+    # reading takes a text equal to the URL as no name.
+    assert load_text(export_opml(SOURCES), ".opml") == SOURCES
 
 
 def test_opml_drops_characters_xml_cannot_carry_from_names_but_refuses_such_urls():
@@ -150,7 +148,10 @@ _XML_NAMES = st.text(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(feeds=_feed_lists(st.one_of(st.none(), _XML_NAMES)), title=_XML_NAMES)
 def test_opml_round_trip_on_odd_names_and_urls(feeds, title):
-    expected = [FeedSource(feed.url, feed.name if feed.name is not None else feed.url) for feed in feeds]
+    expected = [
+        FeedSource(feed.url, None if feed.name is None or feed.name.strip() == feed.url.strip() else feed.name)
+        for feed in feeds
+    ]
     document = export_opml(feeds, title=title)
     assert load_text(document, ".opml") == expected
     assert etree.fromstring(document.encode("utf-8")).findtext("head/title") == title
