@@ -16,6 +16,7 @@ import ipaddress
 import random
 import socket
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -195,6 +196,43 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
+class Inflater:
+    """Content-Encoding undone with a bound on the output of every step."""
+
+    def __init__(self, encoding: str):
+        codings = [part.strip().lower() for part in encoding.split(",") if part.strip()]
+        codings = [coding for coding in codings if coding != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in {"gzip", "x-gzip", "deflate"}):
+            raise httpx.DecodingError(f"unsupported content encoding: {encoding}")
+        self.coding = codings[0] if codings else None
+        self.identity = self.coding is None
+        self._raw_deflate = False
+        self._inflate = self._new()
+
+    def _new(self):
+        if self.coding in {"gzip", "x-gzip"}:
+            return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        # "deflate" is meant to be zlib-wrapped, but some servers send it raw.
+        return zlib.decompressobj(-zlib.MAX_WBITS if self._raw_deflate else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Inflate ``data``, returning at most ``room + 1`` bytes: enough for
+        the caller to see the limit is passed, never the whole expansion."""
+        out = bytearray()
+        pending = data
+        while pending and len(out) <= room:
+            try:
+                out += self._inflate.decompress(pending, room + 1 - len(out))
+            except zlib.error as exc:
+                if self.coding == "deflate" and not self._raw_deflate and not out:
+                    self._raw_deflate = True
+                    self._inflate = self._new()
+                    continue
+                raise httpx.DecodingError(f"broken {self.coding} body: {exc}") from None
+            pending = self._inflate.unconsumed_tail
+        return bytes(out)
+
+
 class TransientHTTPError(Exception):
     """A response worth asking again for: 429 or 5xx."""
 
@@ -331,9 +369,12 @@ class Fetcher:
                 raise FetchError(url, f"too large: {int(declared)} bytes > {max_bytes}", "too-large")
             chunks: list[bytes] = []
             size = 0
-            # aiter_bytes yields decompressed data, so a compression bomb is
-            # cut off after max_bytes of output, not after it has expanded.
-            async for chunk in response.aiter_bytes():
+            # The raw bytes are inflated here, never more than the limit at a
+            # time: httpx would inflate each network read whole, so a 64 KiB
+            # gzip bomb would cost 64 MiB before any size check could stop it.
+            inflater = Inflater(response.headers.get("content-encoding", ""))
+            async for raw in response.aiter_raw():
+                chunk = raw if inflater.identity else inflater.feed(raw, max_bytes - size)
                 size += len(chunk)
                 if size > max_bytes:
                     raise FetchError(url, f"too large: more than {max_bytes} bytes", "too-large")

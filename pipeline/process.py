@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pipeline.dedup import article_url, content_hash, site_of
 from pipeline.encoding import decode_html
 from pipeline.extract import ExtractError, extract_article
 from pipeline.fetch import FetchResult
+from pipeline.neardup import fingerprint
 from pipeline.store.load import ArticleRecord
 
 # A page whose cleaned text is shorter than this is a teaser, an index page
@@ -71,7 +73,7 @@ def prepare_article(
         dateline=cleaned.dateline,
         agency=cleaned.agency,
         content_hash=content_hash(text),
-        html=page.content,
+        html_gzip=gzip.compress(page.content, compresslevel=6),
         final_url=page.final_url,
         content_type=page.content_type,
         charset_declared=decoded.declared,
@@ -80,6 +82,7 @@ def prepare_article(
         image_url=cleaned.image_url,
         site=site,
         site_lines=lines,
+        fingerprint=fingerprint(text),
     )
 
 

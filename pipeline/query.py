@@ -56,7 +56,7 @@ def search_articles(conn: Connection, query: str, *, limit: int = 10, top_entiti
 
 TABLES = (
     "feeds", "articles", "stories", "entities", "article_entities", "raw_pages", "fetch_failures",
-    "site_boilerplate",
+    "site_boilerplate", "article_fingerprints", "article_bands",
 )
 
 

@@ -6,6 +6,7 @@ import gzip
 import ipaddress
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -44,6 +45,15 @@ class MisbehavingHandler(BaseHTTPRequestHandler):
             self._send(200, ARTICLE)
         elif path == "/user-agent":
             self._send(200, self.headers.get("User-Agent", "").encode())
+        elif path == "/article-gzip":
+            self._send(200, gzip.compress(ARTICLE), {"Content-Encoding": "gzip"})
+        elif path == "/article-deflate":
+            self._send(200, zlib.compress(ARTICLE), {"Content-Encoding": "deflate"})
+        elif path == "/article-raw-deflate":
+            packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+            self._send(200, packer.compress(ARTICLE) + packer.flush(), {"Content-Encoding": "deflate"})
+        elif path == "/article-brotli":
+            self._send(200, b"\x0b\x02\x80hello\x03", {"Content-Encoding": "br"})
         elif path == "/bomb":
             self._send(200, BOMB, {"Content-Encoding": "gzip"})
         elif path == "/big":
@@ -119,6 +129,19 @@ def test_article_is_fetched(server):
     assert isinstance(result, FetchResult)
     assert result.content == ARTICLE
     assert result.status == 200
+
+
+@pytest.mark.parametrize("path", ["/article-gzip", "/article-deflate", "/article-raw-deflate"])
+def test_compressed_bodies_are_inflated(server, path):
+    result = fetch_one(server, path)
+    assert isinstance(result, FetchResult)
+    assert result.content == ARTICLE
+
+
+def test_unsupported_content_encoding_is_a_clear_error(server):
+    result = fetch_one(server, "/article-brotli")
+    assert isinstance(result, FetchError)
+    assert str(result) == "unsupported content encoding: br"
 
 
 def test_user_agent_names_newsflow_and_a_contact(server):

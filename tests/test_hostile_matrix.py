@@ -18,8 +18,10 @@ from tests.hostile_server import FEED_CASES, HostileServer
 pytestmark = pytest.mark.integration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Generous: Prefect, spaCy and its model take ~0.5 GB; a bomb or an endless
-# body read whole would add 64 MB to gigabytes.
+# Generous, and an upper bound only: a child's peak RSS starts at the peak of
+# the pytest process that forks it, and Prefect, spaCy and its model take
+# ~0.5 GB.  An endless body read whole would blow through it; bench/hostile.py
+# measures each case on its own against a baseline (a bomb costs +14 MB).
 PEAK_RSS_LIMIT_MB = 900
 
 

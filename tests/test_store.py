@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 
 from pipeline.dedup import content_hash
 from pipeline.enrich import EntityMention
+from pipeline.neardup import fingerprint
 from pipeline.store import load
 from pipeline.store.migrate import current_revision, head_revision, upgrade
 from pipeline.store.models import metadata
@@ -23,7 +25,8 @@ def record(url: str, body: str, published: datetime | None = None, feed_id=None)
     return load.ArticleRecord(
         canonical_url=url, url=url, feed_id=feed_id, title=f"Title of {url}", text=body,
         author=None, published_at=published, language="en", site_name=None,
-        dateline=None, agency=None, content_hash=content_hash(body), html=b"<p>x</p>",
+        dateline=None, agency=None, content_hash=content_hash(body), html_gzip=gzip.compress(b"<p>x</p>"),
+        fingerprint=fingerprint(body),
         final_url=url,
     )
 

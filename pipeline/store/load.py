@@ -5,7 +5,6 @@ and runs inside the caller's transaction."""
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,8 +14,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from pipeline.enrich import EntityMention
 from pipeline.clean import SITE_RULES_VERSION
+from pipeline.neardup import Fingerprint, same_story
 from pipeline.store.models import (
-    Article, ArticleEntity, Entity, Feed, FetchFailure, RawPage, SiteBoilerplate, Story,
+    Article, ArticleBand, ArticleEntity, ArticleFingerprint, Entity, Feed, FetchFailure, RawPage,
+    SiteBoilerplate, Story,
 )
 
 articles = Article.__table__
@@ -27,6 +28,8 @@ entities = Entity.__table__
 article_entities = ArticleEntity.__table__
 fetch_failures = FetchFailure.__table__
 site_boilerplate = SiteBoilerplate.__table__
+article_fingerprints = ArticleFingerprint.__table__
+article_bands = ArticleBand.__table__
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class ArticleRecord:
     dateline: str | None
     agency: str | None
     content_hash: str
-    html: bytes = b""
+    html_gzip: bytes = b""
     final_url: str = ""
     content_type: str | None = None
     charset_declared: str | None = None
@@ -58,6 +61,7 @@ class ArticleRecord:
     site: str | None = None
     # (key, line) of the article's lines, counted towards its site's furniture.
     site_lines: list[tuple[int, str]] = field(default_factory=list)
+    fingerprint: Fingerprint | None = None
 
 
 @dataclass
@@ -66,6 +70,7 @@ class StoreOutcome:
     new_stories: int = 0
     copies: int = 0  # articles that joined an existing story
     already_stored: int = 0  # canonical URL was there already (another feed, another run)
+    near_copies: int = 0  # copies found by MinHash rather than an equal text
 
 
 # ---------------------------------------------------------------- feeds
@@ -243,30 +248,36 @@ def clear_failures(conn: Connection, urls: Sequence[str]) -> None:
 
 # ---------------------------------------------------------------- articles and stories
 
-_LOCK_HASH = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7351120))")
+# One lock per database for story assignment: near copies have different
+# texts, so no per-text lock could stop two runs from each starting a story
+# for the same wire copy.  It is held only while a batch's rows are written
+# (milliseconds per article); fetching, extraction and NER run outside it.
+_STORY_LOCK = text("SELECT pg_advisory_xact_lock(7351120002)")
+# Candidates sharing at least one band, most bands first; a few are enough.
+MAX_CANDIDATES = 20
 
 
 def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreOutcome:
-    """Insert articles; each joins the story of an article with the same
-    content hash, or starts a new story of which it is the canonical article.
+    """Insert articles and give each its story: the story of an article with
+    the same normalised text (exact copy), else of articles it verifiably
+    near-copies (MinHash bands, then Jaccard/containment), merging stories
+    the article proves to be one; else a new story.
 
-    Locks are taken per content hash, in hash order, so concurrent runs
-    cannot both start a story for the same text and cannot deadlock.
+    Earlier publications are placed first, so a story's first article is its
+    earliest; each touched story's canonical article is then re-chosen.
     """
     outcome = StoreOutcome()
     touched: set[int] = set()
     stored: list[ArticleRecord] = []
-    # Within one text, the earliest published article becomes the canonical one.
+    conn.execute(_STORY_LOCK)
     ordered = sorted(
         records,
         key=lambda item: (
-            item.content_hash,
             item.published_at.timestamp() if item.published_at else float("inf"),
             item.canonical_url,
         ),
     )
     for record in ordered:
-        conn.execute(_LOCK_HASH, {"key": record.content_hash})
         article_id = conn.execute(
             insert(articles)
             .values(
@@ -284,43 +295,146 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
         if article_id is None:
             outcome.already_stored += 1
             continue
-        story_id = conn.execute(
-            select(articles.c.story_id)
-            .where(articles.c.content_hash == record.content_hash, articles.c.id != article_id,
-                   articles.c.story_id.is_not(None))
-            .order_by(articles.c.id).limit(1)
-        ).scalar()
+        story_id, kind, matched, score = _find_story(conn, article_id, record)
         if story_id is None:
             story_id = conn.execute(
                 insert(stories).values(canonical_article_id=article_id, article_count=0)
                 .returning(stories.c.id)
             ).scalar_one()
             outcome.new_stories += 1
-            is_canonical = True
         else:
             outcome.copies += 1
-            is_canonical = False
+            outcome.near_copies += kind == "near"
         conn.execute(
-            update(articles).where(articles.c.id == article_id)
-            .values(story_id=story_id, is_canonical=is_canonical)
+            update(articles).where(articles.c.id == article_id).values(
+                story_id=story_id, match_kind=kind, matched_article_id=matched, match_score=score,
+            )
         )
+        _store_fingerprint(conn, article_id, record)
         touched.add(story_id)
-        if record.html:
+        if record.html_gzip:
             conn.execute(
                 insert(raw_pages).values(
                     article_id=article_id, final_url=record.final_url or record.url,
-                    content_type=record.content_type,
-                    html_gzip=gzip.compress(record.html, compresslevel=6),
-                    charset_declared=record.charset_declared,
-                    charset_used=record.charset_used,
+                    content_type=record.content_type, html_gzip=record.html_gzip,
+                    charset_declared=record.charset_declared, charset_used=record.charset_used,
                     replacement_ratio=record.replacement_ratio,
                 ).on_conflict_do_nothing()
             )
         outcome.inserted.append(article_id)
         stored.append(record)
+    touched = {story for story in touched if _story_exists(conn, story)}
+    rechoose_canonical(conn, touched)
     refresh_story_counts(conn, touched)
     count_site_lines(conn, stored)
     return outcome
+
+
+def _find_story(
+    conn: Connection, article_id: int, record: ArticleRecord
+) -> tuple[int | None, str, int | None, float | None]:
+    """(story, how it matched: new/exact/near, the matched article, score)."""
+    exact = conn.execute(
+        select(articles.c.id, articles.c.story_id)
+        .where(articles.c.content_hash == record.content_hash, articles.c.id != article_id,
+               articles.c.story_id.is_not(None))
+        .order_by(articles.c.id).limit(1)
+    ).first()
+    if exact is not None:
+        return exact.story_id, "exact", exact.id, 1.0
+    fingerprint = record.fingerprint
+    if fingerprint is None or not fingerprint.bands:
+        return None, "new", None, None
+    candidates = conn.execute(
+        text(
+            "SELECT b.article_id, a.story_id, f.minhash, f.shingles, f.version"
+            " FROM (SELECT article_id, count(*) AS shared FROM article_bands"
+            "       WHERE hash = ANY(:bands) AND article_id <> :id"
+            "       GROUP BY article_id ORDER BY shared DESC, article_id LIMIT :limit) b"
+            " JOIN articles a ON a.id = b.article_id"
+            " JOIN article_fingerprints f ON f.article_id = b.article_id"
+            " WHERE a.story_id IS NOT NULL ORDER BY b.shared DESC, b.article_id"
+        ),
+        {"bands": fingerprint.bands, "id": article_id, "limit": MAX_CANDIDATES},
+    ).all()
+    matches: list[tuple[int, int, float]] = []
+    for candidate_id, story_id, minhash, shingles, version in candidates:
+        if version != fingerprint.version:
+            continue
+        same, score, _ = same_story(fingerprint, Fingerprint.from_stored(minhash, shingles, version))
+        if same:
+            matches.append((candidate_id, story_id, score))
+    if not matches:
+        return None, "new", None, None
+    best_id, best_story, best_score = max(matches, key=lambda match: (match[2], -match[0]))
+    story_ids = {story for _, story, _ in matches}
+    if len(story_ids) > 1:
+        best_story = merge_stories(conn, story_ids)
+    return best_story, "near", best_id, round(best_score, 4)
+
+
+def _store_fingerprint(conn: Connection, article_id: int, record: ArticleRecord) -> None:
+    fingerprint = record.fingerprint
+    if fingerprint is None:
+        return
+    conn.execute(
+        insert(article_fingerprints).values(
+            article_id=article_id, version=fingerprint.version,
+            minhash=fingerprint.minhash, shingles=fingerprint.shingles,
+        ).on_conflict_do_nothing()
+    )
+    if fingerprint.bands:
+        conn.execute(
+            insert(article_bands).values(
+                [{"hash": key, "band": band, "article_id": article_id}
+                 for band, key in enumerate(fingerprint.bands)]
+            ).on_conflict_do_nothing()
+        )
+
+
+def _story_exists(conn: Connection, story_id: int) -> bool:
+    return conn.execute(select(stories.c.id).where(stories.c.id == story_id)).scalar() is not None
+
+
+def merge_stories(conn: Connection, story_ids: Iterable[int]) -> int:
+    """One article proved these stories to be one: the oldest keeps its id,
+    the others' members move to it, and the others are deleted."""
+    keep, *others = sorted(set(story_ids))
+    if others:
+        conn.execute(update(articles).where(articles.c.story_id.in_(others)).values(story_id=keep))
+        conn.execute(stories.delete().where(stories.c.id.in_(others)))
+    return keep
+
+
+def rechoose_canonical(conn: Connection, story_ids: Iterable[int]) -> None:
+    """A story's canonical article is its earliest publication (undated ones
+    last); between equals, the longer text, then the first stored."""
+    ids = sorted(set(story_ids))
+    if not ids:
+        return
+    conn.execute(
+        text(
+            """
+            WITH ranked AS (
+                SELECT id, story_id, row_number() OVER (
+                    PARTITION BY story_id
+                    ORDER BY published_at ASC NULLS LAST, length(text) DESC, id) AS rank
+                FROM articles WHERE story_id = ANY(:ids)
+            )
+            UPDATE articles a SET is_canonical = (r.rank = 1)
+            FROM ranked r WHERE a.id = r.id AND a.is_canonical IS DISTINCT FROM (r.rank = 1)
+            """
+        ),
+        {"ids": ids},
+    )
+    conn.execute(
+        text(
+            "UPDATE stories s SET canonical_article_id = a.id FROM articles a"
+            " WHERE a.story_id = s.id AND a.is_canonical AND s.id = ANY(:ids)"
+            " AND s.canonical_article_id IS DISTINCT FROM a.id"
+        ),
+        {"ids": ids},
+    )
 
 
 def count_site_lines(conn: Connection, records: Sequence[ArticleRecord]) -> None:

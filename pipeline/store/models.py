@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, Text, UniqueConstraint,
-    func,
+    BigInteger, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, SmallInteger, Text,
+    UniqueConstraint, func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
@@ -97,6 +97,12 @@ class Article(SQLModel, table=True):
     date_source: str | None = Field(default=None, sa_column=Column(Text))
     date_candidates: list | None = Field(default=None, sa_column=Column(JSONB))
     date_warning: str | None = Field(default=None, sa_column=Column(Text))
+    # How the article joined its story: new (it started it), exact (same
+    # normalised text), near (MinHash candidate verified by Jaccard or
+    # containment); the article it matched and the score.
+    match_kind: str | None = Field(default=None, sa_column=Column(Text))
+    matched_article_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    match_score: float | None = Field(default=None)
     # pending, done, truncated, copied, or "no model for <lang>"
     entities_status: str = Field(
         default="pending", sa_column=Column(Text, nullable=False, server_default="pending")
@@ -162,6 +168,34 @@ class FetchFailure(SQLModel, table=True):
     attempts: int = Field(default=1)
     first_failed_at: datetime | None = Field(default=None, sa_column=_now_column())
     last_failed_at: datetime | None = Field(default=None, sa_column=_now_column())
+
+
+class ArticleFingerprint(SQLModel, table=True):
+    """The MinHash signature and shingle hashes of an article's cleaned text
+    (pipeline.neardup), kept to verify near-copy candidates exactly."""
+
+    __tablename__ = "article_fingerprints"
+
+    article_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    )
+    version: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    minhash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    shingles: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ArticleBand(SQLModel, table=True):
+    """One LSH band of an article's MinHash: articles sharing a band hash are
+    near-copy candidates.  In the database, so look-ups work across runs,
+    processes and machines."""
+
+    __tablename__ = "article_bands"
+
+    hash: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    article_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    )
+    band: int = Field(sa_column=Column(SmallInteger, nullable=False))
 
 
 class SiteBoilerplate(SQLModel, table=True):
