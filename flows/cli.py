@@ -40,10 +40,23 @@ console = Console()
 
 
 def _engine():
+    """The database, its schema brought up to date (every command reads the
+    newest tables; the migrations are idempotent and take milliseconds when
+    there is nothing to do)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pipeline.store.migrate import current_revision, head_revision, upgrade
+
     try:
-        return get_engine(get_settings())
+        engine = get_engine(get_settings())
+        if current_revision(engine) != head_revision():
+            upgrade(engine)
+        return engine
     except DatabaseUnavailable as exc:
         console.print(f"[red]database unavailable:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        console.print(f"[red]database error:[/red] {str(exc.orig or exc).splitlines()[0]}")
         raise typer.Exit(2) from None
 
 
@@ -403,6 +416,86 @@ def site_rules(
         table.add_row(
             str(rule["support"]), "yes" if rule["support"] >= threshold else "no", rule["text"],
             f"{rule['first_seen_at']:%Y-%m-%d}", f"{rule['last_seen_at']:%Y-%m-%d}",
+        )
+    console.print(table)
+
+
+def _parse_age(value: str | None):
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value.lower())
+    if not match:
+        raise typer.BadParameter("use a number and m, h, d or w: 30m, 24h, 7d, 2w")
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+    return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+
+
+@app.command()
+def stories(
+    since: Annotated[str | None, typer.Option(help="Only stories first seen this recently: 24h, 7d, 2w.")] = None,
+    min_outlets: Annotated[int, typer.Option(help="Only stories carried by at least this many outlets.")] = 1,
+    limit: Annotated[int, typer.Option(help="At most this many stories.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the stories as JSON.")] = False,
+) -> None:
+    """The largest stories: the same text on several outlets, grouped."""
+    from pipeline.query import list_stories
+
+    with _engine().connect() as conn:
+        rows = list_stories(conn, since=_parse_age(since), min_outlets=min_outlets, limit=limit)
+    if as_json:
+        print(json.dumps(rows, default=str, indent=2))
+        return
+    if not rows:
+        console.print("no stories match")
+        return
+    table = Table(title=f"{len(rows)} stories", title_justify="left")
+    for column in ("story", "title", "articles", "outlets", "agencies", "first seen"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            f"#{row['id']}", row["title"] or row["url"], str(row["article_count"]),
+            ", ".join(row["outlets"]), ", ".join(row["agencies"]), _when(row["first_seen_at"]),
+        )
+    console.print(table)
+    console.print("members and how each matched: newsflow story ID")
+
+
+@app.command()
+def story(
+    story_id: Annotated[int, typer.Argument(help="The story's id (see newsflow stories).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the members as JSON.")] = False,
+) -> None:
+    """One story's articles and how each joined it (exact text, or near with its score)."""
+    from pipeline.query import story_members
+
+    with _engine().connect() as conn:
+        members = story_members(conn, story_id)
+    if as_json:
+        print(json.dumps(members, default=str, indent=2))
+        return
+    if not members:
+        console.print(f"no story #{story_id}")
+        raise typer.Exit(1)
+    table = Table(title=f"story #{story_id}: {len(members)} articles", title_justify="left")
+    for column in ("article", "outlet", "title", "published", "dateline", "joined"):
+        table.add_column(column, overflow="fold")
+    for member in members:
+        kind = member["match_kind"] or "new"
+        if member["is_canonical"]:
+            joined = "canonical" + ("" if kind == "new" else f" ({kind})")
+        elif kind == "near":
+            joined = f"near copy of #{member['matched_article_id']} (score {member['match_score']:.2f})"
+        elif kind == "exact":
+            joined = f"same text as #{member['matched_article_id']}"
+        else:
+            joined = kind
+        dateline = " ".join(part for part in (member["dateline"], f"({member['agency']})" if member["agency"] else None) if part)
+        table.add_row(
+            f"#{member['id']}", member["site_name"] or "", member["title"] or member["url"],
+            _when(member["published_at"]), dateline, joined,
         )
     console.print(table)
 

@@ -146,3 +146,45 @@ def feed_health(conn: Connection) -> list[dict]:
         )
     )
     return [dict(row._mapping) for row in rows]
+
+
+def list_stories(
+    conn: Connection, *, since: datetime | None = None, min_outlets: int = 1, limit: int = 20
+) -> list[dict]:
+    """The largest stories: canonical title, outlets, agencies, first seen."""
+    rows = conn.execute(
+        text(
+            """
+            SELECT s.id, canon.title, canon.canonical_url AS url, s.article_count, s.first_seen_at,
+                   min(a.published_at) AS first_published,
+                   array_agg(DISTINCT coalesce(a.site_name, '?')) AS outlets,
+                   coalesce(array_agg(DISTINCT a.agency) FILTER (WHERE a.agency IS NOT NULL),
+                            ARRAY[]::text[]) AS agencies
+            FROM stories s
+            JOIN articles canon ON canon.id = s.canonical_article_id
+            JOIN articles a ON a.story_id = s.id
+            WHERE (CAST(:since AS timestamptz) IS NULL OR s.first_seen_at >= :since)
+            GROUP BY s.id, canon.title, canon.canonical_url
+            HAVING count(DISTINCT coalesce(a.site_name, a.canonical_url)) >= :min_outlets
+            ORDER BY s.article_count DESC, s.first_seen_at DESC, s.id
+            LIMIT :limit
+            """
+        ),
+        {"since": since, "min_outlets": min_outlets, "limit": limit},
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def story_members(conn: Connection, story_id: int) -> list[dict]:
+    """Every article of a story and how it joined: new, exact, near (score)."""
+    rows = conn.execute(
+        text(
+            "SELECT a.id, a.title, a.site_name, a.canonical_url AS url, a.published_at,"
+            " a.dateline, a.agency, a.is_canonical, a.match_kind, a.match_score,"
+            " a.matched_article_id"
+            " FROM articles a WHERE a.story_id = :story"
+            " ORDER BY a.is_canonical DESC, a.published_at NULLS LAST, a.id"
+        ),
+        {"story": story_id},
+    )
+    return [dict(row._mapping) for row in rows]

@@ -86,6 +86,18 @@ def test_demo_on_the_embedded_database(embedded_env):
     assert shell.returncode == 0, shell.stderr
     assert " 11\n" in shell.stdout
 
+    listed = run_cli("stories", "--min-outlets", "2", "--json", env=embedded_env)
+    assert listed.returncode == 0, listed.stderr
+    wire = json.loads(listed.stdout)
+    assert len(wire) == 1
+    assert sorted(wire[0]["outlets"]) == ["Free press", "The Daily Courier"]
+    assert wire[0]["agencies"] == ["dpa"]
+    members = json.loads(run_cli("story", str(wire[0]["id"]), "--json", env=embedded_env).stdout)
+    assert [(m["site_name"], m["is_canonical"], m["match_kind"]) for m in members] == [
+        ("Free press", True, "new"), ("The Daily Courier", False, "exact"),
+    ]
+    assert run_cli("stories", "--since", "soon", env=embedded_env).returncode == 2
+
     rules = run_cli("site-rules", "127.0.0.1", "--json", env=embedded_env)
     assert rules.returncode == 0, rules.stderr
     by_line = {rule["text"]: rule for rule in json.loads(rules.stdout)}

@@ -223,3 +223,55 @@ def test_site_lines_count_once_per_stored_page_and_learn_past_the_threshold(clea
     from pipeline.clean import line_key
 
     assert learned == {"harbour.example": frozenset({line_key(note)})}
+
+
+def test_story_assignment_waits_for_a_concurrent_batch_and_joins_its_story(clean_db):
+    """Run B stores a near copy while run A's batch with the original is not
+    committed yet: B must wait for A, then join A's story, not start its own."""
+    import threading
+    import time
+
+    body = " ".join(f"Sentence number {n} of the wire story about the harbour strike." for n in range(60))
+    near = body.rsplit(" Sentence number 59", 1)[0] + " Advertisement"
+    original = record("https://a.example/original", body, datetime(2021, 3, 18, 9, tzinfo=UTC))
+    copy = record("https://b.example/copy", near, datetime(2021, 3, 18, 10, tzinfo=UTC))
+    assert original.content_hash != copy.content_hash
+
+    done = threading.Event()
+
+    def run_b():
+        with clean_db.begin() as conn_b:
+            load.store_articles(conn_b, [copy])
+        done.set()
+
+    with clean_db.begin() as conn_a:
+        load.store_articles(conn_a, [original])
+        worker = threading.Thread(target=run_b)
+        worker.start()
+        time.sleep(1.0)
+        assert not done.is_set(), "run B did not wait for run A's uncommitted story"
+    worker.join(timeout=30)
+    assert done.is_set()
+    with clean_db.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT canonical_url, story_id, match_kind FROM articles ORDER BY canonical_url"
+        )).all()
+    assert rows[0].story_id == rows[1].story_id
+    assert [row.match_kind for row in rows] == ["new", "near"]
+
+
+def test_an_article_matching_two_stories_merges_them_into_the_older(clean_db):
+    sentences = [f"Line {n} tells part {n} of the long report on the port authority budget." for n in range(140)]
+    first_half = " ".join(sentences[:80])
+    second_half = " ".join(sentences[60:])
+    whole = " ".join(sentences)
+    with clean_db.begin() as conn:
+        load.store_articles(conn, [record("https://a.example/1", first_half, datetime(2021, 3, 18, 9, tzinfo=UTC))])
+        load.store_articles(conn, [record("https://b.example/2", second_half, datetime(2021, 3, 18, 10, tzinfo=UTC))])
+        assert conn.execute(text("SELECT count(*) FROM stories")).scalar() == 2
+        load.store_articles(conn, [record("https://c.example/3", whole, datetime(2021, 3, 18, 11, tzinfo=UTC))])
+    with clean_db.connect() as conn:
+        stories = conn.execute(text("SELECT id, article_count, canonical_article_id FROM stories")).all()
+        members = conn.execute(text("SELECT id, story_id, is_canonical FROM articles ORDER BY id")).all()
+    assert [(story.id, story.article_count, story.canonical_article_id) for story in stories] == [(1, 3, 1)]
+    assert [(m.id, m.story_id, m.is_canonical) for m in members] == [(1, 1, True), (2, 1, False), (3, 1, False)]
