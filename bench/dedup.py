@@ -4,7 +4,7 @@
 Usage::
 
     python bench/dedup.py [--data DIR] [--originals N] [--outlets N] [--seed S]
-                          [--sizes 10000,100000 | --large] [--lookups 200]
+                          [--hosts per-outlet|shared] [--sizes 10000,100000] [--lookups 200]
                           [--skip-scale] [--json FILE] [--keep-db]
 
 What it does, in order:
@@ -33,10 +33,10 @@ What it does, in order:
 4. **NER saved.**  Copies take their canonical article's entities instead of
    running spaCy: share of stored articles that are copies, and copies x the
    measured NER seconds per canonical article.
-5. **Look-up cost.**  In a second fresh database, synthetic articles (texts of
-   sentences sampled from the benchmark bodies) with fingerprints and LSH
-   bands are bulk-loaded with COPY up to each size (default 10k and 50k;
-   ``--large`` for 10k and 100k), and the candidate query of
+5. **Look-up cost.**  In a second fresh database, synthetic articles (words
+   drawn from the benchmark bodies' word frequencies) with fingerprints and
+   LSH bands are bulk-loaded with COPY up to each size (default 10k, then
+   100k: about a minute and a half on 2 cores), and the candidate query of
    ``pipeline/store/load.py::_find_story`` is timed for fresh fingerprints
    (no stored copy) and for near copies of stored texts; EXPLAIN shows the
    index it uses.
@@ -328,10 +328,13 @@ class Corpus:
     outlets: int
 
 
-def build_corpus(root: Path, base: str, originals: list[Original], skipped_short: int,
+def build_corpus(root: Path, bases: list[str], originals: list[Original], skipped_short: int,
                  n_outlets: int, seed: int) -> Corpus:
+    """``bases[i]`` is the base URL outlet i is served at (all equal when the
+    outlets share one host)."""
     rng = random.Random(seed)
     outlets = OUTLETS[:n_outlets]
+    base_of = {outlet.slug: bases[i] for i, outlet in enumerate(outlets)}
     agency, others = outlets[0], outlets[1:]
     pages: list[Page] = []
     texts: dict[str, tuple[str, list[str]]] = {}  # page url -> (headline, paragraphs)
@@ -345,7 +348,7 @@ def build_corpus(root: Path, base: str, originals: list[Original], skipped_short
                 paragraphs = apply_variations(original.paragraphs, variations, rng)
                 published = original.published + timedelta(minutes=rng.randint(15, 360))
             path = f"/{outlet.slug}/{published:%Y/%m/%d}/{slugify(original.headline)}-{number:03d}.html"
-            url = base + path
+            url = base_of[outlet.slug] + path
             feed_link = f"{url}?utm_source=rss&utm_medium=feed&utm_campaign={outlet.slug}"
             pages.append(Page(original.key, outlet.slug, url, feed_link, variations, published))
             texts[url] = (original.headline, paragraphs)
@@ -354,7 +357,7 @@ def build_corpus(root: Path, base: str, originals: list[Original], skipped_short
         by_outlet[page.outlet].append(page)
     feeds = []
     for outlet in outlets:
-        own = by_outlet[outlet.slug]
+        own, base = by_outlet[outlet.slug], base_of[outlet.slug]
         for index, page in enumerate(own):
             headline, paragraphs = texts[page.url]
             related = [(other.url, texts[other.url][0]) for other in
@@ -369,6 +372,50 @@ def build_corpus(root: Path, base: str, originals: list[Original], skipped_short
         (root / outlet.slug / "rss.xml").write_text(render_feed(outlet, base, items), encoding="utf-8")
         feeds.append((f"{base}/{outlet.slug}/rss.xml", outlet.name))
     return Corpus(pages, feeds, len(originals), skipped_short, len(outlets))
+
+
+# ---------------------------------------------------------------------------
+# Serving
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def serve_outlets(root: Path, n_outlets: int, hosts: str) -> Iterator[list[str]]:
+    """Base URL per outlet.  ``shared``: every outlet on the one server of
+    flows.demo.serve_directory (127.0.0.1), so every page is on one "site".
+    ``per-outlet``: outlet 0 on serve_directory (127.0.0.1), outlet i on its
+    own loopback address 127.0.0.(i+1), so each outlet is its own site as on
+    the web (site_of() is per host; per-site learned furniture lines stay
+    per outlet)."""
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    from flows.demo import serve_directory
+
+    class Quiet(SimpleHTTPRequestHandler):
+        extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
+                          ".xml": "application/xml", ".html": "text/html; charset=utf-8"}
+
+        def log_message(self, format, *args):  # noqa: A002
+            pass
+
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(serve_directory(root))
+        if hosts == "shared":
+            yield [first] * n_outlets
+            return
+        bases = [first]
+        for number in range(1, n_outlets):
+            server = ThreadingHTTPServer((f"127.0.0.{number + 1}", 0), partial(Quiet, directory=str(root)))
+            server.daemon_threads = True
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+            stack.callback(thread.join, 5)
+            stack.callback(server.server_close)
+            stack.callback(server.shutdown)
+            bases.append(f"http://127.0.0.{number + 1}:{server.server_address[1]}")
+        yield bases
 
 
 # ---------------------------------------------------------------------------
@@ -521,6 +568,10 @@ def story_assignment(rows) -> dict[str, int]:
 
 
 def measure_ner(engine) -> dict:
+    """NER seconds per canonical article, measured with the model loaded once;
+    copies x that is the time saved.  Articles in a language the model does
+    not cover cost (and save) nothing, so only copies whose canonical article
+    did go through NER (status done/truncated) count as saving."""
     from sqlalchemy import text
 
     from pipeline.config import get_settings
@@ -529,9 +580,13 @@ def measure_ner(engine) -> dict:
     settings = get_settings()
     with engine.connect() as conn:
         canonical = conn.execute(text(
-            "SELECT title, text, language FROM articles WHERE is_canonical ORDER BY id")).all()
-        stored, copies = conn.execute(text(
-            "SELECT count(*), count(*) FILTER (WHERE NOT is_canonical) FROM articles")).one()
+            "SELECT title, text, language FROM articles"
+            " WHERE is_canonical AND entities_status IN ('done', 'truncated') ORDER BY id")).all()
+        stored, copies, saving = conn.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE NOT a.is_canonical),"
+            " count(*) FILTER (WHERE NOT a.is_canonical AND canon.entities_status IN ('done', 'truncated'))"
+            " FROM articles a JOIN stories s ON s.id = a.story_id"
+            " JOIN articles canon ON canon.id = s.canonical_article_id")).one()
         statuses = dict(conn.execute(text(
             "SELECT entities_status, count(*) FROM articles GROUP BY 1")).all())
     started = time.perf_counter()
@@ -543,14 +598,15 @@ def measure_ner(engine) -> dict:
     extract_entities(nlp, items, max_chars=settings.ner_max_chars)
     seconds = time.perf_counter() - started
     per_article = seconds / len(items) if items else 0.0
+    total_without_dedup = (len(items) + saving) * per_article
     return {
         "model": settings.spacy_model, "model_load_seconds": round(load_seconds, 2),
-        "canonical_articles": len(items), "ner_seconds_canonical": round(seconds, 2),
+        "canonical_articles_ner": len(items), "ner_seconds_canonical": round(seconds, 2),
         "ner_seconds_per_article": round(per_article, 4),
-        "stored_articles": stored, "copies": copies,
+        "stored_articles": stored, "copies": copies, "copies_in_model_language": saving,
         "copy_share": round(copies / stored, 4) if stored else 0.0,
-        "ner_seconds_saved": round(copies * per_article, 2),
-        "ner_share_saved": round(copies / stored, 4) if stored else 0.0,
+        "ner_seconds_saved": round(saving * per_article, 2),
+        "ner_share_saved": round(saving * per_article / total_without_dedup, 4) if total_without_dedup else 0.0,
         "entities_status": statuses,
     }
 
@@ -571,23 +627,33 @@ CANDIDATE_SQL = (
 )
 MAX_CANDIDATES = 20  # load.MAX_CANDIDATES
 
-_POOL: list[str] = []
+_POOL: list = []
 
 
-def sentence_pool(data_dir: Path) -> list[str]:
+def word_pool(data_dir: Path) -> tuple[list[str], list[int]]:
+    """The benchmark bodies' words with their cumulative counts: synthetic texts
+    drawn from them have a real word distribution but (almost) no 5-word
+    sequence in common, like distinct articles."""
     truth = json.loads((data_dir / "ground-truth.json").read_text(encoding="utf-8"))
-    pool = {s.strip() for v in truth.values() for p in split_paragraphs(v.get("articleBody") or "")
-            for s in _SENTENCE_SPLIT.split(p) if len(s.split()) >= 6}
-    return sorted(pool)
+    counts = Counter(w for v in truth.values() for w in re.findall(r"\w+", v.get("articleBody") or ""))
+    words = sorted(counts)
+    return words, list(itertools.accumulate(counts[w] for w in words))
 
 
-def synthetic_text(rng: random.Random, pool: list[str]) -> str:
-    sentences = rng.sample(pool, rng.randint(8, 30))
-    return "\n\n".join(" ".join(sentences[i:i + 3]) for i in range(0, len(sentences), 3))
+def synthetic_text(rng: random.Random, pool: tuple[list[str], list[int]]) -> str:
+    words, cumulative = pool
+    paragraphs = []
+    for _ in range(rng.randint(4, 16)):
+        sentences = []
+        for _ in range(rng.randint(1, 4)):
+            sentence = rng.choices(words, cum_weights=cumulative, k=rng.randint(8, 30))
+            sentences.append(" ".join(sentence).capitalize() + ".")
+        paragraphs.append(" ".join(sentences))
+    return "\n\n".join(paragraphs)
 
 
-def _init_pool(pool: list[str]) -> None:
-    _POOL[:] = pool
+def _init_pool(pool) -> None:
+    _POOL[:] = [pool]
 
 
 def _make_chunk(task: tuple[int, int, int]) -> list[tuple[int, str, bytes, bytes, list[int]]]:
@@ -596,13 +662,13 @@ def _make_chunk(task: tuple[int, int, int]) -> list[tuple[int, str, bytes, bytes
     start, stop, seed = task
     out = []
     for article_id in range(start, stop):
-        text = synthetic_text(random.Random(seed * 1_000_003 + article_id), _POOL)
+        text = synthetic_text(random.Random(seed * 1_000_003 + article_id), _POOL[0])
         fp = fingerprint(text)
         out.append((article_id, text, fp.minhash, fp.shingles, fp.bands))
     return out
 
 
-def bulk_load(url: str, start: int, stop: int, pool: list[str], seed: int, jobs: int) -> float:
+def bulk_load(url: str, start: int, stop: int, pool, seed: int, jobs: int) -> float:
     """Articles start..stop-1 (one story each) with fingerprints and bands, by COPY.
     The bands' primary key is dropped during the load and rebuilt after it, and
     foreign-key triggers are off (session_replication_role = replica): the rows
@@ -705,8 +771,8 @@ def lookup_bench(server: str, name: str, data_dir: Path, sizes: list[int], n_loo
     from pipeline.store.engine import sqlalchemy_url
     from pipeline.store.migrate import upgrade
 
-    pool = sentence_pool(data_dir)
-    results = {"sentence_pool": len(pool), "sizes": []}
+    pool = word_pool(data_dir)
+    results = {"vocabulary": len(pool[0]), "sizes": []}
     with fresh_database(server, name, keep) as url:
         engine = create_engine(sqlalchemy_url(url))
         try:
@@ -731,12 +797,16 @@ def lookup_bench(server: str, name: str, data_dir: Path, sizes: list[int], n_loo
                 fresh_timing = time_lookups(engine, fresh)
                 copy_timing = time_lookups(engine, copies)
                 plan = explain_lookup(engine, copies[0])
-                index_lines = [line.strip() for line in plan if "article_bands" in line]
+                index_lines = [line.strip() for line in plan if "Scan" in line and "article_bands" in line]
+                at = next((n for n, line in enumerate(plan) if "Scan" in line and "article_bands" in line), None)
+                buffers = next((line.strip() for line in plan[at + 1:] if "Buffers:" in line), None) if at is not None else None
+                execution = next((line.split(":", 1)[1].strip() for line in plan if line.startswith("Execution Time")), None)
                 results["sizes"].append({
                     "articles": counts[0], "band_rows": counts[1], "band_index_size": counts[2],
                     "load_seconds": round(load_seconds, 1),
                     "fresh": fresh_timing, "near_copies": copy_timing,
-                    "plan_index_line": index_lines[0] if index_lines else None, "plan": plan,
+                    "plan_index_line": index_lines[0] if index_lines else None,
+                    "plan_index_buffers": buffers, "plan_execution_time": execution, "plan": plan,
                 })
                 print(f"  {counts[0]} articles ({counts[1]} band rows, loaded in {load_seconds:.0f} s): "
                       f"look-up {fresh_timing['ms_median']:.2f} ms median (fresh), "
@@ -777,8 +847,11 @@ def markdown_table(results: dict) -> str:
     if n:
         rows += [
             ("copies (not canonical: entities copied)", f"{n['copies']} of {n['stored_articles']} ({n['copy_share']:.1%})"),
-            ("NER seconds per article (measured)", f"{n['ner_seconds_per_article']:.4f} s ({n['model']}, {n['canonical_articles']} canonical texts)"),
-            ("NER seconds saved (copies x per article)", f"{n['ner_seconds_saved']:.1f} s ({n['ner_share_saved']:.1%} of NER time)"),
+            ("NER seconds per article (measured)", f"{n['ner_seconds_per_article']:.4f} s ({n['model']}, "
+                                                   f"{n['canonical_articles_ner']} canonical English texts)"),
+            ("NER seconds saved (copies x per article)", f"{n['ner_seconds_saved']:.1f} s for {n['copies_in_model_language']} "
+                                                         f"copies in the model's language ({n['ner_share_saved']:.1%} of "
+                                                         f"the NER time without dedup)"),
         ]
     s = results.get("lookup")
     if s:
@@ -787,9 +860,11 @@ def markdown_table(results: dict) -> str:
                          f"{size['fresh']['ms_median']:.2f} ms median, {size['fresh']['ms_p95']:.2f} ms p95 (fresh); "
                          f"{size['near_copies']['ms_median']:.2f} ms median (near copies, "
                          f"{size['near_copies']['with_candidates']}/{size['near_copies']['lookups']} found)"))
-        last = s["sizes"][-1] if s["sizes"] else None
-        if last and last["plan_index_line"]:
-            rows.append(("look-up plan (bands)", f"`{last['plan_index_line']}`"))
+        for size in s["sizes"]:
+            if size["plan_index_line"]:
+                rows.append((f"look-up plan at {size['articles']:,} (near copy)",
+                             f"`{size['plan_index_line'].lstrip('-> ')}`, {size['plan_index_buffers']}, "
+                             f"execution {size['plan_execution_time']}"))
     width = max(len(str(a)) for a, _ in rows)
     lines = [f"| {rows[0][0]:<{width}} | {rows[0][1]} |", f"|{'-' * (width + 2)}|---|"]
     lines += [f"| {str(a):<{width}} | {b} |" for a, b in rows[1:]]
@@ -817,12 +892,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--originals", type=int, default=None, help="originals to use (default: all of >= 120 words)")
     ap.add_argument("--outlets", type=int, default=6, help=f"outlets, the agency included (3..{len(OUTLETS)}, default 6)")
     ap.add_argument("--seed", type=int, default=20240506)
-    ap.add_argument("--sizes", default="10000,50000", help="stored articles for the look-up cost (default 10000,50000)")
-    ap.add_argument("--large", action="store_true", help="look-up cost at 10000 and 100000 articles")
+    ap.add_argument("--sizes", default="10000,100000",
+                    help="stored articles for the look-up cost, loaded cumulatively (default 10000,100000: ~1.5 min)")
     ap.add_argument("--lookups", type=int, default=200, help="look-ups timed per size (default 200)")
     ap.add_argument("--jobs", type=int, default=2, help="processes computing synthetic fingerprints (default 2)")
     ap.add_argument("--skip-scale", action="store_true", help="skip the look-up cost part")
     ap.add_argument("--skip-ingest", action="store_true", help="skip the corpus, ingest and NER parts")
+    ap.add_argument("--hosts", choices=("per-outlet", "shared"), default="per-outlet",
+                    help="per-outlet (default): each outlet on its own loopback address, as on the web; "
+                         "shared: every outlet on 127.0.0.1 (one site for per-site furniture learning)")
     ap.add_argument("--keep-db", action="store_true", help="keep the benchmark databases")
     ap.add_argument("--keep-corpus", metavar="DIR", type=Path, help="build the corpus in DIR and keep it")
     ap.add_argument("--json", metavar="FILE", type=Path, help="write the results as JSON")
@@ -842,7 +920,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_ingest:
         from sqlalchemy import create_engine
 
-        from flows.demo import serve_directory
         from pipeline.store.engine import sqlalchemy_url
 
         originals, short = load_originals(data_dir, args.originals)
@@ -855,8 +932,8 @@ def main(argv: list[str] | None = None) -> int:
             site, work = root / "site", root / "work"
             site.mkdir(exist_ok=True)
             work.mkdir(exist_ok=True)
-            base = stack.enter_context(serve_directory(site))
-            corpus = build_corpus(site, base, originals, short, args.outlets, args.seed)
+            bases = stack.enter_context(serve_outlets(site, args.outlets, args.hosts))
+            corpus = build_corpus(site, bases, originals, short, args.outlets, args.seed)
             feeds_yaml = work / "feeds.yaml"
             feeds_yaml.write_text("feeds:\n" + "".join(
                 f"  - url: {url}\n    name: {json.dumps(name)}\n" for url, name in corpus.feeds), encoding="utf-8")
@@ -866,10 +943,12 @@ def main(argv: list[str] | None = None) -> int:
                 "originals": corpus.originals, "skipped_short": corpus.skipped_short, "outlets": corpus.outlets,
                 "pages": len(corpus.pages), "copies": sum(bool(p.variations) for p in corpus.pages),
                 "variations": dict(variation_counts), "folder": str(root) if args.keep_corpus else None,
+                "hosts": args.hosts,
             }
             print(f"corpus: {corpus.originals} originals (>= {MIN_WORDS} words; {short} shorter skipped), "
-                  f"{corpus.outlets} outlets, {len(corpus.pages)} pages, served at {base}", flush=True)
-            host_port = base.removeprefix("http://")
+                  f"{corpus.outlets} outlets, {len(corpus.pages)} pages, served at "
+                  f"{', '.join(sorted(set(bases)))}", flush=True)
+            host_port = ",".join(sorted({b.removeprefix("http://") for b in bases}))
             with fresh_database(server, f"newsflow_bench_dedup_{pid}", args.keep_db) as db_url:
                 engine = create_engine(sqlalchemy_url(db_url))
                 try:
@@ -900,7 +979,7 @@ def main(argv: list[str] | None = None) -> int:
         ok &= q["precision"] >= TARGET_P and q["recall"] >= TARGET_R and results["rerun"]["unchanged"]
 
     if not args.skip_scale:
-        sizes = [10_000, 100_000] if args.large else [int(s) for s in args.sizes.split(",") if s.strip()]
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
         print(f"look-up cost: bulk-loading {', '.join(f'{s:,}' for s in sizes)} synthetic articles …", flush=True)
         results["lookup"] = lookup_bench(server, f"newsflow_bench_dedup_scale_{pid}", data_dir, sizes,
                                          args.lookups, args.seed, args.keep_db, max(1, args.jobs))
@@ -925,7 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
         last = results["lookup"]["sizes"][-1]
         print(f"\nEXPLAIN of one look-up at {last['articles']:,} articles:")
         for line in last["plan"]:
-            print(f"  {line}")
+            print(f"  {line if len(line) < 160 else line[:150] + ' …'}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
         print(f"\nresults written to {args.json}")

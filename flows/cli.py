@@ -501,6 +501,79 @@ def story(
 
 
 @app.command()
+def reenrich(
+    since: Annotated[str | None, typer.Option(help="Also recompute articles fetched this recently: 24h, 7d.")] = None,
+    model: Annotated[str | None, typer.Option(help="An installed spaCy pipeline to use instead of the configured one.")] = None,
+) -> None:
+    """Recompute entities of stored articles (another model, or --since), without re-fetching."""
+    from flows.maintenance import reenrich as reenrich_flow
+    from pipeline.config import reset_settings_cache
+
+    if model:
+        os.environ["NEWSFLOW_SPACY_MODEL"] = model
+        reset_settings_cache()
+    _engine()
+    summary = reenrich_flow(since=_parse_age(since))
+    console.print(
+        f"{summary['articles_marked']} articles marked, {summary['articles_enriched']} enriched "
+        f"({summary['entity_links']} entity links) with {summary['model']} in {summary['seconds']:.1f} s"
+    )
+
+
+@app.command()
+def entities(
+    top: Annotated[int, typer.Option(help="How many entities.")] = 20,
+    label: Annotated[str | None, typer.Option(help="Only this label: PERSON, ORG, GPE, …")] = None,
+    since: Annotated[str | None, typer.Option(help="Only articles published this recently: 24h, 7d.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entities as JSON.")] = False,
+) -> None:
+    """The entities mentioned in the most stories."""
+    from pipeline.query import top_entities_by_story
+
+    with _engine().connect() as conn:
+        rows = top_entities_by_story(conn, limit=top, label=label, since=_parse_age(since))
+    if as_json:
+        print(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table(title=f"top {len(rows)} entities", title_justify="left")
+    for column in ("entity", "label", "stories", "articles", "mentions"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["name"], row["label"], str(row["stories"]), str(row["articles"]), str(row["mentions"]))
+    console.print(table)
+
+
+@app.command()
+def entity(
+    name: Annotated[str, typer.Argument(help="The entity's name or one of its aliases.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """One entity: its aliases, the stories mentioning it, what it co-occurs with."""
+    from pipeline.query import entity_report
+
+    with _engine().connect() as conn:
+        report = entity_report(conn, name)
+    if as_json:
+        print(json.dumps(report, default=str, indent=2))
+        return
+    if not report:
+        console.print(f"no entity named {name!r}")
+        raise typer.Exit(1)
+    for item in report:
+        console.print(f"[bold]{item['name']}[/bold] ({item['label']}), also written: "
+                      f"{', '.join(item['aliases']) or '-'}")
+        stories_table = Table(title="stories", title_justify="left")
+        for column in ("story", "title", "published", "mentions"):
+            stories_table.add_column(column, overflow="fold")
+        for story_row in item["stories"]:
+            stories_table.add_row(f"#{story_row['story_id']}", story_row["title"] or "",
+                                  _when(story_row["published_at"]), str(story_row["mentions"]))
+        console.print(stories_table)
+        console.print("appears with: " + ", ".join(
+            f"{other['name']} ({other['label']}, {other['stories']})" for other in item["cooccurring"]))
+
+
+@app.command()
 def stats() -> None:
     """Row counts, articles per feed, the biggest stories and the commonest entities."""
     from pipeline import query

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
-from pipeline.enrich import EnrichInput, extract_entities, load_nlp
+from pipeline.enrich import EnrichInput, extract_entities, load_nlp, model_version
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, run_fetch_feeds, run_fetch_pages
 from pipeline.process import Entry, ProcessError, prepare_article
@@ -225,6 +225,7 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
             links += load.store_entities(
                 conn,
                 [(item.id, result.status, result.entities) for item, result in zip(pending, results, strict=True)],
+                model=model_version(nlp),
             )
             enriched += len(pending)
     with engine.begin() as conn:

@@ -56,7 +56,7 @@ def search_articles(conn: Connection, query: str, *, limit: int = 10, top_entiti
 
 TABLES = (
     "feeds", "articles", "stories", "entities", "article_entities", "raw_pages", "fetch_failures",
-    "site_boilerplate", "article_fingerprints", "article_bands",
+    "site_boilerplate", "article_fingerprints", "article_bands", "entity_aliases",
 )
 
 
@@ -188,3 +188,69 @@ def story_members(conn: Connection, story_id: int) -> list[dict]:
         {"story": story_id},
     )
     return [dict(row._mapping) for row in rows]
+
+
+def top_entities_by_story(
+    conn: Connection, *, limit: int = 20, label: str | None = None, since: datetime | None = None
+) -> list[dict]:
+    """Entities by the number of stories mentioning them (copies count once)."""
+    rows = conn.execute(
+        text(
+            "SELECT e.name, e.label, count(DISTINCT a.story_id) AS stories, count(*) AS articles,"
+            " sum(ae.mentions) AS mentions"
+            " FROM article_entities ae JOIN entities e ON e.id = ae.entity_id"
+            " JOIN articles a ON a.id = ae.article_id"
+            " WHERE (CAST(:label AS text) IS NULL OR e.label = :label)"
+            " AND (CAST(:since AS timestamptz) IS NULL OR a.published_at >= :since)"
+            " GROUP BY e.id ORDER BY stories DESC, mentions DESC, e.name LIMIT :limit"
+        ),
+        {"label": label, "since": since, "limit": limit},
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def entity_report(conn: Connection, name: str, *, stories: int = 10, cooccurring: int = 10) -> list[dict]:
+    """Each entity called ``name`` (or with that alias): its aliases, the
+    stories mentioning it, and the entities it shares the most stories with."""
+    found = conn.execute(
+        text(
+            "SELECT DISTINCT e.id, e.name, e.label FROM entities e"
+            " LEFT JOIN entity_aliases al ON al.entity_id = e.id"
+            " WHERE lower(e.name) = lower(:name) OR lower(al.alias) = lower(:name)"
+            " ORDER BY e.name, e.label"
+        ),
+        {"name": name},
+    ).all()
+    report = []
+    for entity_id, entity_name, label in found:
+        aliases = [row[0] for row in conn.execute(
+            text("SELECT alias FROM entity_aliases WHERE entity_id = :id ORDER BY alias"), {"id": entity_id})]
+        story_rows = conn.execute(
+            text(
+                "SELECT a.story_id, max(canon.title) AS title, min(a.published_at) AS published_at,"
+                " sum(ae.mentions) AS mentions"
+                " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
+                " JOIN stories s ON s.id = a.story_id JOIN articles canon ON canon.id = s.canonical_article_id"
+                " WHERE ae.entity_id = :id GROUP BY a.story_id"
+                " ORDER BY min(a.published_at) DESC NULLS LAST LIMIT :limit"
+            ),
+            {"id": entity_id, "limit": stories},
+        )
+        others = conn.execute(
+            text(
+                "WITH mine AS (SELECT DISTINCT a.story_id FROM article_entities ae"
+                "   JOIN articles a ON a.id = ae.article_id WHERE ae.entity_id = :id)"
+                " SELECT e.name, e.label, count(DISTINCT a.story_id) AS stories"
+                " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
+                " JOIN entities e ON e.id = ae.entity_id"
+                " WHERE a.story_id IN (SELECT story_id FROM mine) AND ae.entity_id <> :id"
+                " GROUP BY e.id ORDER BY stories DESC, e.name LIMIT :limit"
+            ),
+            {"id": entity_id, "limit": cooccurring},
+        )
+        report.append({
+            "name": entity_name, "label": label, "aliases": aliases,
+            "stories": [dict(row._mapping) for row in story_rows],
+            "cooccurring": [dict(row._mapping) for row in others],
+        })
+    return report

