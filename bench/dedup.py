@@ -22,9 +22,17 @@ What it does, in order:
    an agency credit ("(dpa)" at the end or "Reporting by …; Editing by …"),
    another dateline ("BERLIN (Reuters) - "), one or two reworded sentences.
    The ground truth is which page belongs to which original.
-2. **Ingest.**  The corpus is served by ``flows.demo.serve_directory`` on
-   127.0.0.1 and ingested by ``python -m flows.cli ingest --feeds … --json``
-   in a subprocess against a fresh PostgreSQL database, as a user would.
+2. **Ingest.**  The corpus is served on loopback and ingested by
+   ``python -m flows.cli ingest --feeds … --json`` in a subprocess against a
+   fresh PostgreSQL database, as a user would.  ``--hosts per-outlet``
+   (default): the agency on ``flows.demo.serve_directory`` (127.0.0.1), every
+   other outlet on its own address 127.0.0.2, .3, …, so each outlet is its own
+   site, as on the web.  ``--hosts shared``: every outlet on the one
+   serve_directory server, i.e. one site — then a paragraph seen on 5 pages
+   (the original and 4 copies) becomes that site's learned furniture
+   (pipeline.clean, site_rule_min_pages) and is cut from later copies, which
+   then miss their story: a real hazard for one site carrying a text 5 times,
+   not a syndication case.
 3. **Quality.**  Pairwise precision and recall of story membership (pairs of
    pages in one true group vs. pairs in one stored story; a page that was not
    stored is a story of its own), with the false merges and missed pairs

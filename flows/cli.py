@@ -88,6 +88,27 @@ def db_shell(
     raise typer.Exit(subprocess.call(arguments))
 
 
+@db_app.command("grant-reader")
+def db_grant_reader(
+    user: Annotated[str, typer.Argument(help="An existing login role to give read-only access.")],
+) -> None:
+    """Let a login role read every table and view (through newsflow_reader), and nothing else."""
+    from psycopg import sql
+    from sqlalchemy import text
+
+    engine = _engine()
+    with engine.begin() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = 'newsflow_reader'")).scalar():
+            console.print("[red]the role newsflow_reader does not exist:[/red] migrate as a user that may create roles")
+            raise typer.Exit(2)
+        if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :user"), {"user": user}).scalar():
+            console.print(f"[red]no role named {user!r}[/red]: CREATE ROLE {user} LOGIN PASSWORD '…' first")
+            raise typer.Exit(2)
+        statement = sql.SQL("GRANT newsflow_reader TO {}").format(sql.Identifier(user))
+        conn.exec_driver_sql(statement.as_string(conn.connection.dbapi_connection))
+    console.print(f"{user} can now read (and only read) the newsflow tables and views")
+
+
 @feeds_app.callback(invoke_without_command=True)
 def feeds_list(
     ctx: typer.Context,
@@ -269,9 +290,12 @@ def demo(
         f"The database now holds {counts['articles']} articles in {counts['stories']} stories "
         f"from {counts['feeds']} feeds, with {counts['entities']} distinct entities."
     )
+    from pipeline.query import search_articles
+
     example = "North Korea"
     console.print(f"\nExample query: [bold]newsflow search \"{example}\"[/bold]")
-    _print_hits(example, limit=5)
+    with engine.connect() as conn:
+        _print_hits(example, search_articles(conn, example, limit=5))
 
 
 def print_summary(summary: dict, seconds: float) -> None:
@@ -300,37 +324,50 @@ def print_summary(summary: dict, seconds: float) -> None:
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='Words to find; "quoted phrases", OR and -excluded work.')],
+    query: Annotated[str, typer.Argument(help='Words to find; "quoted phrases", or, and -excluded words work.')],
     limit: Annotated[int, typer.Option(help="At most this many results.")] = 10,
+    since: Annotated[str | None, typer.Option(help="Only articles published this recently: 24h, 7d.")] = None,
+    feed: Annotated[str | None, typer.Option(help="Only articles from this feed (its name or URL).")] = None,
+    entity: Annotated[str | None, typer.Option(help="Only articles mentioning this entity (name or alias).")] = None,
+    label: Annotated[str | None, typer.Option(help="Only articles with an entity of this label (with --entity: that entity as this label).")] = None,
+    all_copies: Annotated[bool, typer.Option("--all-copies", help="Every copy, not one result per story.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
-    """Find articles by title and text, newest first, one per story, with top entities."""
-    _print_hits(query, limit=limit, as_json=as_json)
-
-
-def _print_hits(query: str, *, limit: int, as_json: bool = False) -> None:
+    """Full-text search over titles and texts, best matches first, one per story."""
     from pipeline.query import search_articles
 
     with _engine().connect() as conn:
-        hits = search_articles(conn, query, limit=limit)
+        hits = search_articles(
+            conn, query, limit=limit, since=_parse_age(since), feed=feed, entity=entity,
+            label=label, one_per_story=not all_copies,
+        )
+    _print_hits(query, hits, as_json=as_json)
+
+
+def _print_hits(query: str, hits, *, as_json: bool = False) -> None:
     if as_json:
-        print(json.dumps([hit.__dict__ for hit in hits], indent=2, default=str))
+        print(json.dumps([{
+            "title": hit.title, "url": hit.url, "story_id": hit.story_id, "story_size": hit.story_size,
+            "published_at": hit.published_at, "score": round(hit.score, 4), "snippet": hit.snippet,
+            "site_name": hit.site_name, "entities": hit.entities,
+        } for hit in hits], indent=2, default=str))
         return
     if not hits:
         console.print(f"no articles match {query!r}")
         return
-    table = Table(title=f"{len(hits)} result(s) for {query!r}", title_justify="left")
-    table.add_column("published")
-    table.add_column("title", ratio=3)
-    table.add_column("site")
-    table.add_column("story", justify="right")
+    table = Table(title=f"{len(hits)} result(s) for {query!r}", title_justify="left", show_lines=True)
+    table.add_column("published", no_wrap=True)
+    table.add_column("title and snippet", ratio=4)
+    table.add_column("site", ratio=1)
+    table.add_column("story", justify="right", no_wrap=True)
     table.add_column("entities", ratio=2)
     for hit in hits:
+        snippet = hit.snippet.replace("[", "\\[").replace("**", "")
         table.add_row(
             hit.published_at.strftime("%Y-%m-%d %H:%M") if hit.published_at else "",
-            hit.title or hit.url,
+            f"[bold]{hit.title or hit.url}[/bold]\n[dim]{snippet}[/dim]",
             hit.site_name or "",
-            f"#{hit.story_id} ({hit.story_size} articles)",
+            f"#{hit.story_id} ({hit.story_size})",
             ", ".join(hit.entities),
         )
     console.print(table)
@@ -580,15 +617,30 @@ def stats() -> None:
 
     with _engine().connect() as conn:
         counts = query.table_counts(conn)
+        per_day = query.articles_per_day(conn)
+        per_language = query.articles_per_language(conn)
         per_feed = query.articles_per_feed(conn)
         stories = query.biggest_stories(conn)
         entities = query.top_entities(conn)
         failures = query.recent_failures(conn)
     table = Table(title="rows", title_justify="left")
-    for name in counts:
-        table.add_column(name, justify="right")
-    table.add_row(*(str(value) for value in counts.values()))
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, value in counts.items():
+        table.add_row(name, str(value))
     console.print(table)
+    days_table = Table(title="per day (published)", title_justify="left")
+    for column in ("day", "articles", "stories"):
+        days_table.add_column(column, justify="right")
+    for day, articles_count, stories_count in per_day:
+        days_table.add_row(str(day), str(articles_count), str(stories_count))
+    languages_table = Table(title="per language", title_justify="left")
+    for column in ("language", "articles", "with entities"):
+        languages_table.add_column(column, justify="right")
+    for language, articles_count, share in per_language:
+        languages_table.add_row(language, str(articles_count), f"{share:.0%}")
+    console.print(days_table)
+    console.print(languages_table)
     feeds_table = Table(title="feeds", title_justify="left")
     for column in ("feed", "articles", "failures", "last error"):
         feeds_table.add_column(column)

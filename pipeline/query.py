@@ -18,39 +18,83 @@ class SearchHit:
     published_at: datetime | None
     story_id: int | None
     story_size: int
+    score: float
+    snippet: str
     entities: list[str]
 
 
+# Configurations a query is parsed in: articles are indexed in their own
+# language's configuration, so the query is too, one OR branch per language
+# (a constant tsquery, so the GIN index serves it).
+SEARCH_CONFIGS = ("english", "german", "french", "spanish", "italian", "portuguese", "dutch", "simple")
+_QUERY = " || ".join(f"websearch_to_tsquery('{config}', :query)" for config in SEARCH_CONFIGS)
+
 _SEARCH = text(
-    """
-    WITH matches AS (
+    f"""
+    WITH q AS (SELECT {_QUERY} AS query),
+    matches AS (
         SELECT a.id, a.title, a.canonical_url, a.site_name, a.published_at, a.fetched_at,
-               a.story_id, a.is_canonical,
-               row_number() OVER (PARTITION BY a.story_id ORDER BY a.is_canonical DESC, a.id) AS nth
-        FROM articles a
-        WHERE to_tsvector('simple', coalesce(a.title, '') || ' ' || a.text)
-              @@ websearch_to_tsquery('simple', :query)
+               a.story_id, a.text, a.language,
+               -- A story ranks by its best-matching member and is shown by its
+               -- canonical article when that matches too.
+               max(ts_rank_cd(a.search_vector, q.query))
+                   OVER (PARTITION BY coalesce(a.story_id, -a.id)) AS story_score,
+               ts_rank_cd(a.search_vector, q.query) AS own_score,
+               row_number() OVER (PARTITION BY coalesce(a.story_id, -a.id)
+                                  ORDER BY a.is_canonical DESC,
+                                           ts_rank_cd(a.search_vector, q.query) DESC, a.id) AS nth
+        FROM articles a, q
+        WHERE a.search_vector @@ q.query
+          AND (CAST(:since AS timestamptz) IS NULL OR coalesce(a.published_at, a.fetched_at) >= :since)
+          AND (CAST(:feed AS text) IS NULL OR a.feed_id IN (
+                SELECT id FROM feeds WHERE lower(name) = lower(:feed) OR url = :feed))
+          AND (CAST(:entity AS text) IS NULL OR EXISTS (
+                SELECT 1 FROM article_entities ae JOIN entities e ON e.id = ae.entity_id
+                LEFT JOIN entity_aliases al ON al.entity_id = e.id
+                WHERE ae.article_id = a.id
+                  AND (lower(e.name) = lower(:entity) OR lower(al.alias) = lower(:entity))
+                  AND (CAST(:label AS text) IS NULL OR e.label = :label)))
+          AND (CAST(:label AS text) IS NULL OR CAST(:entity AS text) IS NOT NULL OR EXISTS (
+                SELECT 1 FROM article_entities ae JOIN entities e ON e.id = ae.entity_id
+                WHERE ae.article_id = a.id AND e.label = :label))
+    ),
+    best AS (
+        SELECT *, CASE WHEN :one_per_story THEN story_score ELSE own_score END AS score
+        FROM matches WHERE nth = 1 OR NOT :one_per_story
+        ORDER BY score DESC, coalesce(published_at, fetched_at) DESC, id DESC
+        LIMIT :limit
     )
-    SELECT m.id, m.title, m.canonical_url, m.site_name, m.published_at, m.story_id,
-           coalesce(s.article_count, 1) AS story_size,
+    SELECT b.id, b.title, b.canonical_url, b.site_name, b.published_at, b.story_id,
+           coalesce(s.article_count, 1) AS story_size, b.score,
+           regexp_replace(ts_headline(newsflow_ts_config(b.language), b.text, q.query,
+                       'MaxFragments=2, MaxWords=18, MinWords=6, StartSel=**, StopSel=**'),
+                          '\\s+', ' ', 'g') AS snippet,
            coalesce((
-               SELECT array_agg(e.name ORDER BY ae.mentions DESC, e.name)
-               FROM (SELECT * FROM article_entities WHERE article_id = m.id
-                     ORDER BY mentions DESC LIMIT :top_entities) ae
+               SELECT array_agg(e.name ORDER BY ae.salience DESC NULLS LAST, ae.mentions DESC, e.name)
+               FROM (SELECT * FROM article_entities WHERE article_id = b.id
+                     ORDER BY salience DESC NULLS LAST, mentions DESC LIMIT :top_entities) ae
                JOIN entities e ON e.id = ae.entity_id
            ), ARRAY[]::text[]) AS entities
-    FROM matches m
-    LEFT JOIN stories s ON s.id = m.story_id
-    WHERE m.nth = 1
-    ORDER BY coalesce(m.published_at, m.fetched_at) DESC, m.id DESC
-    LIMIT :limit
+    FROM best b CROSS JOIN q
+    LEFT JOIN stories s ON s.id = b.story_id
+    ORDER BY b.score DESC, coalesce(b.published_at, b.fetched_at) DESC, b.id DESC
     """
 )
 
 
-def search_articles(conn: Connection, query: str, *, limit: int = 10, top_entities: int = 5) -> list[SearchHit]:
-    """Articles matching a web-search style query, newest first, one per story."""
-    rows = conn.execute(_SEARCH, {"query": query, "limit": limit, "top_entities": top_entities})
+def search_articles(
+    conn: Connection, query: str, *, limit: int = 10, since: datetime | None = None,
+    feed: str | None = None, entity: str | None = None, label: str | None = None,
+    one_per_story: bool = True, top_entities: int = 5,
+) -> list[SearchHit]:
+    """Articles matching a web-search style query ("quoted phrase", or, -not),
+    best first (ts_rank_cd: title weighs more than text), one per story by
+    default, with a highlighted snippet and their top entities."""
+    rows = conn.execute(
+        _SEARCH,
+        {"query": query, "limit": limit, "since": since, "feed": feed, "entity": entity,
+         "label": label, "one_per_story": one_per_story, "top_entities": top_entities},
+    )
     return [SearchHit(*row) for row in rows]
 
 
@@ -254,3 +298,28 @@ def entity_report(conn: Connection, name: str, *, stories: int = 10, cooccurring
             "cooccurring": [dict(row._mapping) for row in others],
         })
     return report
+
+
+def articles_per_day(conn: Connection, days: int = 14) -> list[tuple]:
+    """(day, articles, stories) of the last ``days`` days of publication."""
+    rows = conn.execute(
+        text(
+            "SELECT date_trunc('day', coalesce(published_at, fetched_at))::date AS day, count(*),"
+            " count(DISTINCT story_id) FROM articles"
+            " GROUP BY 1 ORDER BY 1 DESC LIMIT :days"
+        ),
+        {"days": days},
+    )
+    return [tuple(row) for row in rows]
+
+
+def articles_per_language(conn: Connection) -> list[tuple]:
+    """(language, articles, share of them with entities)."""
+    rows = conn.execute(
+        text(
+            "SELECT coalesce(language, '?'), count(*),"
+            " round(avg(CASE WHEN entities_status IN ('done', 'copied', 'truncated') THEN 1 ELSE 0 END), 2)"
+            " FROM articles GROUP BY 1 ORDER BY 2 DESC"
+        )
+    )
+    return [tuple(row) for row in rows]

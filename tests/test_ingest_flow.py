@@ -3,6 +3,7 @@ a real PostgreSQL, a real Prefect test server."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -212,6 +213,14 @@ def test_feed_from_a_private_address_is_refused_without_allowance(
     assert summary["errors"][0][1] == "refused: loopback address 127.0.0.1"
 
 
+BONN_PARAGRAPHS = [
+    "Bonn's city council voted on Thursday to turn the former post office on Münsterplatz into a public library.",
+    "The conversion is expected to cost 18 million euros and take three years, the city's building department said.",
+    "Opposition councillors questioned whether the listed façade could carry the weight of a new glass roof.",
+    "Library director Sabine Hartmann said the move would double the space for children's books and study rooms.",
+    "Construction is due to start next spring once the last postal counters have moved to the main station.",
+]
+
 TRANSLATION_NOTE = (
     "This article was translated from German. Rhein Post English is the English-language "
     "service of the Rhein Post."
@@ -237,12 +246,14 @@ def test_learned_site_line_is_removed_once_past_its_threshold(
             assert first["articles_new"] == 11
             source = folder / "2021" / "03" / "18" / "cologne-exhibition-bauhaus-weavers.html"
             (folder / "2021" / "03" / "19").mkdir()
-            (folder / "2021" / "03" / "19" / "bonn-exhibition.html").write_text(
-                source.read_text(encoding="utf-8")
-                .replace("cologne-exhibition-bauhaus-weavers", "bonn-exhibition")
-                .replace("Cologne", "Bonn").replace("Bauhaus", "Ulm school"),
-                encoding="utf-8",
+            # Another story on the same site: the page's chrome and its
+            # translation note, with a body of its own.
+            page = re.sub(
+                r"<p>[^<]*</p>",
+                lambda match, counter=iter(range(99)): f"<p>{BONN_PARAGRAPHS[next(counter) % 5]}</p>",
+                source.read_text(encoding="utf-8").replace("cologne-exhibition-bauhaus-weavers", "bonn-exhibition"),
             )
+            (folder / "2021" / "03" / "19" / "bonn-exhibition.html").write_text(page, encoding="utf-8")
             feed = folder / "feed.xml"
             feed.write_bytes(feed.read_bytes().replace(
                 b"<item>",

@@ -206,8 +206,12 @@ def test_site_lines_count_once_per_stored_page_and_learn_past_the_threshold(clea
     from pipeline.clean import site_lines
 
     note = "Subscribe to the Harbour Gazette print edition for €5 a month."
+    topics = ["the ferry timetable", "a new fish market", "dredging the harbour mouth"]
+
     def page(n: int) -> load.ArticleRecord:
-        body = f"Story {n} has its own first paragraph with enough words to count.\n{note}"
+        # Three different stories of one site, each ending with the same line.
+        body = " ".join(f"Report {n}, part {part}: the council discussed {topics[n - 1]} at length."
+                        for part in range(30)) + f"\n{note}"
         return replace(record(f"https://harbour.example/{n}", body), site="harbour.example",
                        site_lines=site_lines(body))
 
@@ -218,6 +222,9 @@ def test_site_lines_count_once_per_stored_page_and_learn_past_the_threshold(clea
         assert load.learned_site_lines(conn, ["harbour.example"], min_support=3) == {}
         load.store_articles(conn, [page(3)])
         learned = load.learned_site_lines(conn, ["harbour.example", "other.example"], min_support=3)
+        # A copy of a stored story on the same site is not furniture evidence.
+        load.store_articles(conn, [replace(page(3), canonical_url="https://harbour.example/3-again",
+                                           url="https://harbour.example/3-again")])
         support = conn.execute(text("SELECT support FROM site_boilerplate WHERE text = :t"), {"t": note}).scalar()
     assert support == 3
     from pipeline.clean import line_key

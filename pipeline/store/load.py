@@ -323,7 +323,12 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
                 ).on_conflict_do_nothing()
             )
         outcome.inserted.append(article_id)
-        stored.append(record)
+        if kind == "new":
+            # Furniture repeats across different stories; article text only
+            # across copies of one.  Counting only story-starting articles
+            # keeps a wire story carried five times by one site (or one host,
+            # as in the demo) from being learned as that site's boilerplate.
+            stored.append(record)
     touched = {story for story in touched if _story_exists(conn, story)}
     rechoose_canonical(conn, touched)
     refresh_story_counts(conn, touched)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, SmallInteger, Text,
+    BigInteger, Column, Computed, DateTime, ForeignKey, Index, Integer, LargeBinary, SmallInteger, Text,
     UniqueConstraint, func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
 
 
@@ -68,6 +68,7 @@ class Article(SQLModel, table=True):
         Index("ix_articles_content_hash", "content_hash"),
         Index("ix_articles_story_id", "story_id"),
         Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_search_vector", "search_vector", postgresql_using="gin"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
@@ -103,6 +104,19 @@ class Article(SQLModel, table=True):
     match_kind: str | None = Field(default=None, sa_column=Column(Text))
     matched_article_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     match_score: float | None = Field(default=None)
+    # Title (weight A) and text (weight B) for full-text search, in the
+    # article's language configuration (newsflow_ts_config, migration 0007).
+    search_vector: str | None = Field(
+        default=None,
+        sa_column=Column(
+            TSVECTOR,
+            Computed(
+                "setweight(to_tsvector(newsflow_ts_config(language), COALESCE(title, ''::text)), 'A'::\"char\") || "
+                "setweight(to_tsvector(newsflow_ts_config(language), text), 'B'::\"char\")",
+                persisted=True,
+            ),
+        ),
+    )
     # The spaCy pipeline (name-version) whose entities the article has.
     entities_model: str | None = Field(default=None, sa_column=Column(Text))
     # pending, done, truncated, copied, or "no model for <lang>"

@@ -1,0 +1,278 @@
+"""`newsflow serve`: run the scheduled deployments on this machine.
+
+With ``PREFECT_API_URL`` set, the deployments of ``flows/deployments.py`` are
+served against that Prefect server.  Without it, a Prefect server is started
+for the user first — ``prefect server start`` on 127.0.0.1, its state
+(SQLite database, log) under ``<NEWSFLOW_DATA_DIR>/prefect`` so that the run
+history survives a restart — and stopped again on exit.  Ctrl-C and SIGTERM
+stop serving (a flow run still going is cancelled, the schedules are paused
+until the next ``newsflow serve``) and then the server.
+
+Prefect is imported inside the functions: importing this module is cheap and
+leaves Prefect's environment-driven settings to the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+#: The port Prefect's documentation uses; taken when free, so that the UI has
+#: the same address from one ``newsflow serve`` to the next.
+DEFAULT_PORT = 4200
+HEALTH_TIMEOUT = 120.0  # seconds: the first start migrates a new SQLite database
+STOP_TIMEOUT = 20.0
+
+
+class ServeError(RuntimeError):
+    """The Prefect server could not be started or reached."""
+
+
+@dataclass
+class LocalServer:
+    """A ``prefect server start`` child process."""
+
+    process: subprocess.Popen
+    api_url: str
+    ui_url: str
+    home: Path
+    log_path: Path
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM, then SIGKILL for whatever of its process group is left."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # The server runs in its own session (see start_local_server): its
+        # children (uvicorn, services) go with its process group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+
+
+def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(preferred: int | None = DEFAULT_PORT, host: str = "127.0.0.1") -> int:
+    """``preferred`` when nothing listens there, otherwise a port the kernel
+    picks."""
+    if preferred and _port_is_free(preferred, host):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def prefect_executable() -> str:
+    """The ``prefect`` script beside this Python, so that the server is the
+    same Prefect version as the client."""
+    candidate = Path(sys.executable).with_name("prefect")
+    return str(candidate) if candidate.exists() else "prefect"
+
+
+def server_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    import httpx
+
+    try:
+        response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout, trust_env=False)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def wait_until_healthy(
+    api_url: str, *, timeout: float = HEALTH_TIMEOUT, process: subprocess.Popen | None = None,
+    log_path: Path | None = None,
+) -> None:
+    """Poll ``<api_url>/health`` until it answers 200; raise ServeError when
+    ``process`` exits first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if server_healthy(api_url):
+            return
+        if process is not None and process.poll() is not None:
+            raise ServeError(
+                f"the Prefect server exited with status {process.returncode} before it was healthy"
+                + _log_tail(log_path)
+            )
+        if time.monotonic() > deadline:
+            raise ServeError(f"the Prefect server at {api_url} was not healthy after {timeout:.0f} s" + _log_tail(log_path))
+        time.sleep(0.25)
+
+
+def _log_tail(log_path: Path | None, lines: int = 15) -> str:
+    if log_path is None or not log_path.exists():
+        return ""
+    tail = log_path.read_text(errors="replace").splitlines()[-lines:]
+    return f"; the end of {log_path}:\n" + "\n".join(tail)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the server gets SIGTERM when `newsflow serve` dies without
+    cleaning up (SIGKILL), instead of living on unattended."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_local_server(home: Path, *, port: int | None = None, timeout: float = HEALTH_TIMEOUT) -> LocalServer:
+    """Start ``prefect server start`` on 127.0.0.1 with ``PREFECT_HOME=home``
+    and wait until it is healthy.  The caller stops it (``LocalServer.stop``)."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_ENABLED="true",
+        # The log goes to a file: warnings and errors are worth keeping there.
+        PREFECT_LOGGING_SERVER_LEVEL="WARNING",
+    )
+    log_path = home / "server.log"
+    api_url = f"http://127.0.0.1:{port}/api"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [prefect_executable(), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C in the terminal reaches `newsflow serve`
+            # only, which stops serving first and the server after.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    server = LocalServer(process, api_url, f"http://127.0.0.1:{port}", home, log_path)
+    try:
+        wait_until_healthy(api_url, timeout=timeout, process=process, log_path=log_path)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@contextlib.contextmanager
+def _sigterm_as_keyboard_interrupt() -> Iterator[None]:
+    """Until Prefect's runner installs its own SIGTERM handler, SIGTERM ends
+    `newsflow serve` the way Ctrl-C does (so that `finally` blocks run)."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+def _serve(api_url: str, ui_url: str | None) -> None:
+    """Serve every deployment against ``api_url`` until Ctrl-C / SIGTERM."""
+    # Flow runs are child processes: they inherit the environment as well as
+    # the settings below.
+    os.environ["PREFECT_API_URL"] = api_url
+    if ui_url:
+        os.environ["PREFECT_UI_URL"] = ui_url
+
+    import prefect
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    from flows.deployments import deployments
+
+    updates = {PREFECT_API_URL: api_url}
+    if ui_url:
+        updates[PREFECT_UI_URL] = ui_url
+    with temporary_settings(updates=updates):
+        # Returns on Ctrl-C (KeyboardInterrupt) and SIGTERM (the runner's own
+        # handler): in-flight runs are cancelled and the schedules paused.
+        prefect.serve(*deployments())
+
+
+def serve_deployments(*, port: int | None = None) -> None:
+    """Serve the deployments of ``flows/deployments.py`` until Ctrl-C or
+    SIGTERM; with ``PREFECT_API_URL`` unset, on a Prefect server started for
+    the purpose (on ``port``, or 4200 when free, or any free port)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    api_url = os.environ.get("PREFECT_API_URL")
+    if api_url:
+        if not server_healthy(api_url, timeout=10):
+            raise ServeError(f"no healthy Prefect server at PREFECT_API_URL={api_url}")
+        _print(f"Serving against the Prefect server at {api_url}")
+        with contextlib.suppress(KeyboardInterrupt), _sigterm_as_keyboard_interrupt():
+            _serve(api_url, os.environ.get("PREFECT_UI_URL"))
+        return
+
+    from pipeline.config import get_settings
+
+    home = get_settings().data_dir / "prefect"
+    server: LocalServer | None = None
+    try:
+        with _sigterm_as_keyboard_interrupt():
+            _print(f"Starting a local Prefect server (PREFECT_HOME={home}) ...")
+            started = time.monotonic()
+            server = start_local_server(home, port=port)
+            _print(
+                f"Prefect server ready after {time.monotonic() - started:.1f} s\n"
+                f"  UI:  {server.ui_url}\n"
+                f"  API: {server.api_url}   (export PREFECT_API_URL={server.api_url} in another shell)\n"
+                f"  log: {server.log_path}"
+            )
+            _serve(server.api_url, server.ui_url)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            with contextlib.suppress(KeyboardInterrupt), _sigterm_as_keyboard_interrupt():
+                _print("Stopping the local Prefect server ...")
+                server.stop()
+                _print("Prefect server stopped.")
+
+
+def serve(
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port for the local Prefect server (default: 4200 when free, else any free port)."),
+    ] = None,
+) -> None:
+    """Serve the scheduled deployments (ingest every 30 minutes, maintenance
+    nightly) until Ctrl-C or SIGTERM.
+
+    Uses the Prefect server at PREFECT_API_URL; without it, starts a local one
+    (UI and API on 127.0.0.1, state under the newsflow data directory) and
+    stops it on exit.  Trigger a run by hand with
+    `prefect deployment run 'ingest/scheduled' --watch` or the UI's "Run".
+    """
+    try:
+        serve_deployments(port=port)
+    except ServeError as exc:
+        print(f"newsflow serve: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
