@@ -88,6 +88,38 @@ def db_shell(
     raise typer.Exit(subprocess.call(arguments))
 
 
+@db_app.command("check")
+def db_check(
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what can be recomputed from the stored rows.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Verify the stored data's invariants (stories, counts, fingerprints, orphans); exit 1 if any is broken."""
+    from pipeline.store import check
+
+    engine = _engine()
+    repaired: dict[str, int] = {}
+    if repair:
+        with engine.begin() as conn:
+            repaired = check.repair(conn)
+    with engine.connect() as conn:
+        found = check.run_checks(conn)
+    if as_json:
+        print(json.dumps({"found": found, "repaired": repaired}, indent=2))
+    else:
+        table = Table(title="consistency", title_justify="left")
+        for column in ("check", "rows", "what it means") + (("repaired",) if repair else ()):
+            table.add_column(column)
+        for item in check.CHECKS:
+            status = "[green]0[/green]" if not found[item.name] else f"[red]{found[item.name]}[/red]"
+            row = [item.name, status, item.description]
+            if repair:
+                row.append(str(repaired.get(item.name, "-")))
+            table.add_row(*row)
+        console.print(table)
+    if any(found.values()):
+        raise typer.Exit(1)
+
+
 @db_app.command("grant-reader")
 def db_grant_reader(
     user: Annotated[str, typer.Argument(help="An existing login role to give read-only access.")],

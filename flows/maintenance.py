@@ -30,6 +30,8 @@ def reenrich(since: datetime | None = None) -> dict:
         marked = load.mark_for_reenrichment(conn, model=model, since=since)
     logger.info("%d articles to re-enrich with %s", marked, model)
     enriched, links = enrich_pending(engine, settings) if marked else (0, 0)
+    with engine.begin() as conn:
+        load.delete_orphan_entities(conn)
     return {
         "model": model, "articles_marked": marked, "articles_enriched": enriched,
         "entity_links": links, "seconds": round(time.perf_counter() - started, 2),

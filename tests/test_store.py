@@ -282,3 +282,35 @@ def test_an_article_matching_two_stories_merges_them_into_the_older(clean_db):
         members = conn.execute(text("SELECT id, story_id, is_canonical FROM articles ORDER BY id")).all()
     assert [(story.id, story.article_count, story.canonical_article_id) for story in stories] == [(1, 3, 1)]
     assert [(m.id, m.story_id, m.is_canonical) for m in members] == [(1, 1, True), (2, 1, False), (3, 1, False)]
+
+
+def test_db_check_finds_broken_invariants_and_repair_fixes_them(clean_db):
+    from pipeline.store.check import repair, run_checks
+
+    body = "A wire story told the same way by two outlets, long enough to count. " * 8
+    with clean_db.begin() as conn:
+        load.store_articles(conn, [
+            record("https://a.example/1", body, datetime(2021, 3, 18, 9, tzinfo=UTC)),
+            record("https://b.example/1", body, datetime(2021, 3, 18, 10, tzinfo=UTC)),
+            record("https://c.example/2", "Another story entirely, about the weather. " * 8),
+        ])
+        load.store_entities(conn, [(1, "done", [EntityMention("Harbour Board", "ORG", 2, False)])])
+        assert set(run_checks(conn).values()) == {0, 1}  # the copy still lacks its entities
+        assert run_checks(conn)["copy-without-entities"] == 1
+        # Break every invariant the way a bug or a crash might.
+        conn.execute(text("UPDATE articles SET story_id = NULL WHERE canonical_url = 'https://c.example/2'"))
+        conn.execute(text("UPDATE stories SET article_count = 5 WHERE id = 1"))
+        conn.execute(text("UPDATE articles SET is_canonical = false WHERE id = 1"))
+        conn.execute(text("DELETE FROM article_fingerprints WHERE article_id = 2"))
+        conn.execute(text("INSERT INTO entities (name, label) VALUES ('Nobody', 'PERSON')"))
+        found = run_checks(conn)
+    assert found == {
+        "article-without-story": 1, "story-count-mismatch": 2, "empty-story": 1, "canonical-mismatch": 2,
+        "article-without-fingerprint": 1, "orphan-entity": 1, "copy-without-entities": 1,
+    }
+    with clean_db.begin() as conn:
+        repaired = repair(conn)
+        assert set(run_checks(conn).values()) == {0}
+        bands = conn.execute(text("SELECT count(*) FROM article_bands WHERE article_id = 2")).scalar()
+    assert repaired["article-without-story"] == 1 and repaired["orphan-entity"] == 1
+    assert bands == 64

@@ -311,7 +311,7 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
                 story_id=story_id, match_kind=kind, matched_article_id=matched, match_score=score,
             )
         )
-        _store_fingerprint(conn, article_id, record)
+        store_fingerprint(conn, article_id, record.fingerprint)
         touched.add(story_id)
         if record.html_gzip:
             conn.execute(
@@ -379,8 +379,8 @@ def _find_story(
     return best_story, "near", best_id, round(best_score, 4)
 
 
-def _store_fingerprint(conn: Connection, article_id: int, record: ArticleRecord) -> None:
-    fingerprint = record.fingerprint
+def store_fingerprint(conn: Connection, article_id: int, fingerprint: Fingerprint | None) -> None:
+    """An article's MinHash signature, shingle hashes and band hashes."""
     if fingerprint is None:
         return
     conn.execute(
@@ -588,6 +588,13 @@ def mark_for_reenrichment(conn: Connection, *, model: str, since: datetime | Non
         conn.execute(article_entities.delete().where(article_entities.c.article_id.in_(ids)))
         conn.execute(update(articles).where(articles.c.id.in_(ids)).values(entities_status="pending"))
     return len(ids)
+
+
+def delete_orphan_entities(conn: Connection) -> int:
+    """Entities no article mentions any more (after a re-enrichment)."""
+    return conn.execute(text(
+        "DELETE FROM entities e WHERE NOT EXISTS (SELECT 1 FROM article_entities ae WHERE ae.entity_id = e.id)"
+    )).rowcount
 
 
 def copy_entities_to_copies(conn: Connection) -> int:
