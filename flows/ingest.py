@@ -10,18 +10,20 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
+from flows.workers import map_in_chunks
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
-from pipeline.enrich import EnrichInput, extract_entities, load_nlp, model_version
+from pipeline.enrich import EnrichInput, extract_entities_with_model
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
-from pipeline.fetch import FetchError, run_fetch_feeds, run_fetch_pages
-from pipeline.process import Entry, ProcessError, prepare_article
+from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
+from pipeline.process import Entry, ProcessError, prepare_articles
 from pipeline.store import load
 from pipeline.store.engine import get_engine
 from pipeline.store.migrate import upgrade
@@ -176,19 +178,23 @@ def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> In
             settings.site_rule_min_pages,
         )
     records, failures, succeeded = [], [], []
+    fetched: list[tuple[Entry, FetchResult]] = []
     for entry, page in zip(entries, pages, strict=True):
         if isinstance(page, FetchError):
             failures.append((entry.url, entry.feed_id, "fetch", str(page)))
             summary.pages_failed += 1
             summary.add_error(entry.link, str(page))
-            continue
-        summary.pages_fetched += 1
-        try:
-            records.append(prepare_article(entry, page, learned))
+        else:
+            fetched.append((entry, page))
+    summary.pages_fetched = len(fetched)
+    prepared = map_in_chunks(partial(prepare_articles, learned=learned), fetched, settings.workers)
+    for (entry, _), result in zip(fetched, prepared, strict=True):
+        if isinstance(result, ProcessError):
+            failures.append((entry.url, entry.feed_id, "extract", str(result)))
+            summary.add_error(entry.link, str(result))
+        else:
+            records.append(result)
             succeeded.append(entry.url)
-        except ProcessError as exc:
-            failures.append((entry.url, entry.feed_id, "extract", str(exc)))
-            summary.add_error(entry.link, str(exc))
     summary.timed("extract and clean", started)
 
     started = time.perf_counter()
@@ -208,24 +214,21 @@ def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> In
 def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
     """Named entities for canonical articles still pending (from this run or a
     run that stopped early), then for their copies.  Returns (articles, links)."""
-    nlp = None
     enriched = links = 0
+    ner = partial(extract_entities_with_model, settings.spacy_model, max_chars=settings.ner_max_chars)
     while True:
         with engine.begin() as conn:
             pending = load.claim_pending_canonical(conn, settings.batch_size)
             if not pending:
                 break
-            if nlp is None:
-                nlp = load_nlp(settings.spacy_model)
-            results = extract_entities(
-                nlp,
-                [EnrichInput(item.title, item.text, item.language) for item in pending],
-                max_chars=settings.ner_max_chars,
+            results = map_in_chunks(
+                ner, [EnrichInput(item.title, item.text, item.language) for item in pending], settings.workers
             )
             links += load.store_entities(
                 conn,
-                [(item.id, result.status, result.entities) for item, result in zip(pending, results, strict=True)],
-                model=model_version(nlp),
+                [(item.id, result.status, result.entities)
+                 for item, (_, result) in zip(pending, results, strict=True)],
+                model=results[0][0],
             )
             enriched += len(pending)
     with engine.begin() as conn:

@@ -8,6 +8,7 @@ reads the environment behind the caller's back.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +74,10 @@ class Settings(BaseSettings):
     )
 
     # Processing
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1,
+        description="Worker processes for extraction and NER (1: in the flow's own process).",
+    )
     site_rule_min_pages: int = Field(
         default=5, ge=2, description="Pages of one site a line must appear on to count as its furniture."
     )

@@ -571,3 +571,13 @@ def _most_common(counter: Counter, in_order: list[str]) -> str:
 
 def _in_text(name: str, folded_text: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", folded_text) is not None
+
+
+def extract_entities_with_model(
+    model_name: str, items: Sequence[EnrichInput], max_chars: int
+) -> list[tuple[str, EnrichResult]]:
+    """extract_entities with the named model, loaded once per process (the
+    form a worker process runs); each result with the model's version."""
+    nlp = load_nlp(model_name)
+    version = model_version(nlp)
+    return [(version, result) for result in extract_entities(nlp, items, max_chars=max_chars)]

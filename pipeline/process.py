@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -115,3 +115,17 @@ def choose_date(feed_date: datetime | None, cleaned: CleanedArticle) -> dict:
         "date_candidates": [list(candidate) for candidate in candidates],
         "date_warning": "; ".join(warnings) or None,
     }
+
+
+def prepare_articles(
+    jobs: Sequence[tuple[Entry, FetchResult]], learned: Mapping[str, frozenset[int]] | None = None
+) -> list[ArticleRecord | ProcessError]:
+    """prepare_article over many pages; a page's failure is returned in its
+    place, not raised, so one bad page costs only itself."""
+    results: list[ArticleRecord | ProcessError] = []
+    for entry, page in jobs:
+        try:
+            results.append(prepare_article(entry, page, learned))
+        except ProcessError as exc:
+            results.append(exc)
+    return results
