@@ -700,5 +700,10 @@ def stats() -> None:
         console.print(failures_table)
 
 
+from flows.serve import serve as serve_command  # noqa: E402
+
+app.command("serve")(serve_command)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,366 @@
+"""Deployments: the schedules (offline), prefect.yaml and docker-compose.yml,
+and `newsflow serve` against a real Prefect server with a manual run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "seeds" / "demo"
+COMPOSE = ROOT / "docker-compose.yml"
+
+
+# --- the deployments, offline --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def declared():
+    from flows.deployments import deployments
+
+    return {d.flow_name: d for d in deployments()}
+
+
+def test_every_deployment_is_named_scheduled(declared):
+    assert sorted(declared) == ["ingest", "reenrich"]
+    assert {d.name for d in declared.values()} == {"scheduled"}
+
+
+def test_ingest_runs_every_30_minutes_over_the_due_feeds(declared):
+    from prefect.client.schemas.schedules import IntervalSchedule
+
+    ingest = declared["ingest"]
+    [schedule] = ingest.schedules
+    assert isinstance(schedule.schedule, IntervalSchedule)
+    assert schedule.schedule.interval == timedelta(minutes=30)
+    assert schedule.active
+    # No feed list: every stored feed that is due; no cap on entries.
+    assert ingest.parameters == {"feeds_path": None, "limit": None}
+    # Overlapping ingest runs split the work: no limit on purpose.
+    assert ingest.concurrency_limit is None
+    assert ingest.entrypoint == "flows.ingest.ingest"
+    assert set(ingest._parameter_openapi_schema.properties) == {"feeds_path", "base_url", "limit", "force"}
+    assert "newsflow" in ingest.tags
+
+
+def test_maintenance_runs_nightly_one_at_a_time(declared):
+    from datetime import timezone
+
+    from prefect.client.schemas.schedules import CronSchedule
+
+    maintenance = declared["reenrich"]
+    [schedule] = maintenance.schedules
+    assert isinstance(schedule.schedule, CronSchedule)
+    assert schedule.schedule.cron == "30 3 * * *"
+    assert schedule.schedule.timezone == "UTC"
+    assert maintenance.concurrency_limit == 1
+    assert maintenance.entrypoint == "flows.maintenance.reenrich"
+
+    # The next two runs, as the server computes them: 03:30 UTC on consecutive days.
+    from prefect.server.schemas.schedules import CronSchedule as ServerCronSchedule
+
+    server_schedule = ServerCronSchedule(cron=schedule.schedule.cron, timezone=schedule.schedule.timezone)
+    start = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+    first, second = asyncio.run(server_schedule.get_dates(n=2, start=start))
+    assert first == datetime(2024, 5, 2, 3, 30, tzinfo=timezone.utc)
+    assert second - first == timedelta(days=1)
+
+
+# --- prefect.yaml says the same -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prefect_yaml():
+    return yaml.safe_load((ROOT / "prefect.yaml").read_text())
+
+
+def test_prefect_yaml_declares_the_same_deployments(prefect_yaml, declared):
+    # Prefect's own reader of the file (the one `prefect deploy` uses), and
+    # its conversion of a schedule entry: internal, pinned with prefect 3.9.
+    from prefect.cli.deploy._models import PrefectYamlModel
+    from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
+    from prefect.flows import load_flow_from_entrypoint
+
+    PrefectYamlModel.model_validate(prefect_yaml)
+    assert prefect_yaml["pull"] == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEWSFLOW_PROJECT_DIR }}"}}
+    ]
+
+    by_flow = {}
+    for entry in prefect_yaml["deployments"]:
+        path, _, function = entry["entrypoint"].partition(":")
+        assert (ROOT / path).is_file(), entry["entrypoint"]
+        flow = load_flow_from_entrypoint(str(ROOT / path) + ":" + function)
+        by_flow[flow.name] = entry
+    assert sorted(by_flow) == sorted(declared)
+
+    for flow_name, entry in by_flow.items():
+        deployment = declared[flow_name]
+        assert entry["name"] == deployment.name
+        assert entry["work_pool"]["name"] == "newsflow"
+        assert (entry["parameters"] or {}) == deployment.parameters
+        assert entry.get("concurrency_limit") == deployment.concurrency_limit
+        assert entry["tags"] == deployment.tags
+        assert entry["description"] == deployment.description
+        schedules = [
+            _schedule_config_to_deployment_schedule(config)["schedule"] for config in entry["schedules"]
+        ]
+        expected = [s.schedule for s in deployment.schedules]
+        # Interval schedules are anchored when they are created: compare the rest.
+        ignore = {"anchor_date"}
+        assert [s.model_dump(exclude=ignore) for s in schedules] == [
+            s.model_dump(exclude=ignore) for s in expected
+        ]
+
+
+# --- docker-compose.yml -------------------------------------------------------
+
+
+def _check_compose(path: Path) -> subprocess.CompletedProcess:
+    """Validate against the Compose specification's JSON schema, as vendored
+    by check-jsonschema (a dev dependency): no Docker engine needed."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_compose_file_follows_the_compose_specification(tmp_path):
+    result = _check_compose(COMPOSE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # The check is not vacuous: a misspelt key fails it.
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE.read_text().replace("restart: unless-stopped", "restrat: unless-stopped", 1))
+    result = _check_compose(broken)
+    assert result.returncode != 0
+    assert "restrat" in result.stdout + result.stderr
+
+
+def test_compose_services_are_wired_together():
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    assert {"db", "prefect-server", "app"} <= set(services)
+    for name, service in services.items():
+        assert service.get("restart") == "unless-stopped", name
+        assert service.get("healthcheck", {}).get("test"), name
+        assert "image" in service or "build" in service, name
+
+    assert services["db"]["image"].startswith("postgres:")
+    assert "newsflow-db" in compose["volumes"]
+    assert services["prefect-server"]["image"] == "prefecthq/prefect:3.9.1-python3.11"
+    assert "@db:5432/prefect" in services["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    assert services["prefect-server"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+
+    app = services["app"]
+    assert app["build"] == "."
+    assert app["command"] == ["newsflow", "serve"]
+    assert app["depends_on"] == {
+        "db": {"condition": "service_healthy"},
+        "prefect-server": {"condition": "service_healthy"},
+    }
+    env = app["environment"]
+    assert env["DATABASE_URL"] == "postgresql://newsflow:newsflow@db:5432/newsflow"
+    assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
+
+    # The database for Prefect is created on the first start of db.
+    init = next(v for v in services["db"]["volumes"] if "docker-entrypoint-initdb.d" in v)
+    assert (ROOT / init.split(":")[0]).read_text().strip() == "CREATE DATABASE prefect;"
+
+
+def test_dockerfile_installs_the_pinned_project():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert "pip install -c constraints.txt ." in dockerfile
+    assert 'CMD ["newsflow", "serve"]' in dockerfile
+    for path in ("pyproject.toml", "constraints.txt", "pipeline", "flows", "prefect.yaml"):
+        assert path in dockerfile and (ROOT / path).exists(), path
+
+
+# --- newsflow serve against a real Prefect server ------------------------------
+
+
+def _serve_command() -> list[str]:
+    """`newsflow serve` once flows/cli.py registers it; the function itself
+    until then."""
+    from flows.cli import app
+
+    names = {c.name or (c.callback.__name__ if c.callback else None) for c in app.registered_commands}
+    if "serve" in names:
+        return [sys.executable, "-m", "flows.cli", "serve"]
+    return [sys.executable, "-c", "from flows.serve import serve_deployments; serve_deployments()"]
+
+
+def _wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def _process(args, *, env, log_dir: Path, name: str):
+    """A child in its own process group, its output in files; the whole group
+    is killed on the way out, whatever happened."""
+    out, err = log_dir / f"{name}.out", log_dir / f"{name}.err"
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+            start_new_session=True,
+        )
+    process.out, process.err = out, err
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(20)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+
+
+def _child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("PREFECT_API_URL", "PREFECT_UI_URL"):
+        env.pop(name, None)
+    env.update(
+        PREFECT_HOME=str(tmp_path / "client-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        NEWSFLOW_DATA_DIR=str(tmp_path / "data"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def prefect_api(tmp_path):
+    """A real `prefect server start` on 127.0.0.1 with a temporary
+    PREFECT_HOME (SQLite), stopped after the test."""
+    from flows.serve import free_port, start_local_server
+
+    server = start_local_server(tmp_path / "server-home", port=free_port(None), timeout=90)
+    try:
+        yield server.api_url
+    finally:
+        server.stop()
+        assert server.process.poll() is not None
+
+
+@pytest.mark.integration
+def test_serve_runs_a_manually_triggered_ingest(
+    clean_db, corpus_server, allow_test_servers, prefect_api, tmp_path
+):
+    from flows.serve import prefect_executable
+
+    env = _child_env(
+        tmp_path,
+        PREFECT_API_URL=prefect_api,
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        NEWSFLOW_ALLOW_PRIVATE_HOSTS=allow_test_servers,
+    )
+    with _process(_serve_command(), env=env, log_dir=tmp_path, name="serve") as serve:
+        _wait_for(
+            lambda: serve.poll() is not None or "being served" in serve.out.read_text(),
+            60, "newsflow serve to register its deployments",
+        )
+        assert serve.poll() is None, serve.out.read_text() + serve.err.read_text()
+
+        # The served deployments carry their schedules on the server.
+        with httpx.Client(base_url=prefect_api, timeout=10, trust_env=False) as api:
+            ingest = api.get("/deployments/name/ingest/scheduled").json()
+            reenrich = api.get("/deployments/name/reenrich/scheduled").json()
+        assert [s["schedule"]["interval"] for s in ingest["schedules"]] == [1800.0]
+        assert [s["schedule"]["cron"] for s in reenrich["schedules"]] == ["30 3 * * *"]
+        assert reenrich["global_concurrency_limit"]["limit"] == 1
+        assert ingest["global_concurrency_limit"] is None
+        assert not ingest["paused"]
+
+        started = time.monotonic()
+        run = subprocess.run(
+            [
+                prefect_executable(), "deployment", "run", "ingest/scheduled",
+                "--param", f"feeds_path={CORPUS / 'feeds.yaml'}",
+                "--param", f"base_url={corpus_server}",
+                "--watch", "--watch-timeout", "120",
+            ],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=150,
+        )
+        trigger_to_completed = time.monotonic() - started
+        print(f"\ntrigger to completed run (prefect deployment run --watch): {trigger_to_completed:.1f} s")
+        assert run.returncode == 0, (
+            run.stdout + run.stderr + "\n--- serve:\n" + serve.out.read_text() + serve.err.read_text()
+        )
+        assert "Completed" in run.stdout
+
+        with httpx.Client(base_url=prefect_api, timeout=10, trust_env=False) as api:
+            runs = api.post(
+                "/flow_runs/filter", json={"deployments": {"id": {"any_": [ingest["id"]]}}}
+            ).json()
+        [flow_run] = [r for r in runs if r["state_type"] != "SCHEDULED"]
+        assert flow_run["state_type"] == "COMPLETED"
+        assert flow_run["parameters"]["base_url"] == corpus_server
+        moments = {k: datetime.fromisoformat(flow_run[k]) for k in ("created", "start_time", "end_time")}
+        print(
+            f"flow run {flow_run['name']}: created -> running "
+            f"{(moments['start_time'] - moments['created']).total_seconds():.1f} s "
+            "(runner poll, default every 10 s, and the child process starting), running "
+            f"{(moments['end_time'] - moments['start_time']).total_seconds():.1f} s"
+        )
+
+        with clean_db.connect() as conn:
+            articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+            feeds = conn.execute(text("SELECT count(*) FROM feeds")).scalar_one()
+        assert (articles, feeds) == (11, 4)
+
+        # SIGTERM ends serving cleanly.
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(30) == 0
+        assert "Traceback" not in serve.err.read_text(), serve.err.read_text()
+
+
+@pytest.mark.integration
+def test_serve_starts_and_stops_its_own_prefect_server(tmp_path):
+    """Without PREFECT_API_URL: a local server under the data directory,
+    healthy before serving, gone after Ctrl-C."""
+    from flows.serve import free_port, server_healthy
+
+    port = free_port(None)
+    command = [sys.executable, "-c", f"from flows.serve import serve_deployments; serve_deployments(port={port})"]
+    env = _child_env(tmp_path)
+    with _process(command, env=env, log_dir=tmp_path, name="serve") as serve:
+        _wait_for(
+            lambda: serve.poll() is not None or "being served" in serve.out.read_text(),
+            90, "newsflow serve to start its server",
+        )
+        output = serve.out.read_text()
+        assert serve.poll() is None, output + serve.err.read_text()
+        api_url = f"http://127.0.0.1:{port}/api"
+        assert f"UI:  http://127.0.0.1:{port}" in output and api_url in output
+        assert (tmp_path / "data" / "prefect" / "server.log").exists()
+        assert server_healthy(api_url)
+
+        serve.send_signal(signal.SIGINT)  # Ctrl-C
+        assert serve.wait(40) == 0
+        assert "Prefect server stopped." in serve.out.read_text()
+        assert "Traceback" not in serve.err.read_text(), serve.err.read_text()
+        assert not server_healthy(api_url, timeout=1)
