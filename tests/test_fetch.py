@@ -250,3 +250,43 @@ def test_allow_list_parsing():
     assert allow.allows("::1", 9000, ipaddress.ip_address("::1"))
     assert not allow.allows("other", 80, ipaddress.ip_address("192.168.1.1"))
     assert not HostAllowList("").allows("localhost", 80, loopback)
+
+
+# ---------------------------------------------------------------- the guard, property-based
+
+from hypothesis import given, settings as hypothesis_settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PRIVATE_NETWORKS = [ipaddress.ip_network(net) for net in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8",
+    "100.64.0.0/10", "224.0.0.0/4", "240.0.0.0/4", "fc00::/7", "fe80::/10", "::1/128",
+)]
+
+
+@st.composite
+def private_addresses(draw):
+    network = draw(st.sampled_from(PRIVATE_NETWORKS))
+    offset = draw(st.integers(min_value=0, max_value=network.num_addresses - 1))
+    address = network.network_address + offset
+    if isinstance(address, ipaddress.IPv4Address) and draw(st.booleans()):
+        return ipaddress.IPv6Address(f"::ffff:{address}")  # the IPv4-mapped form of the same address
+    return address
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(address=private_addresses())
+def test_every_non_public_address_is_refused_by_default(address):
+    assert non_public_reason(address) is not None
+    assert not HostAllowList("").allows(str(address), 80, address)
+    assert HostAllowList("*").allows(str(address), 80, address)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(address=st.ip_addresses())
+def test_only_global_addresses_pass_and_every_ordinary_global_one_does(address):
+    reason = non_public_reason(address)
+    target = getattr(address, "ipv4_mapped", None) or getattr(address, "sixtofour", None) or address
+    if reason is None:
+        assert target.is_global
+    if target.is_global and not (target.is_reserved or target.is_multicast):
+        assert reason is None
