@@ -27,8 +27,8 @@ TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_", "vero_")
 def canonicalize_url(url: str) -> str:
     """The URL reduced to what identifies the page.
 
-    Lower-cased scheme and host, default port, fragment and tracking
-    parameters dropped, remaining parameters sorted.
+    Lower-cased scheme and host, default port, fragment, tracking
+    parameters and AMP forms dropped, remaining parameters sorted.
     """
     url = url.strip()
     try:
@@ -40,13 +40,25 @@ def canonicalize_url(url: str) -> str:
         (key, value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
         if key.lower() not in TRACKING_PARAMS and not key.lower().startswith(TRACKING_PREFIXES)
+        and not _is_amp_param(key, value)
     ]
     path = parts.path or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/")
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), path, urlencode(sorted(query)), "")
-    )
+    path = _AMP_PATH.sub(lambda match: match.group("keep") or "", path) or "/"
+    netloc = _AMP_HOST.sub("", parts.netloc.lower())
+    return urlunsplit((parts.scheme.lower(), netloc, path, urlencode(sorted(query)), ""))
+
+
+# The AMP edition of a page is the same page: "amp." hosts, "/amp/…" and
+# "…/amp" paths, "….amp.html", "?outputType=amp", "?amp=1".
+_AMP_HOST = re.compile(r"^amp\.(?=[^.]+\.[^.]+)")
+_AMP_PATH = re.compile(r"^/amp(?=/)|/amp$|\.amp(?P<keep>\.html?)$")
+
+
+def _is_amp_param(key: str, value: str) -> bool:
+    key, value = key.lower(), value.lower()
+    return (key == "outputtype" and value == "amp") or (key == "amp" and value in {"", "1", "true"})
 
 
 def site_of(url: str | None) -> str | None:

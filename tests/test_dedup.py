@@ -204,3 +204,23 @@ def test_wire_story_on_two_outlets_has_two_canonical_urls(wire_copies):
         article_url(courier_raw.url, courier_raw.canonical_link),
     }
     assert urls == {f"{DEMO_BASE}{FREEPRESS_PATH}", f"{DEMO_BASE}{COURIER_PATH}"}
+
+
+@pytest.mark.parametrize(
+    ("amp", "plain"),
+    [
+        ("https://amp.example.com/world/story?outputType=amp", "https://example.com/world/story"),
+        ("https://www.example.com/amp/world/story", "https://www.example.com/world/story"),
+        ("https://www.example.com/world/story/amp/", "https://www.example.com/world/story"),
+        ("https://www.example.com/world/story.amp.html?amp=1&id=3", "https://www.example.com/world/story.html?id=3"),
+    ],
+)
+def test_amp_forms_canonicalise_to_the_plain_page(amp, plain):
+    assert canonicalize_url(amp) == plain
+
+
+@pytest.mark.parametrize("url", [
+    "https://amp.com/news", "https://example.com/ampere/news", "https://example.com/story/camp",
+])
+def test_words_that_merely_contain_amp_are_kept(url):
+    assert canonicalize_url(url) == url

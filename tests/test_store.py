@@ -314,3 +314,16 @@ def test_db_check_finds_broken_invariants_and_repair_fixes_them(clean_db):
         bands = conn.execute(text("SELECT count(*) FROM article_bands WHERE article_id = 2")).scalar()
     assert repaired["article-without-story"] == 1 and repaired["orphan-entity"] == 1
     assert bands == 64
+
+
+def test_the_agency_own_copy_leads_its_story_even_when_published_later(clean_db):
+    body = "Reporters said the harbour strike ended after talks through the night. " * 8
+    outlet = replace(record("https://daily.example/strike", body, datetime(2021, 3, 18, 9, tzinfo=UTC)),
+                     agency="reuters", site_name="The Daily")
+    agency = replace(record("https://www.reuters.com/world/strike", body, datetime(2021, 3, 18, 10, tzinfo=UTC)),
+                     agency="reuters", site_name=None)
+    with clean_db.begin() as conn:
+        load.store_articles(conn, [outlet, agency])
+        leader = conn.execute(text(
+            "SELECT a.canonical_url FROM stories s JOIN articles a ON a.id = s.canonical_article_id")).scalar()
+    assert leader == "https://www.reuters.com/world/strike"

@@ -413,8 +413,10 @@ def merge_stories(conn: Connection, story_ids: Iterable[int]) -> int:
 
 
 def rechoose_canonical(conn: Connection, story_ids: Iterable[int]) -> None:
-    """A story's canonical article is its earliest publication (undated ones
-    last); between equals, the longer text, then the first stored."""
+    """A story's canonical article is the agency's own when one member is
+    published by the agency its dateline credits (site name or host), else
+    the earliest publication (undated ones last); between equals, the longer
+    text, then the first stored."""
     ids = sorted(set(story_ids))
     if not ids:
         return
@@ -424,7 +426,11 @@ def rechoose_canonical(conn: Connection, story_ids: Iterable[int]) -> None:
             WITH ranked AS (
                 SELECT id, story_id, row_number() OVER (
                     PARTITION BY story_id
-                    ORDER BY published_at ASC NULLS LAST, length(text) DESC, id) AS rank
+                    ORDER BY (agency IS NOT NULL AND (
+                                 strpos(lower(coalesce(site_name, '')), agency) > 0
+                                 OR split_part(split_part(canonical_url, '://', 2), '/', 1)
+                                    ~ ('(^|\\.)' || regexp_replace(agency, '\\W', '', 'g') || '\\.'))) DESC,
+                             published_at ASC NULLS LAST, length(text) DESC, id) AS rank
                 FROM articles WHERE story_id = ANY(:ids)
             )
             UPDATE articles a SET is_canonical = (r.rank = 1)
