@@ -288,6 +288,9 @@ def ingest(
         print(json.dumps(summary, indent=2, default=str))
     else:
         print_summary(summary, time.perf_counter() - started)
+    if summary["database_error"]:
+        console.print(f"[red]{summary['database_error']}[/red]: the next run repairs what this one missed")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -25,7 +25,7 @@ from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_fee
 from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
 from pipeline.process import Entry, ProcessError, prepare_articles
 from pipeline.store import load
-from pipeline.store.engine import get_engine
+from pipeline.store.engine import DatabaseUnavailable, get_engine, retry_database
 from pipeline.store.migrate import upgrade
 
 MAX_REPORTED_ERRORS = 20
@@ -48,6 +48,8 @@ class IngestSummary:
     entity_links: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    batches_lost: int = 0  # batches the database would not take (retried by the next run)
+    database_error: str | None = None
 
     def add_error(self, url: str, message: str) -> None:
         if len(self.errors) < MAX_REPORTED_ERRORS:
@@ -87,12 +89,15 @@ def _batches(items: list, size: int):
         yield items[start:start + size]
 
 
-@task(name="register-feeds", cache_policy=NO_CACHE)
 def register_feeds(
     engine: Engine, sources: list[FeedSource] | None, force: bool
 ) -> tuple[list[FeedJob], list[int] | None]:
     """Store the listed feeds; return the ones due now (all with ``force``)
     and the ids of the run's scope (the listed feeds, or None for all)."""
+    return retry_database(lambda: _register_feeds(engine, sources, force))
+
+
+def _register_feeds(engine, sources, force):
     with engine.begin() as conn:
         scope = None
         if sources is not None:
@@ -145,7 +150,6 @@ def fetch_feeds(jobs: list[FeedJob], settings: Settings) -> list[FeedOutcome]:
     return outcomes
 
 
-@task(name="select-new-entries", cache_policy=NO_CACHE)
 def select_new_entries(
     engine: Engine, outcomes: list[FeedOutcome], scope: list[int] | None, settings: Settings
 ) -> list[Entry]:
@@ -155,11 +159,16 @@ def select_new_entries(
     for outcome in outcomes:
         for entry in outcome.entries:
             unique.setdefault(entry.url, entry)
-    with engine.connect() as conn:
-        for url, feed_id in load.retryable_failures(conn, scope, settings.max_entry_attempts):
-            unique.setdefault(url, Entry(url=url, link=url, feed_id=feed_id))
-        known = load.stored_urls(conn, list(unique))
-    return [entry for url, entry in unique.items() if url not in known]
+
+    def read() -> list[Entry]:
+        candidates = dict(unique)
+        with engine.connect() as conn:
+            for url, feed_id in load.retryable_failures(conn, scope, settings.max_entry_attempts):
+                candidates.setdefault(url, Entry(url=url, link=url, feed_id=feed_id))
+            known = load.stored_urls(conn, list(candidates))
+        return [entry for url, entry in candidates.items() if url not in known]
+
+    return retry_database(read)
 
 
 @task(name="ingest-batch", cache_policy=NO_CACHE)
@@ -171,12 +180,19 @@ def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> In
     summary.timed("fetch pages", started)
 
     started = time.perf_counter()
-    with engine.connect() as conn:
-        learned = load.learned_site_lines(
-            conn,
-            (site_of(page.final_url) for page in pages if not isinstance(page, FetchError)),
-            settings.site_rule_min_pages,
-        )
+
+    def read_learned():
+        with engine.connect() as conn:
+            return load.learned_site_lines(
+                conn,
+                (site_of(page.final_url) for page in pages if not isinstance(page, FetchError)),
+                settings.site_rule_min_pages,
+            )
+
+    try:
+        learned = retry_database(read_learned)
+    except DatabaseUnavailable as exc:
+        return _batch_lost(summary, entries, exc)
     records, failures, succeeded = [], [], []
     fetched: list[tuple[Entry, FetchResult]] = []
     for entry, page in zip(entries, pages, strict=True):
@@ -198,10 +214,18 @@ def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> In
     summary.timed("extract and clean", started)
 
     started = time.perf_counter()
-    with engine.begin() as conn:
-        outcome = load.store_articles(conn, records)
-        load.record_failures(conn, failures)
-        load.clear_failures(conn, succeeded)
+
+    def store():
+        with engine.begin() as conn:
+            outcome = load.store_articles(conn, records)
+            load.record_failures(conn, failures)
+            load.clear_failures(conn, succeeded)
+        return outcome
+
+    try:
+        outcome = retry_database(store)
+    except DatabaseUnavailable as exc:
+        return _batch_lost(summary, entries, exc)
     summary.timed("store", started)
     summary.articles_new = len(outcome.inserted)
     summary.stories_new = outcome.new_stories
@@ -210,36 +234,56 @@ def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> In
     return summary
 
 
-@task(name="enrich-pending", cache_policy=NO_CACHE)
+def _batch_lost(summary: IngestSummary, entries: list[Entry], error: DatabaseUnavailable) -> IngestSummary:
+    """A batch the database would not take: nothing of it was written, the
+    next run fetches its entries again."""
+    summary.batches_lost += 1
+    summary.database_error = str(error)
+    summary.add_error(f"batch of {len(entries)} entries", str(error))
+    return summary
+
+
 def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
     """Named entities for canonical articles still pending (from this run or a
     run that stopped early), then for their copies.  Returns (articles, links)."""
-    enriched = links = 0
     ner = partial(extract_entities_with_model, settings.spacy_model, max_chars=settings.ner_max_chars)
-    while True:
+
+    def one_batch() -> tuple[int, int]:
         with engine.begin() as conn:
             pending = load.claim_pending_canonical(conn, settings.batch_size)
             if not pending:
-                break
+                return 0, 0
             results = map_in_chunks(
                 ner, [EnrichInput(item.title, item.text, item.language) for item in pending], settings.workers
             )
-            links += load.store_entities(
+            written = load.store_entities(
                 conn,
                 [(item.id, result.status, result.entities)
                  for item, (_, result) in zip(pending, results, strict=True)],
                 model=results[0][0],
             )
-            enriched += len(pending)
-    with engine.begin() as conn:
-        enriched += load.copy_entities_to_copies(conn)
-    return enriched, links
+            return len(pending), written
+
+    def copies() -> int:
+        with engine.begin() as conn:
+            return load.copy_entities_to_copies(conn)
+
+    enriched = links = 0
+    while True:
+        done, written = retry_database(one_batch)
+        if not done:
+            break
+        enriched, links = enriched + done, links + written
+    return enriched + retry_database(copies), links
 
 
-@task(name="commit-feed-states", cache_policy=NO_CACHE)
 def commit_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Settings) -> None:
     """Feed state (ETag, Last-Modified) is written only after the feed's
     articles are stored: a 304 must never hide entries we did not keep."""
+    retry_database(lambda: _write_feed_states(engine, outcomes, settings))
+
+
+def _write_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Settings) -> None:
     with engine.begin() as conn:
         for outcome in outcomes:
             feed_id = outcome.job.id
@@ -264,30 +308,10 @@ def commit_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Se
                 load.move_feed(conn, feed_id, outcome.moved_to)
 
 
-def _merge(total: IngestSummary, part: IngestSummary) -> None:
-    for name in ("pages_fetched", "pages_failed", "articles_new", "stories_new", "copies", "already_stored"):
-        setattr(total, name, getattr(total, name) + getattr(part, name))
-    for url, message in part.errors:
-        total.add_error(url, message)
-    for stage, seconds in part.seconds.items():
-        total.seconds[stage] = round(total.seconds.get(stage, 0.0) + seconds, 3)
-
-
-@flow(name="ingest", log_prints=False)
-def ingest(
-    feeds_path: str | None = None, base_url: str | None = None, limit: int | None = None,
-    force: bool = False,
-) -> dict:
-    """Ingest the due feeds — those listed in ``feeds_path`` (YAML or OPML), or
-    every stored feed; ``force`` fetches them whether due or not; ``limit``
-    caps the number of new entries per run."""
-    logger = get_run_logger()
-    settings = get_settings()
-    summary = IngestSummary()
-
+def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     started = time.perf_counter()
     engine = get_engine(settings)
-    upgrade(engine)
+    retry_database(lambda: upgrade(engine))
     summary.timed("database", started)
 
     sources = load_feed_list(Path(feeds_path), base_url) if feeds_path else None
@@ -330,4 +354,33 @@ def ingest(
     summary.timed("entities", started)
 
     commit_feed_states(engine, outcomes, settings)
+
+
+def _merge(total: IngestSummary, part: IngestSummary) -> None:
+    for name in ("pages_fetched", "pages_failed", "articles_new", "stories_new", "copies", "already_stored",
+                 "batches_lost"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    for url, message in part.errors:
+        total.add_error(url, message)
+    total.database_error = part.database_error or total.database_error
+    for stage, seconds in part.seconds.items():
+        total.seconds[stage] = round(total.seconds.get(stage, 0.0) + seconds, 3)
+
+
+@flow(name="ingest", log_prints=False)
+def ingest(
+    feeds_path: str | None = None, base_url: str | None = None, limit: int | None = None,
+    force: bool = False,
+) -> dict:
+    """Ingest the due feeds — those listed in ``feeds_path`` (YAML or OPML), or
+    every stored feed; ``force`` fetches them whether due or not; ``limit``
+    caps the number of new entries per run."""
+    logger = get_run_logger()
+    settings = get_settings()
+    summary = IngestSummary()
+    try:
+        _run(summary, logger, settings, feeds_path, base_url, limit, force)
+    except DatabaseUnavailable as exc:
+        summary.database_error = str(exc)
+        logger.error("stopped: %s; the next run repairs what this one missed", exc)
     return asdict(summary)

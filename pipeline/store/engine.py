@@ -10,16 +10,20 @@ import shutil
 import subprocess
 import time
 import warnings
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from pipeline.config import Settings
 
 EMBEDDED_DATABASE = "newsflow"
+T = TypeVar("T")
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -184,6 +188,22 @@ def _engine(url: str) -> Engine:
 def get_engine(settings: Settings) -> Engine:
     """One engine (connection pool) per database URL per process."""
     return _engine(database_url(settings))
+
+
+def retry_database(operation: Callable[[], T], *, attempts: int = 4, first_wait: float = 0.5) -> T:
+    """Run ``operation`` (one whole transaction, idempotent) again when the
+    connection fails (a restart, a failover, a dropped connection), waiting
+    0.5, 1, 2 s between attempts; then raise DatabaseUnavailable with the
+    reason in one line."""
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except (OperationalError, InterfaceError) as exc:
+            if attempt == attempts - 1:
+                reason = str(exc.orig or exc).strip().splitlines()[0]
+                raise DatabaseUnavailable(f"database unavailable after {attempts} attempts: {reason}") from None
+            time.sleep(first_wait * 2 ** attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def describe(engine: Engine) -> str:
