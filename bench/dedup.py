@@ -623,17 +623,8 @@ def measure_ner(engine) -> dict:
 # Candidate look-up cost at scale
 # ---------------------------------------------------------------------------
 
-# The candidate query of pipeline/store/load.py::_find_story, copied verbatim.
-CANDIDATE_SQL = (
-    "SELECT b.article_id, a.story_id, f.minhash, f.shingles, f.version"
-    " FROM (SELECT article_id, count(*) AS shared FROM article_bands"
-    "       WHERE hash = ANY(:bands) AND article_id <> :id"
-    "       GROUP BY article_id ORDER BY shared DESC, article_id LIMIT :limit) b"
-    " JOIN articles a ON a.id = b.article_id"
-    " JOIN article_fingerprints f ON f.article_id = b.article_id"
-    " WHERE a.story_id IS NOT NULL ORDER BY b.shared DESC, b.article_id"
-)
-MAX_CANDIDATES = 20  # load.MAX_CANDIDATES
+# The candidate query the flow runs for every new article.
+from pipeline.store.load import CANDIDATE_SQL, MAX_CANDIDATES  # noqa: E402
 
 _POOL: list = []
 

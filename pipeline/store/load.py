@@ -256,6 +256,16 @@ def clear_failures(conn: Connection, urls: Sequence[str]) -> None:
 _STORY_LOCK = text("SELECT pg_advisory_xact_lock(7351120002)")
 # Candidates sharing at least one band, most bands first; a few are enough.
 MAX_CANDIDATES = 20
+# An index-only look-up on article_bands' primary key (bench/dedup.py times it).
+CANDIDATE_SQL = (
+    "SELECT b.article_id, a.story_id, f.minhash, f.shingles, f.version"
+    " FROM (SELECT article_id, count(*) AS shared FROM article_bands"
+    "       WHERE hash = ANY(:bands) AND article_id <> :id"
+    "       GROUP BY article_id ORDER BY shared DESC, article_id LIMIT :limit) b"
+    " JOIN articles a ON a.id = b.article_id"
+    " JOIN article_fingerprints f ON f.article_id = b.article_id"
+    " WHERE a.story_id IS NOT NULL ORDER BY b.shared DESC, b.article_id"
+)
 
 
 def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreOutcome:
@@ -352,16 +362,7 @@ def _find_story(
     if fingerprint is None or not fingerprint.bands:
         return None, "new", None, None
     candidates = conn.execute(
-        text(
-            "SELECT b.article_id, a.story_id, f.minhash, f.shingles, f.version"
-            " FROM (SELECT article_id, count(*) AS shared FROM article_bands"
-            "       WHERE hash = ANY(:bands) AND article_id <> :id"
-            "       GROUP BY article_id ORDER BY shared DESC, article_id LIMIT :limit) b"
-            " JOIN articles a ON a.id = b.article_id"
-            " JOIN article_fingerprints f ON f.article_id = b.article_id"
-            " WHERE a.story_id IS NOT NULL ORDER BY b.shared DESC, b.article_id"
-        ),
-        {"bands": fingerprint.bands, "id": article_id, "limit": MAX_CANDIDATES},
+        text(CANDIDATE_SQL), {"bands": fingerprint.bands, "id": article_id, "limit": MAX_CANDIDATES}
     ).all()
     matches: list[tuple[int, int, float]] = []
     for candidate_id, story_id, minhash, shingles, version in candidates:
