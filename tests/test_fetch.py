@@ -23,6 +23,9 @@ ARTICLE = b"<html><body><article><p>Hello.</p></article></body></html>"
 BOMB = gzip.compress(b"\0" * (30 * 1024 * 1024))  # 30 MiB of output from ~30 KiB
 
 
+REQUEST_TIMES: list[tuple[str, float]] = []
+
+
 class MisbehavingHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -40,7 +43,8 @@ class MisbehavingHandler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         port = self.server.server_address[1]
-        path = self.path
+        path = self.path.split("?")[0]
+        REQUEST_TIMES.append((path, time.monotonic()))
         if path == "/article":
             self._send(200, ARTICLE)
         elif path == "/user-agent":
@@ -205,6 +209,17 @@ def test_conditional_get_gives_not_modified(server):
     second, = run_fetch_feeds([(server + "/feed-etag", first.etag, None)], settings)
     assert second.not_modified
     assert second.content == b""
+
+
+def test_requests_to_one_host_are_spaced_by_the_delay(server):
+    REQUEST_TIMES.clear()
+    urls = [f"{server}/article?n={n}" for n in range(4)]
+    results = run_fetch_pages(urls, settings_for(server, per_host_delay=0.3, respect_robots=False))
+    assert all(isinstance(result, FetchResult) for result in results)
+    starts = sorted(moment for path, moment in REQUEST_TIMES if path.startswith("/article"))
+    assert len(starts) == 4
+    # A lower bound on politeness, not a speed measurement: never closer than the delay.
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.29
 
 
 def test_many_pages_keep_their_order_and_errors(server):
