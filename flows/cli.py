@@ -655,8 +655,8 @@ def stats() -> None:
         per_day = query.articles_per_day(conn)
         per_language = query.articles_per_language(conn)
         per_feed = query.articles_per_feed(conn)
-        stories = query.biggest_stories(conn)
-        entities = query.top_entities(conn)
+        stories = query.list_stories(conn, limit=5)
+        entities = query.top_entities_by_story(conn, limit=10)
         failures = query.recent_failures(conn)
     table = Table(title="rows", title_justify="left")
     table.add_column("table")
@@ -685,14 +685,15 @@ def stats() -> None:
     stories_table = Table(title="biggest stories", title_justify="left")
     for column in ("story", "title", "articles", "outlets"):
         stories_table.add_column(column)
-    for story_id, title, size, outlets in stories:
-        stories_table.add_row(f"#{story_id}", title or "", str(size), ", ".join(outlets))
+    for story_row in stories:
+        stories_table.add_row(f"#{story_row['id']}", story_row["title"] or "", str(story_row["article_count"]),
+                              ", ".join(story_row["outlets"]))
     console.print(stories_table)
     entities_table = Table(title="commonest entities", title_justify="left")
     for column in ("entity", "label", "articles", "mentions"):
         entities_table.add_column(column)
-    for name, label, articles, mentions in entities:
-        entities_table.add_row(name, label, str(articles), str(mentions))
+    for row in entities:
+        entities_table.add_row(row["name"], row["label"], str(row["articles"]), str(row["mentions"]))
     console.print(entities_table)
     if failures:
         failures_table = Table(title="entries that failed (retried next run)", title_justify="left")

@@ -459,7 +459,7 @@ def clean_article(article: ExtractedArticle, *, feed_title: str | None = None) -
     except ValueError:  # "http://[x": no usable host
         host = None
     title = clean_title(article.title, article.site_name, host=host, feed_title=feed_title)
-    headings = tuple(getattr(article, "headings", ()) or ())
+    headings = tuple(article.headings)
     headings += tuple(clean_title(h, article.site_name, host=host, feed_title=feed_title) or "" for h in headings)
     text = strip_boilerplate(article.text, title, headings)
     dateline, agency, text = split_dateline(text)
@@ -474,10 +474,10 @@ def clean_article(article: ExtractedArticle, *, feed_title: str | None = None) -
         canonical_link=article.canonical_link,
         dateline=dateline,
         agency=agency,
-        image_url=getattr(article, "image_url", None),
-        date_source=getattr(article, "date_source", None),
-        date_candidates=tuple(getattr(article, "date_candidates", ()) or ()),
-        future_date=bool(getattr(article, "future_date", False)),
+        image_url=article.image_url,
+        date_source=article.date_source,
+        date_candidates=tuple(article.date_candidates),
+        future_date=article.future_date,
     )
 
 

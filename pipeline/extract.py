@@ -34,13 +34,7 @@ TRAFILATURA_OPTIONS = dict(
     deduplicate=False,
 )
 # The second run only fills gaps in the first one; it needs no metadata.
-RECALL_OPTIONS = dict(
-    favor_precision=False,
-    include_comments=False,
-    include_tables=True,
-    with_metadata=False,
-    deduplicate=False,
-)
+RECALL_OPTIONS = dict(TRAFILATURA_OPTIONS, favor_precision=False, with_metadata=False)
 
 CHUNK_OPTIONS = dict(RECALL_OPTIONS, favor_precision=True)
 CHUNK_MIN_CHARS = 200

@@ -123,34 +123,6 @@ def articles_per_feed(conn: Connection) -> list[tuple[str, int, int, str | None]
     return [tuple(row) for row in rows]
 
 
-def top_entities(conn: Connection, limit: int = 10) -> list[tuple[str, str, int, int]]:
-    """(name, label, articles, mentions), most widespread first."""
-    rows = conn.execute(
-        text(
-            "SELECT e.name, e.label, count(*) AS articles, sum(ae.mentions) AS mentions"
-            " FROM article_entities ae JOIN entities e ON e.id = ae.entity_id"
-            " GROUP BY e.id ORDER BY articles DESC, mentions DESC, e.name LIMIT :limit"
-        ),
-        {"limit": limit},
-    )
-    return [tuple(row) for row in rows]
-
-
-def biggest_stories(conn: Connection, limit: int = 5) -> list[tuple[int, str | None, int, list[str]]]:
-    """(story id, canonical title, articles, outlets), largest first."""
-    rows = conn.execute(
-        text(
-            "SELECT s.id, canon.title, s.article_count,"
-            "       array_agg(DISTINCT coalesce(a.site_name, '?'))"
-            " FROM stories s JOIN articles canon ON canon.id = s.canonical_article_id"
-            " JOIN articles a ON a.story_id = s.id"
-            " GROUP BY s.id, canon.title ORDER BY s.article_count DESC, s.id LIMIT :limit"
-        ),
-        {"limit": limit},
-    )
-    return [tuple(row) for row in rows]
-
-
 def recent_failures(conn: Connection, limit: int = 10) -> list[tuple[str, str, str, int]]:
     """(url, stage, error, attempts) of entries that could not be ingested."""
     rows = conn.execute(

@@ -13,6 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 CORPUS = ROOT / "seeds" / "demo"
+# The read-only material laid beside the checkout (../shared), as CI lays it out.
+SHARED = ROOT.parent / "shared"
+SEED_DOCUMENT = SHARED / "seeds" / "000_c944d76fca4ddc45.txt"
+SEED_PAGE = CORPUS / "freepress" / "2021" / "03" / "18" / "gleam-china-must-influence-north-korea.html"
 
 # Prefect reads its settings at import: quiet and offline for the tests.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -19,11 +19,9 @@ from pipeline.clean import (
     strip_boilerplate,
 )
 from pipeline.extract import ExtractedArticle, extract_article
+from tests.conftest import SEED_DOCUMENT, SEED_PAGE
 
 FIXTURES = Path(__file__).parent / "fixtures"
-DEMO = Path(__file__).parent.parent / "seeds" / "demo"
-SEED_DOCUMENT = Path("/work/shared/seeds/000_c944d76fca4ddc45.txt")
-SEED_PAGE = DEMO / "freepress" / "2021" / "03" / "18" / "gleam-china-must-influence-north-korea.html"
 SEED_URL = "http://127.0.0.1:8000/freepress/2021/03/18/gleam-china-must-influence-north-korea.html"
 SEED_TITLE = "Gleam: China must influence North Korea"
 

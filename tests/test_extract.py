@@ -13,11 +13,9 @@ from hypothesis import strategies as st
 from pipeline.clean import clean_article
 from pipeline.dedup import article_url
 from pipeline.extract import ExtractedArticle, ExtractError, extract_article
+from tests.conftest import CORPUS, SEED_DOCUMENT, SEED_PAGE
 
 FIXTURES = Path(__file__).parent / "fixtures"
-DEMO = Path(__file__).parent.parent / "seeds" / "demo"
-SEED_DOCUMENT = Path("/work/shared/seeds/000_c944d76fca4ddc45.txt")
-SEED_PAGE = DEMO / "freepress" / "2021" / "03" / "18" / "gleam-china-must-influence-north-korea.html"
 SEED_URL = "http://127.0.0.1:8000/freepress/2021/03/18/gleam-china-must-influence-north-korea.html"
 HARBOUR_URL = "https://harbour.example.org/news/ferry-timetable.html?utm_source=rss"
 
@@ -139,7 +137,7 @@ def test_windows_1252_page_declared_in_meta_is_decoded():
 
 
 def test_courier_page_language_from_regional_lang_attribute():
-    html = (DEMO / "courier" / "world" / "blinken-urges-beijing-north-korea.html").read_bytes()
+    html = (CORPUS / "courier" / "world" / "blinken-urges-beijing-north-korea.html").read_bytes()
     extracted = extract_article(html, "http://127.0.0.1:8000/courier/world/blinken-urges-beijing-north-korea.html")
     assert extracted.language == "en"  # <html lang="en-GB">
     assert extracted.site_name == "The Daily Courier"
@@ -148,7 +146,7 @@ def test_courier_page_language_from_regional_lang_attribute():
 
 
 def test_rhein_post_page_date_from_meta_name_date():
-    html = (DEMO / "rheinpost" / "2021" / "03" / "17" / "duesseldorf-rhine-bridge-repairs.html").read_bytes()
+    html = (CORPUS / "rheinpost" / "2021" / "03" / "17" / "duesseldorf-rhine-bridge-repairs.html").read_bytes()
     extracted = extract_article(html, "http://127.0.0.1:8000/rheinpost/2021/03/17/duesseldorf-rhine-bridge-repairs.html")
     # <meta name="date" content="2021-03-17T11:00:00+01:00">, kept with its time of day.
     assert extracted.published_at == datetime(2021, 3, 17, 10, 0, tzinfo=UTC)
