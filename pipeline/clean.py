@@ -86,15 +86,22 @@ _LEAD_IN_LINE = re.compile(
 # "Also on example.com <headline>": a link to the site's own story.
 _ALSO_ON_SITE = re.compile(r"^\s*also on (www\.)?[\w-]+(\.[\w-]+)*\.[a-z]{2,}\b\s*[:»>›|–—-]?\s*\S.{0,160}$", re.I)
 
+# Messaging apps a site invites readers to follow it on ("Join our WhatsApp channel").
+_MESSENGERS = r"(?:whats\ ?app|telegram|signal|threads|bluesky|mastodon)"
 # Sentences that ask the reader to do something (subscribe, click, follow,
-# share, send a tip): page furniture when a line opens with one, or anywhere in
-# a line at the very start or end of the body.
+# share, send a tip, join a messenger channel): page furniture when a line
+# opens with one, or anywhere in a line at the very start or end of the body.
+# The messenger forms name the reader's side ("us", "our", "nuestro canal"), so
+# a line that opens with a verb and mentions WhatsApp later is not one.
 _CALL_TO_ACTION = re.compile(
-    r"""^\W*(?:
+    r"""^\W*(?:stay\ (?:informed|updated|up\ to\ date|connected|in\ the\ loop)\W+)?(?:
         (?:sign[ -]?up|subscribe|register)\b.{0,120}\b(?:newsletters?|inbox|e-?mails?|updates|free|today|now|here)\b
       | click\ (?:here|below|the\ link)\b | tap\ here\b
       | (?:download|get)\ (?:our|the)\ (?:free\ )?(?:\w+\ ){0,3}app\b
-      | follow\ (?:us|him|her|me|them|[\w.@'’&\ ]{1,60}?)\ on\ (?:twitter|facebook|instagram|youtube|linkedin|tiktok|threads|mastodon|bluesky|x)\b
+      | follow\ (?:us|him|her|me|them|[\w.@'’&\ ]{1,60}?)\ on\ (?:twitter|facebook|instagram|youtube|linkedin|tiktok|x|MESSENGERS)\b
+      | (?:join|follow|subscribe\ to|find|message|contact)\ (?:us\ on|our)\b.{0,40}?\bMESSENGERS\b
+      | join\ [\w.'’&\ ]{1,60}?\ on\ MESSENGERS\b | (?:we'?re|we\ are)\ (?:now\ )?(?:also\ )?on\ MESSENGERS\b
+      | get\ (?:our|the)\b.{0,60}?\bon\ MESSENGERS\b
       | get\ .{0,80}\b(?:delivered|in\ your\ inbox|to\ your\ inbox)\b | get\ access\ to\b
       | like\ this\ (?:story|article|post|video)\b | share\ (?:this|it)\ with\b
       | have\ a\ (?:news\ )?tip\b | got\ a\ (?:news\ )?tip\b
@@ -104,7 +111,13 @@ _CALL_TO_ACTION = re.compile(
       | klicken\ sie\ hier | cliquez\ ici | haga\ clic\ aquí | clique\ aqui | clicca\ qui
       | (?:abonnieren\ sie|melden\ sie\ sich|inscrivez-vous|abonnez-vous|suscríbete|iscriviti|assine)\b.{0,120}\b(?:newsletter|lettre|boletín|e-?mail)
       | folgen\ sie\ uns | suivez-nous | síguenos | seguici | siga-nos
-    )""",
+      | (?:folge|folgt|abonnieren\ sie|abonniere|abonniert|treten\ sie|tritt|tretet)\ (?:uns|unserem|unserer|unseren|unsere)\b.{0,40}?\bMESSENGERS\b
+      | (?:rejoignez|rejoins|retrouvez)-nous\b.{0,40}?\bMESSENGERS\b
+      | (?:rejoignez|rejoins|suivez|abonnez-vous\ à|abonne-toi\ à)\ (?:notre|nos)\b.{0,40}?\bMESSENGERS\b
+      | (?:únete|unete|suscríbete|suscribete|sigue)\ (?:a\ )?(?:nuestro|nuestra|nuestros)\b.{0,40}?\bMESSENGERS\b
+      | (?:unisciti|iscriviti|segui)\ (?:al\ |alla\ |ai\ |il\ |la\ )?(?:nostro|nostra|nostri)\b.{0,40}?\bMESSENGERS\b
+      | (?:entre|participe|inscreva-se|junte-se|siga|acompanhe)\ (?:no|na|do|da|ao|à|o|a)\ (?:nosso|nossa)\b.{0,40}?\bMESSENGERS\b
+    )""".replace("MESSENGERS", _MESSENGERS),
     re.IGNORECASE | re.VERBOSE,
 )
 CALL_TO_ACTION_MAX_WORDS = 60
@@ -137,20 +150,32 @@ _STAMP_LINE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 STAMP_MAX_WORDS = 12
-_DATE_WORDS = set(
+# Month and weekday names (and their usual English short forms) in the
+# languages above, folded as fold_line folds them.
+_MONTH_AND_WEEKDAY_NAMES = frozenset(
     "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august "
     "september october november december monday tuesday wednesday thursday friday saturday sunday mon tue wed "
-    "thu fri sat sun am pm a m p m at on the of gmt utc bst cet cest est edt pst pdt ist "
+    "thu fri sat sun "
     "januar februar märz mai juni juli oktober dezember montag dienstag mittwoch donnerstag freitag samstag "
-    "sonntag um uhr "
+    "sonntag "
     "janvier février mars avril juin juillet août septembre octobre novembre décembre lundi mardi mercredi "
-    "jeudi vendredi samedi dimanche le à h "
+    "jeudi vendredi samedi dimanche "
     "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre lunes martes "
-    "miércoles jueves viernes sábado domingo de del a las "
+    "miércoles jueves viernes sábado domingo "
     "janeiro fevereiro março maio junho julho setembro outubro novembro dezembro segunda terça quarta quinta "
-    "sexta sábado domingo feira às "
+    "sexta sábado domingo "
     "gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre lunedì martedì mercoledì giovedì "
-    "venerdì sabato domenica alle ore".split()
+    "venerdì sabato domenica".split()
+)
+# Every word a date-and-time line may hold: the names and the small words and
+# zones around them ("am", "um … Uhr", "de", "às").
+_DATE_WORDS = _MONTH_AND_WEEKDAY_NAMES | set(
+    "am pm a m p m at on the of gmt utc bst cet cest est edt pst pdt ist "
+    "um uhr "
+    "le à h "
+    "de del a las "
+    "feira às "
+    "alle ore".split()
 )
 # "By Maren Holt", "By MAREN HOLT and Jo Lin, Reuters", "Von Max Muster": a byline.
 _BYLINE = re.compile(r"^\s*(?:by|von|par|por|di|door|av|af)\s+(?P<names>\S.{0,120})$", re.IGNORECASE)
@@ -488,17 +513,43 @@ def clean_article(article: ExtractedArticle, *, feed_title: str | None = None) -
 # when no phrase list knows it.  Each stored article adds one to the support
 # of each of its lines; a line whose support reaches the threshold is removed
 # from that site's articles from then on.  Bump SITE_RULES_VERSION whenever
-# line folding or hashing changes: rows of another version are ignored.
+# line folding or hashing changes: rows of another version are ignored, so
+# every site learns again from the pages stored after the change.
+#
+# Version 2: numbers and month/weekday names are keyed as placeholders, so a
+# line carrying the page's date ("… print edition of Tuesday 7 May 2024.") is
+# one line across pages.
 
-SITE_RULES_VERSION = 1
+SITE_RULES_VERSION = 2
 # Lines longer than this are article prose, not furniture, however often a
 # site repeats them (a standing paragraph about an ongoing trial, say).
 SITE_RULE_MAX_WORDS = 60
+# Numbers and dates are keyed as placeholders only in a line with at least this
+# many other words: the shared wording is what makes two dated lines one line.
+# Shorter lines ("Day 3 of the trial", "Score: 2-1", "The FTSE 100 closed at
+# 8,213") keep their numbers, so short data lines never merge on them.
+DATED_LINE_MIN_OTHER_WORDS = 5
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def _keyed_form(line: str) -> str:
+    """The folded line, with digit runs and month/weekday names as "#" when
+    enough other words remain ("#" never survives fold_line, so it cannot
+    collide with a line's own text)."""
+    tokens = fold_line(line).split()
+    placeholders = [token in _MONTH_AND_WEEKDAY_NAMES or bool(_DIGIT_RUN.search(token)) for token in tokens]
+    if len(tokens) - sum(placeholders) < DATED_LINE_MIN_OTHER_WORDS:
+        return " ".join(tokens)
+    return " ".join(
+        ("#" if token in _MONTH_AND_WEEKDAY_NAMES else _DIGIT_RUN.sub("#", token)) if placeholder else token
+        for token, placeholder in zip(tokens, placeholders)
+    )
 
 
 def line_key(line: str) -> int:
-    """A stable signed 64-bit key of a folded line (fits a PostgreSQL bigint)."""
-    digest = hashlib.blake2b(fold_line(line).encode("utf-8"), digest_size=8).digest()
+    """A stable signed 64-bit key of a folded line (fits a PostgreSQL bigint);
+    lines that differ only in their numbers or dates share it."""
+    digest = hashlib.blake2b(_keyed_form(line).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 

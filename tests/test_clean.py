@@ -530,3 +530,134 @@ def test_learned_lines_are_removed_as_whole_lines_only():
     keys = [key for key, _ in site_lines(text)]
     assert len(keys) == len(set(keys)) == 3
     assert all(-(2**63) <= key < 2**63 for key in keys)
+
+
+# ------------------------------------------- dated and messenger furniture (issue #4)
+
+HARBOUR_MESSENGER_URL = "https://harbour.example.org/news/ferry-crews-whatsapp-storm.html"
+
+
+def test_messenger_calls_to_action_go_as_whole_lines_and_running_text_about_whatsapp_stays():
+    page = (FIXTURES / "page-messenger-call-to-action.html").read_bytes()
+    extracted = extract_article(page, HARBOUR_MESSENGER_URL)
+    calls = [
+        "Join our WhatsApp channel to get the day's top stories from the Harbour Gazette.",
+        "Join us on Telegram for breaking news from the harbour and the old town.",
+        "Stay informed: follow the Harbour Gazette on Signal, Threads and Bluesky.",
+    ]
+    assert set(calls) <= set(extracted.text.splitlines())  # the extractor keeps them: cleaning must go
+    out = clean_article(extracted).text.splitlines()
+    assert out == [line for line in extracted.text.splitlines() if line not in calls]
+    # Sentences that mention WhatsApp in running text, one opening with "Follow-up", stay whole.
+    assert out[0].startswith("Ferry crews warned each other about storm damage on the east quay in a WhatsApp group")
+    assert any(line.startswith("Follow-up messages on WhatsApp showed") for line in out)
+    assert len(out) == 4
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Follow us on WhatsApp for the latest news.",
+        "We're on Telegram! Join us for breaking news.",
+        "Subscribe to our Telegram channel for breaking news.",
+        "Join thousands of readers on Mastodon.",
+        "Folgen Sie uns auf WhatsApp.",
+        "Abonnieren Sie unseren WhatsApp-Kanal.",
+        "Treten Sie unserem Telegram-Kanal bei.",
+        "Rejoignez notre chaîne WhatsApp pour recevoir l'essentiel de l'actualité.",
+        "Rejoignez-nous sur Telegram.",
+        "Únete a nuestro canal de WhatsApp.",
+        "Síguenos en Telegram.",
+        "Unisciti al nostro canale WhatsApp.",
+        "Iscriviti al nostro canale Telegram.",
+        "Entre no nosso canal do WhatsApp.",
+        "Siga-nos no Telegram.",
+    ],
+)
+def test_messenger_call_to_action_line_goes_inside_the_body(line):
+    body = "The fish market on the east quay reopened on Thursday after a three-month renovation."
+    assert strip_boilerplate(f"{body}\n{line}\n{body}").splitlines() == [body, body]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Residents joined a WhatsApp group to organise the clean-up, the council said.",
+        "Signal and WhatsApp both said they would leave the country rather than comply with the law.",
+        "Sigue abierta la investigación sobre los mensajes de WhatsApp del ministro.",
+        "Entre os investigados estão dois assessores que usaram o WhatsApp para combinar os pagamentos.",
+        "The mayor said on Telegram that we are on the right track.",
+    ],
+)
+def test_sentence_mentioning_a_messenger_in_running_text_is_kept(line):
+    body = "The fish market on the east quay reopened on Thursday after a three-month renovation."
+    assert strip_boilerplate(f"{body}\n{line}\n{body}").splitlines() == [body, line, body]
+    assert strip_boilerplate(line) == line  # alone, at both edges
+
+
+def test_line_key_treats_numbers_and_dates_as_one_placeholder_only_in_lines_with_enough_words():
+    from pipeline.clean import line_key
+
+    dated = "This article first appeared in The Morning Ledger's print edition of {}."
+    assert len({line_key(dated.format(day)) for day in
+                ("Tuesday 7 May 2024", "Wednesday 8 May 2024", "Friday 31 January 2025", "lunedì 3 giugno 2024")}) == 1
+    # Otherwise unchanged: other words still count, and keys of undated lines are the same as before.
+    assert line_key(dated.format("Tuesday 7 May 2024")) != line_key(dated.replace("print", "web").format("7 May 2024"))
+    assert line_key("This article was translated from German.") == 4108467972830193045
+    # Words that are not month or weekday names (nor "the", "of", "de") are never placeholders.
+    assert line_key("The council met on the 7th of May at the town hall.") != line_key(
+        "The council met on a 7th of May at the town hall."
+    )
+    # Short lines keep their numbers: "Day 3 of the trial" and "Day 4 of the trial" are two lines.
+    assert line_key("Day 3 of the trial") != line_key("Day 4 of the trial")
+    assert line_key("The FTSE 100 closed at 8,213") != line_key("The FTSE 100 closed at 8,190")
+
+
+def test_a_dated_site_line_is_learned_across_pages_and_a_sentence_with_a_number_on_one_page_stays(clean_db):
+    from sqlalchemy import text as sql
+
+    from pipeline.clean import line_key, remove_learned_lines, site_lines
+    from pipeline.dedup import content_hash
+    from pipeline.neardup import fingerprint
+    from pipeline.store import load
+
+    site, min_pages = "ledger.example", 3
+    topics = ["the ferry timetable", "a new fish market", "dredging the harbour mouth", "the sea wall"]
+
+    def print_line(n: int) -> str:
+        day = datetime(2024, 5, 6 + n, tzinfo=UTC)
+        return f"This article first appeared in The Morning Ledger's print edition of {day:%A} {day.day} {day:%B %Y}."
+
+    def numbered_sentence(households: int) -> str:
+        return f"The council said {households} households would get the new bins by the end of the year."
+
+    def story(n: int) -> str:
+        # One long line of prose (never counted as a site line) and the print-edition line of its day.
+        prose = " ".join(f"Report {n}, part {part}: the council discussed {topics[n]} at length." for part in range(20))
+        return f"{prose}\n{print_line(n)}"
+
+    def record(n: int, body: str) -> load.ArticleRecord:
+        url = f"https://{site}/{n}"
+        return load.ArticleRecord(
+            canonical_url=url, url=url, feed_id=None, title=f"Story {n}", text=body, author=None,
+            published_at=None, language="en", site_name=None, dateline=None, agency=None,
+            content_hash=content_hash(body), fingerprint=fingerprint(body), final_url=url,
+            site=site, site_lines=site_lines(body),
+        )
+
+    with clean_db.begin() as conn:
+        load.store_articles(conn, [record(0, f"{story(0)}\n{numbered_sentence(1200)}"), record(1, story(1))])
+        assert load.learned_site_lines(conn, [site], min_support=min_pages) == {}
+        load.store_articles(conn, [record(2, story(2))])
+        learned = load.learned_site_lines(conn, [site], min_support=min_pages)[site]
+        shown = conn.execute(
+            sql("SELECT text FROM site_boilerplate WHERE host = :host AND support >= :n"),
+            {"host": site, "n": min_pages},
+        ).scalars().all()
+
+    # Three pages, three dates, one learned line, shown as it was first seen.
+    assert shown == [print_line(0)]
+    assert learned == frozenset({line_key(print_line(3))})
+    # A later page loses its own print-edition line; a sentence with another number seen on one page stays.
+    later = f"{story(3)}\n{numbered_sentence(950)}"
+    assert remove_learned_lines(later, learned).splitlines() == [later.splitlines()[0], numbered_sentence(950)]
