@@ -44,8 +44,9 @@ What it does, in order:
 5. **Look-up cost.**  In a second fresh database, synthetic articles (words
    drawn from the benchmark bodies' word frequencies) with fingerprints and
    LSH bands are bulk-loaded with COPY up to each size (default 10k, then
-   100k: about a minute and a half on 2 cores), and the candidate query of
-   ``pipeline/store/load.py::_find_story`` is timed for fresh fingerprints
+   100k: about a minute and a half on 2 cores), and the flow's candidate
+   query (``pipeline/store/load.py::CANDIDATE_SQL``, for one article's bands)
+   is timed for fresh fingerprints
    (no stored copy) and for near copies of stored texts; EXPLAIN shows the
    index it uses.
 6. A Markdown table of everything; ``--json FILE`` writes the results.
@@ -583,7 +584,7 @@ def measure_ner(engine) -> dict:
     from sqlalchemy import text
 
     from pipeline.config import get_settings
-    from pipeline.enrich import EnrichInput, extract_entities, load_nlp
+    from pipeline.enrich import EnrichInput, extract_entities, load_nlp, model_for_language
 
     settings = get_settings()
     with engine.connect() as conn:
@@ -598,7 +599,8 @@ def measure_ner(engine) -> dict:
         statuses = dict(conn.execute(text(
             "SELECT entities_status, count(*) FROM articles GROUP BY 1")).all())
     started = time.perf_counter()
-    nlp = load_nlp(settings.spacy_model)
+    model_name = model_for_language(settings.ner_models, "en")
+    nlp = load_nlp(model_name)
     load_seconds = time.perf_counter() - started
     items = [EnrichInput(title, body, language) for title, body, language in canonical]
     extract_entities(nlp, items[:2], max_chars=settings.ner_max_chars)  # warm-up
@@ -608,7 +610,7 @@ def measure_ner(engine) -> dict:
     per_article = seconds / len(items) if items else 0.0
     total_without_dedup = (len(items) + saving) * per_article
     return {
-        "model": settings.spacy_model, "model_load_seconds": round(load_seconds, 2),
+        "model": model_name, "model_load_seconds": round(load_seconds, 2),
         "canonical_articles_ner": len(items), "ner_seconds_canonical": round(seconds, 2),
         "ner_seconds_per_article": round(per_article, 4),
         "stored_articles": stored, "copies": copies, "copies_in_model_language": saving,
@@ -727,15 +729,18 @@ def time_lookups(engine, texts: list[str]) -> dict:
 
     from pipeline.neardup import fingerprint
 
+    def one_article(fp):
+        return {"positions": [0] * len(fp.bands), "bands": fp.bands, "limit": MAX_CANDIDATES}
+
     fingerprints = [fingerprint(t) for t in texts]
     timings, candidates = [], []
     with engine.connect() as conn:
         query = sql(CANDIDATE_SQL)
         for fp in fingerprints[:5]:  # warm the connection and plan cache
-            conn.execute(query, {"bands": fp.bands, "id": -1, "limit": MAX_CANDIDATES}).all()
+            conn.execute(query, one_article(fp)).all()
         for fp in fingerprints:
             started = time.perf_counter()
-            rows = conn.execute(query, {"bands": fp.bands, "id": -1, "limit": MAX_CANDIDATES}).all()
+            rows = conn.execute(query, one_article(fp)).all()
             timings.append((time.perf_counter() - started) * 1000)
             candidates.append(len(rows))
         conn.rollback()
@@ -758,7 +763,7 @@ def explain_lookup(engine, sample_text: str) -> list[str]:
     with engine.connect() as conn:
         plan = [row[0] for row in conn.execute(
             sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + CANDIDATE_SQL),
-            {"bands": fp.bands, "id": -1, "limit": MAX_CANDIDATES})]
+            {"positions": [0] * len(fp.bands), "bands": fp.bands, "limit": MAX_CANDIDATES})]
         conn.rollback()
     return plan
 

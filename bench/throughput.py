@@ -4,6 +4,7 @@
 Usage::
 
     python bench/throughput.py [--articles 2000] [--feeds 50] [--workers N] [--json FILE]
+    python bench/throughput.py --store-only [--articles 500]
 
 1. **Corpus.**  N distinct articles of realistic size — each a seeded draw of
    real sentences from the extraction benchmark's bodies, so spaCy sees real
@@ -17,6 +18,11 @@ Usage::
    decode, extract and clean, fingerprint, NER — in ``--workers`` long-lived
    processes, no HTTP, no database, no orchestration.
 4. The ratio flow/floor (issue #9's target: >= 0.8 at N = 2,000).
+
+``--store-only`` times the store stage alone instead: the pages prepared as
+the flow prepares them (outside the clock), then ``load.store_articles`` in
+batches of ``NEWSFLOW_BATCH_SIZE`` on a fresh database, one transaction per
+batch, as the flow does; then the same batches again (all already stored).
 """
 
 from __future__ import annotations
@@ -115,6 +121,44 @@ def run_floor(pages: list[Path], workers: int) -> dict:
     return {"articles": done, "seconds": round(seconds, 1), "per_second": round(done / seconds, 2)}
 
 
+def run_store_only(pages: list[Path], root: Path, base: str, url: str) -> dict:
+    from sqlalchemy import create_engine, text
+
+    from pipeline.config import get_settings
+    from pipeline.fetch import FetchResult
+    from pipeline.process import Entry, ProcessError, prepare_articles
+    from pipeline.store import load
+    from pipeline.store.engine import sqlalchemy_url
+    from pipeline.store.migrate import upgrade
+
+    jobs = []
+    for page in pages:
+        page_url = f"{base}/{page.relative_to(root)}"
+        jobs.append((Entry(page_url, page_url, None),
+                     FetchResult(page_url, page_url, 200, page.read_bytes(), "text/html; charset=utf-8")))
+    records = [record for record in prepare_articles(jobs) if not isinstance(record, ProcessError)]
+    batch = get_settings().batch_size
+    engine = create_engine(sqlalchemy_url(url))
+    upgrade(engine)
+    results = {"articles": len(records), "batch_size": batch}
+    for label in ("first_run", "rerun"):
+        started, cpu = time.perf_counter(), time.process_time()
+        for start in range(0, len(records), batch):
+            with engine.begin() as conn:
+                load.store_articles(conn, records[start:start + batch])
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        results[f"{label}_seconds"] = round(seconds, 2)
+        results[f"{label}_ms_per_article"] = round(1000 * seconds / len(records), 2)
+        results[f"{label}_python_cpu_ms_per_article"] = round(1000 * cpu / len(records), 2)
+    with engine.connect() as conn:
+        results["rows"] = dict(conn.execute(text(
+            "SELECT (SELECT count(*) FROM articles) AS articles, (SELECT count(*) FROM stories) AS stories,"
+            " (SELECT count(*) FROM article_bands) AS bands, (SELECT count(*) FROM raw_pages) AS raw_pages"
+        )).one()._mapping)
+    engine.dispose()
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=2000)
@@ -122,11 +166,25 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--store-only", action="store_true", help="time the store stage alone (see above)")
     args = parser.parse_args()
 
     from flows.demo import serve_directory
 
     server = os.environ.get("NEWSFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+    if args.store_only:
+        with tempfile.TemporaryDirectory(prefix="newsflow-store-") as tmp:
+            base = "http://127.0.0.1:8000"
+            _, pages = build_corpus(Path(tmp), base, args.articles, min(args.feeds, args.articles), args.seed)
+            print(f"store: {args.articles} prepared articles, load.store_articles per batch …", flush=True)
+            with dedup.fresh_database(server, f"newsflow_bench_store_{os.getpid()}", False) as url:
+                results = run_store_only(pages, Path(tmp), base, url)
+        print("| measure | value |\n|---|---|")
+        for key, value in results.items():
+            print(f"| {key} | {value} |")
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+        return 0
     with tempfile.TemporaryDirectory(prefix="newsflow-throughput-") as tmp:
         root = Path(tmp) / "corpus"
         root.mkdir()

@@ -271,6 +271,7 @@ def _when(moment) -> str:
 @app.command()
 def ingest(
     feeds: Annotated[Path | None, typer.Option(help="Feed list: YAML (feeds: [{url, name}]) or OPML. Without it, the stored feeds that are due.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Resolve root-relative URLs in the feed list against this.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many new articles this run.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Fetch the feeds even if they are not due.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -283,7 +284,7 @@ def ingest(
         raise typer.Exit(2)
     _engine()  # fail early and clearly when there is no database
     started = time.perf_counter()
-    summary = ingest_flow(feeds_path=str(feeds) if feeds else None, limit=limit, force=force)
+    summary = ingest_flow(feeds_path=str(feeds) if feeds else None, base_url=base_url, limit=limit, force=force)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -347,6 +348,7 @@ def print_summary(summary: dict, seconds: float) -> None:
         ("new stories", summary["stories_new"]),
         ("articles tagged", f"{summary['articles_enriched']} ({summary['entity_links']} entity links)"),
         ("time", f"{seconds:.1f} s"),
+        ("run", f"{summary['run_id']} (newsflow runs)" if summary["run_id"] else "not recorded"),
     ]
     for name, value in rows:
         table.add_row(name, str(value))
@@ -355,6 +357,8 @@ def print_summary(summary: dict, seconds: float) -> None:
         console.print("[yellow]recorded errors (retried next run):[/yellow]")
         for url, message in summary["errors"]:
             console.print(f"  {url}: {message}", soft_wrap=True)
+        if summary["error_count"] > len(summary["errors"]):
+            console.print(f"  … and {summary['error_count'] - len(summary['errors'])} more")
 
 
 @app.command()
@@ -575,21 +579,53 @@ def story(
 @app.command()
 def reenrich(
     since: Annotated[str | None, typer.Option(help="Also recompute articles fetched this recently: 24h, 7d.")] = None,
-    model: Annotated[str | None, typer.Option(help="An installed spaCy pipeline to use instead of the configured one.")] = None,
+    model: Annotated[list[str] | None, typer.Option(help="LANG=MODEL: read LANG with this installed spaCy pipeline this run (repeatable); a bare MODEL is for English.")] = None,
 ) -> None:
     """Recompute entities of stored articles (another model, or --since), without re-fetching."""
     from flows.maintenance import reenrich as reenrich_flow
-    from pipeline.config import reset_settings_cache
 
-    if model:
-        os.environ["NEWSFLOW_SPACY_MODEL"] = model
-        reset_settings_cache()
+    models = dict(item.split("=", 1) if "=" in item else ("en", item) for item in model or [])
     _engine()
-    summary = reenrich_flow(since=_parse_age(since))
+    summary = reenrich_flow(since=_parse_age(since), models=models or None)
     console.print(
         f"{summary['articles_marked']} articles marked, {summary['articles_enriched']} enriched "
         f"({summary['entity_links']} entity links) with {summary['model']} in {summary['seconds']:.1f} s"
     )
+
+
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
+    """Recent ingest runs (scheduled, triggered by hand or from this CLI) with their counts."""
+    from pipeline.query import recent_runs
+
+    with _engine().connect() as conn:
+        rows = recent_runs(conn, limit)
+    if as_json:
+        print(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table(title=f"last {len(rows)} ingest runs", title_justify="left")
+    for column in ("run", "started", "took", "status", "feeds", "new entries", "pages", "articles",
+                   "stories", "copies", "tagged", "errors"):
+        table.add_column(column, justify="right" if column not in ("started", "status") else "left")
+    colours = {"completed": "green", "running": "cyan", "failed": "red", "abandoned": "yellow"}
+    for row in rows:
+        took = f"{row['seconds']:.0f} s" if row["seconds"] is not None else "-"
+        status = f"[{colours.get(row['status'], 'white')}]{row['status']}[/]"
+        table.add_row(
+            str(row["id"]), _when(row["started_at"]), took, status,
+            f"{row['feeds']}" + (f" ({row['feeds_failed']} failed)" if row["feeds_failed"] else ""),
+            str(row["entries_new"]),
+            f"{row['pages_fetched']}" + (f" ({row['pages_failed']} failed)" if row["pages_failed"] else ""),
+            str(row["articles_new"]), str(row["stories_new"]), str(row["copies"]),
+            str(row["articles_enriched"]), str(row["errors"]),
+        )
+    console.print(table)
+    for row in rows:
+        if row["database_error"]:
+            console.print(f"[red]run {row['id']}:[/red] {row['database_error']}", soft_wrap=True)
 
 
 @app.command()
@@ -646,8 +682,11 @@ def entity(
 
 
 @app.command()
-def stats() -> None:
-    """Row counts, articles per feed, the biggest stories and the commonest entities."""
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Print everything as one JSON object.")] = False,
+) -> None:
+    """Row counts, articles per day, language and feed, and the busiest stories
+    and entities of the last 24 h (of the newest 24 h of data when nothing is that recent)."""
     from pipeline import query
 
     with _engine().connect() as conn:
@@ -655,9 +694,25 @@ def stats() -> None:
         per_day = query.articles_per_day(conn)
         per_language = query.articles_per_language(conn)
         per_feed = query.articles_per_feed(conn)
-        stories = query.list_stories(conn, limit=5)
-        entities = query.top_entities_by_story(conn, limit=10)
+        window = query.busiest_window(conn, hours=24)
+        stories = query.busiest_stories(conn, window, limit=5) if window else []
+        entities = (query.top_entities_by_story(conn, limit=10, since=window.start, until=window.end)
+                    if window else [])
         failures = query.recent_failures(conn)
+    if as_json:
+        print(json.dumps({
+            "rows": counts,
+            "per_day": [{"day": day, "articles": n, "stories": m} for day, n, m in per_day],
+            "per_language": [{"language": lang, "articles": n, "with_entities": share}
+                             for lang, n, share in per_language],
+            "per_feed": [{"feed": name, "articles": n, "failures": f, "last_error": error}
+                         for name, n, f, error in per_feed],
+            "window": {"start": window.start, "end": window.end, "current": window.current} if window else None,
+            "busiest_stories": stories, "busiest_entities": entities,
+            "failures": [{"url": url, "stage": stage, "error": error, "attempts": attempts}
+                         for url, stage, error, attempts in failures],
+        }, default=str, indent=2))
+        return
     table = Table(title="rows", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -682,18 +737,28 @@ def stats() -> None:
     for name, articles, failures_count, error in per_feed:
         feeds_table.add_row(name, str(articles), str(failures_count), error or "")
     console.print(feeds_table)
-    stories_table = Table(title="biggest stories", title_justify="left")
-    for column in ("story", "title", "articles", "outlets"):
+    if window is None:
+        console.print("busiest stories and entities: no articles yet")
+    else:
+        span = f"{window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} UTC"
+        if window.current:
+            console.print(f"[bold]the last 24 h[/bold] ({span}):")
+        else:
+            console.print(f"[yellow]nothing published in the last 24 h[/yellow]; the newest 24 h of data"
+                          f" ({span}), up to the newest article:")
+    stories_table = Table(title="busiest stories (articles in the 24 h)", title_justify="left")
+    for column in ("story", "title", "in 24 h", "all", "outlets"):
         stories_table.add_column(column)
     for story_row in stories:
-        stories_table.add_row(f"#{story_row['id']}", story_row["title"] or "", str(story_row["article_count"]),
-                              ", ".join(story_row["outlets"]))
+        stories_table.add_row(f"#{story_row['id']}", story_row["title"] or "", str(story_row["window_articles"]),
+                              str(story_row["article_count"]), ", ".join(story_row["outlets"]))
     console.print(stories_table)
-    entities_table = Table(title="commonest entities", title_justify="left")
-    for column in ("entity", "label", "articles", "mentions"):
+    entities_table = Table(title="busiest entities (stories in the 24 h)", title_justify="left")
+    for column in ("entity", "label", "stories", "articles", "mentions"):
         entities_table.add_column(column)
     for row in entities:
-        entities_table.add_row(row["name"], row["label"], str(row["articles"]), str(row["mentions"]))
+        entities_table.add_row(row["name"], row["label"], str(row["stories"]), str(row["articles"]),
+                               str(row["mentions"]))
     console.print(entities_table)
     if failures:
         failures_table = Table(title="entries that failed (retried next run)", title_justify="left")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,8 +19,15 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         ".html": "text/html; charset=utf-8",
     }
 
+    on_request: Callable[[str], None] | None = None
+
     def log_message(self, format, *args):  # noqa: A002 - signature of the base class
         pass
+
+    def send_head(self):
+        if self.on_request is not None:
+            self.on_request(self.path)
+        return super().send_head()
 
 
 # The demo prefers one fixed port so that its feed and article URLs are the
@@ -29,10 +36,15 @@ DEMO_PORT = 48123
 
 
 @contextlib.contextmanager
-def serve_directory(root: Path, port: int = 0) -> Iterator[str]:
+def serve_directory(
+    root: Path, port: int = 0, on_request: Callable[[str], None] | None = None
+) -> Iterator[str]:
     """Serve ``root`` on 127.0.0.1 (``port``, or any free port if that is 0 or
-    taken); yields the base URL."""
-    handler = partial(_QuietHandler, directory=str(root))
+    taken); yields the base URL.  ``on_request`` is called with the path of
+    each GET or HEAD, before the answer is sent."""
+    handler = partial(
+        type("Handler", (_QuietHandler,), {"on_request": staticmethod(on_request)}), directory=str(root)
+    )
     try:
         server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError:

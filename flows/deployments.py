@@ -4,12 +4,12 @@
 repository root declares the same two for a process work pool, and
 ``tests/test_deployments.py`` checks that the two stay alike.
 
-=====================  ================  =========================  ===========
-deployment             flow              schedule                   at once
-=====================  ================  =========================  ===========
-``ingest/scheduled``   ``ingest``        every 30 minutes           unlimited
-``reenrich/scheduled`` ``reenrich``      ``30 3 * * *`` (03:30 UTC)  1
-=====================  ================  =========================  ===========
+========================  ================  =========================  ===========
+deployment                flow              schedule                   at once
+========================  ================  =========================  ===========
+``ingest/scheduled``      ``ingest``        every 30 minutes           unlimited
+``maintenance/scheduled`` ``maintenance``   ``30 3 * * *`` (03:30 UTC)  1
+========================  ================  =========================  ===========
 
 * **ingest** runs over the feeds that are due (``feeds_path=None``: every
   stored feed whose ``next_fetch_at`` has passed); a feed's own interval
@@ -20,8 +20,10 @@ deployment             flow              schedule                   at once
   workers) split the due feeds between them through the database, and every
   write is idempotent, so a second run is never harmful and a limit would
   only make work wait.
-* **maintenance** is the nightly ``reenrich`` flow: it re-tags the articles
-  whose entities came from another spaCy model.  One run at a time
+* **maintenance** runs nightly: it deletes stored HTML older than
+  ``NEWSFLOW_RAW_HTML_DAYS``, re-tags the articles whose entities came from
+  another spaCy model than the one now configured for their language, and
+  refreshes the planner's statistics (ANALYZE).  One run at a time
   (``concurrency_limit=1``): a second one would only find nothing left to do
   and hold the model in memory twice.  Runs over the limit wait their turn
   (Prefect's default collision strategy, ENQUEUE).
@@ -29,7 +31,7 @@ deployment             flow              schedule                   at once
 Manual runs use the same deployments, with any parameter overridden::
 
     prefect deployment run 'ingest/scheduled' --param feeds_path=seeds/feeds.yaml --watch
-    prefect deployment run 'reenrich/scheduled' --param since=2024-01-01T00:00:00Z
+    prefect deployment run 'maintenance/scheduled' --param raw_html_days=30
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def deployments() -> list[RunnerDeployment]:
     from prefect.types.entrypoint import EntrypointType
 
     from flows.ingest import ingest
-    from flows.maintenance import reenrich
+    from flows.maintenance import maintenance
 
     return [
         ingest.to_deployment(
@@ -81,15 +83,16 @@ def deployments() -> list[RunnerDeployment]:
                 "deduplicate, tag entities, store. Overlapping runs split the work."
             ),
         ),
-        reenrich.to_deployment(
+        maintenance.to_deployment(
             name=DEPLOYMENT_NAME,
             entrypoint_type=EntrypointType.MODULE_PATH,
             schedules=[CronSchedule(cron=MAINTENANCE_CRON, timezone=MAINTENANCE_TIMEZONE)],
             concurrency_limit=MAINTENANCE_CONCURRENCY,
             tags=[*TAGS, "maintenance"],
             description=(
-                "Nightly at 03:30 UTC: re-tag the articles whose entities came from "
-                "another spaCy model. One run at a time."
+                "Nightly at 03:30 UTC: delete stored HTML past its retention, re-tag the "
+                "articles whose entities came from another spaCy model, refresh statistics. "
+                "One run at a time."
             ),
         ),
     ]

@@ -8,19 +8,22 @@ gets one HTTP client and one database transaction.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run as prefect_flow_run
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
-from flows.workers import map_in_chunks
+from flows.workers import Pending, map_in_chunks, submit_in_chunks
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
-from pipeline.enrich import EnrichInput, extract_entities_with_model
+from pipeline.enrich import EnrichInput, extract_entities_with_models
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
 from pipeline.process import Entry, ProcessError, prepare_articles
@@ -50,8 +53,12 @@ class IngestSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     batches_lost: int = 0  # batches the database would not take (retried by the next run)
     database_error: str | None = None
+    database_error_kind: str | None = None  # "unavailable", "statement-timeout", "disk-full", "refused"
+    error_count: int = 0  # all errors; ``errors`` keeps the first few
+    run_id: int | None = None  # the row in ingest_runs
 
     def add_error(self, url: str, message: str) -> None:
+        self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append((url, message))
 
@@ -89,22 +96,27 @@ def _batches(items: list, size: int):
         yield items[start:start + size]
 
 
-def register_feeds(
-    engine: Engine, sources: list[FeedSource] | None, force: bool
-) -> tuple[list[FeedJob], list[int] | None]:
-    """Store the listed feeds; return the ones due now (all with ``force``)
-    and the ids of the run's scope (the listed feeds, or None for all)."""
-    return retry_database(lambda: _register_feeds(engine, sources, force))
+def claim_feeds(
+    engine: Engine, run_id: int, sources: list[FeedSource] | None, force: bool, settings: Settings
+) -> tuple[list[FeedJob], list[int]]:
+    """Store the listed feeds, lease the ones this run works on (among the
+    listed ones, or all) and return the jobs to fetch — the due ones, all with
+    ``force`` — and the ids of every feed claimed (due or with entries to retry)."""
+    return retry_database(lambda: _claim_feeds(engine, run_id, sources, force, settings))
 
 
-def _register_feeds(engine, sources, force):
+def _claim_feeds(engine, run_id, sources, force, settings):
     with engine.begin() as conn:
         scope = None
         if sources is not None:
             ids = load.upsert_feeds(conn, [(source.url, source.name) for source in sources])
             scope = [ids[source.url] for source in sources]
-        jobs = [FeedJob(*row) for row in load.select_feeds(conn, ids=scope, force=force)]
-    return jobs, scope
+        claimed = load.claim_feeds(
+            conn, run_id, lease=settings.feed_lease, ids=scope, force=force,
+            max_attempts=settings.max_entry_attempts,
+        )
+    jobs = [FeedJob(feed_id, url, etag, modified) for feed_id, url, etag, modified, due in claimed if due]
+    return jobs, [row[0] for row in claimed]
 
 
 @task(name="fetch-feeds", cache_policy=NO_CACHE)
@@ -151,10 +163,10 @@ def fetch_feeds(jobs: list[FeedJob], settings: Settings) -> list[FeedOutcome]:
 
 
 def select_new_entries(
-    engine: Engine, outcomes: list[FeedOutcome], scope: list[int] | None, settings: Settings
+    engine: Engine, outcomes: list[FeedOutcome], claimed: list[int], settings: Settings
 ) -> list[Entry]:
     """Entries whose URL is not stored yet, each URL once (the first feed wins),
-    and the entries of the run's feeds that failed before and may be retried."""
+    and the entries of the claimed feeds that failed before and may be retried."""
     unique: dict[str, Entry] = {}
     for outcome in outcomes:
         for entry in outcome.entries:
@@ -163,7 +175,7 @@ def select_new_entries(
     def read() -> list[Entry]:
         candidates = dict(unique)
         with engine.connect() as conn:
-            for url, feed_id in load.retryable_failures(conn, scope, settings.max_entry_attempts):
+            for url, feed_id in load.retryable_failures(conn, claimed, settings.max_entry_attempts):
                 candidates.setdefault(url, Entry(url=url, link=url, feed_id=feed_id))
             known = load.stored_urls(conn, list(candidates))
         return [entry for url, entry in candidates.items() if url not in known]
@@ -171,15 +183,26 @@ def select_new_entries(
     return retry_database(read)
 
 
-@task(name="ingest-batch", cache_policy=NO_CACHE)
-def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> IngestSummary:
-    """Fetch, extract, clean, fingerprint and store one batch in one transaction."""
-    summary = IngestSummary()
-    started = time.perf_counter()
-    pages = run_fetch_pages([entry.link for entry in entries], settings)
-    summary.timed("fetch pages", started)
+@dataclass
+class BatchInFlight:
+    """A batch whose pages are fetched and whose extraction runs in the
+    workers while the flow stores the batch before it."""
 
-    started = time.perf_counter()
+    number: int
+    entries: list[Entry]
+    summary: IngestSummary
+    fetched: list[tuple[Entry, FetchResult]] = field(default_factory=list)
+    failures: list[tuple[str, int | None, str, str]] = field(default_factory=list)
+    prepared: Pending | None = None  # None: lost before extraction (the database would not answer)
+    lost: DatabaseUnavailable | None = None
+
+
+def start_batch(
+    engine: Engine, number: int, entries: list[Entry], pages: list, settings: Settings
+) -> BatchInFlight:
+    """Hand a fetched batch to the workers for extraction, cleaning and
+    fingerprinting, with the site lines learned so far."""
+    batch = BatchInFlight(number, entries, IngestSummary())
 
     def read_learned():
         with engine.connect() as conn:
@@ -192,19 +215,30 @@ def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> In
     try:
         learned = retry_database(read_learned)
     except DatabaseUnavailable as exc:
-        return _batch_lost(summary, entries, exc)
-    records, failures, succeeded = [], [], []
-    fetched: list[tuple[Entry, FetchResult]] = []
+        batch.lost = exc
+        return batch
     for entry, page in zip(entries, pages, strict=True):
         if isinstance(page, FetchError):
-            failures.append((entry.url, entry.feed_id, "fetch", str(page)))
-            summary.pages_failed += 1
-            summary.add_error(entry.link, str(page))
+            batch.failures.append((entry.url, entry.feed_id, "fetch", str(page)))
+            batch.summary.pages_failed += 1
+            batch.summary.add_error(entry.link, str(page))
         else:
-            fetched.append((entry, page))
-    summary.pages_fetched = len(fetched)
-    prepared = map_in_chunks(partial(prepare_articles, learned=learned), fetched, settings.workers)
-    for (entry, _), result in zip(fetched, prepared, strict=True):
+            batch.fetched.append((entry, page))
+    batch.summary.pages_fetched = len(batch.fetched)
+    batch.prepared = submit_in_chunks(partial(prepare_articles, learned=learned), batch.fetched, settings.workers)
+    return batch
+
+
+@task(name="ingest-batch", cache_policy=NO_CACHE)
+def ingest_batch(engine: Engine, batch: BatchInFlight, settings: Settings) -> tuple[IngestSummary, list[int]]:
+    """Store one extracted batch in one transaction; returns its summary and
+    the ids of its new articles."""
+    summary = batch.summary
+    if batch.lost is not None:
+        return _batch_lost(summary, batch.entries, batch.lost), []
+    started = time.perf_counter()
+    records, failures, succeeded = [], list(batch.failures), []
+    for (entry, _), result in zip(batch.fetched, batch.prepared.result(), strict=True):
         if isinstance(result, ProcessError):
             failures.append((entry.url, entry.feed_id, "extract", str(result)))
             summary.add_error(entry.link, str(result))
@@ -225,13 +259,13 @@ def ingest_batch(engine: Engine, entries: list[Entry], settings: Settings) -> In
     try:
         outcome = retry_database(store)
     except DatabaseUnavailable as exc:
-        return _batch_lost(summary, entries, exc)
+        return _batch_lost(summary, batch.entries, exc), []
     summary.timed("store", started)
     summary.articles_new = len(outcome.inserted)
     summary.stories_new = outcome.new_stories
     summary.copies = outcome.copies
     summary.already_stored = outcome.already_stored
-    return summary
+    return summary, outcome.inserted
 
 
 def _batch_lost(summary: IngestSummary, entries: list[Entry], error: DatabaseUnavailable) -> IngestSummary:
@@ -239,6 +273,7 @@ def _batch_lost(summary: IngestSummary, entries: list[Entry], error: DatabaseUna
     next run fetches its entries again."""
     summary.batches_lost += 1
     summary.database_error = str(error)
+    summary.database_error_kind = error.kind
     summary.add_error(f"batch of {len(entries)} entries", str(error))
     return summary
 
@@ -246,7 +281,7 @@ def _batch_lost(summary: IngestSummary, entries: list[Entry], error: DatabaseUna
 def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
     """Named entities for canonical articles still pending (from this run or a
     run that stopped early), then for their copies.  Returns (articles, links)."""
-    ner = partial(extract_entities_with_model, settings.spacy_model, max_chars=settings.ner_max_chars)
+    ner = _ner(settings)
 
     def one_batch() -> tuple[int, int]:
         with engine.begin() as conn:
@@ -256,12 +291,11 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
             results = map_in_chunks(
                 ner, [EnrichInput(item.title, item.text, item.language) for item in pending], settings.workers
             )
-            written = load.store_entities(
-                conn,
-                [(item.id, result.status, result.entities)
-                 for item, (_, result) in zip(pending, results, strict=True)],
-                model=results[0][0],
-            )
+            # Each article records the model of its own language (None: no model for it).
+            by_model: dict[str | None, list] = {}
+            for item, (model, result) in zip(pending, results, strict=True):
+                by_model.setdefault(model, []).append((item.id, result.status, result.entities))
+            written = sum(load.store_entities(conn, rows, model=model) for model, rows in by_model.items())
             return len(pending), written
 
     def copies() -> int:
@@ -277,14 +311,62 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
     return enriched + retry_database(copies), links
 
 
-def commit_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Settings) -> None:
+def _ner(settings: Settings):
+    return partial(extract_entities_with_models, settings.ner_models, max_chars=settings.ner_max_chars)
+
+
+@dataclass
+class EntitiesInFlight:
+    """NER of a stored batch's new canonical articles, running in the workers
+    while the flow goes on with the next batches."""
+
+    article_ids: list[int]
+    results: Pending
+
+
+def start_entities(engine: Engine, article_ids: list[int], settings: Settings) -> EntitiesInFlight | None:
+    """Hand the new canonical articles among ``article_ids`` to the workers for
+    NER (copies take their story's entities later, without the model)."""
+    if not article_ids:
+        return None
+    with engine.connect() as conn:
+        pending = load.pending_canonical(conn, article_ids)
+    if not pending:
+        return None
+    inputs = [EnrichInput(item.title, item.text, item.language) for item in pending]
+    return EntitiesInFlight([item.id for item in pending], submit_in_chunks(_ner(settings), inputs, settings.workers))
+
+
+def finish_entities(engine: Engine, job: EntitiesInFlight) -> tuple[int, int]:
+    """Store the entities of a finished NER job for the articles still
+    pending (another run may have tagged some meanwhile); (articles, links)."""
+    results = dict(zip(job.article_ids, job.results.result(), strict=True))
+
+    def store() -> tuple[int, int]:
+        with engine.begin() as conn:
+            still_pending = load.lock_pending_canonical(conn, list(results))
+            by_model: dict[str | None, list] = {}
+            for article_id in still_pending:
+                model, result = results[article_id]
+                by_model.setdefault(model, []).append((article_id, result.status, result.entities))
+            written = sum(load.store_entities(conn, rows, model=model) for model, rows in by_model.items())
+            return len(still_pending), written
+
+    return retry_database(store)
+
+
+def commit_feed_states(
+    engine: Engine, outcomes: list[FeedOutcome], settings: Settings, run_id: int
+) -> None:
     """Feed state (ETag, Last-Modified) is written only after the feed's
-    articles are stored: a 304 must never hide entries we did not keep."""
-    retry_database(lambda: _write_feed_states(engine, outcomes, settings))
+    articles are stored: a 304 must never hide entries we did not keep.  The
+    run's leases end in the same transaction."""
+    retry_database(lambda: _write_feed_states(engine, outcomes, settings, run_id))
 
 
-def _write_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Settings) -> None:
+def _write_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Settings, run_id: int) -> None:
     with engine.begin() as conn:
+        load.release_leases(conn, run_id)
         for outcome in outcomes:
             feed_id = outcome.job.id
             if outcome.error:
@@ -312,10 +394,11 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     started = time.perf_counter()
     engine = get_engine(settings)
     retry_database(lambda: upgrade(engine))
+    summary.run_id = retry_database(lambda: _start_run(engine, settings))
     summary.timed("database", started)
 
     sources = load_feed_list(Path(feeds_path), base_url) if feeds_path else None
-    jobs, scope = register_feeds(engine, sources, force)
+    jobs, claimed = claim_feeds(engine, summary.run_id, sources, force, settings)
     summary.feeds = len(jobs)
 
     started = time.perf_counter()
@@ -331,8 +414,12 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
         elif outcome.warning:
             logger.info("feed %s: %s", outcome.job.url, outcome.warning)
 
-    new_entries = select_new_entries(engine, outcomes, scope, settings)
+    new_entries = select_new_entries(engine, outcomes, claimed, settings)
+    # Feeds with entries this run did not store: their state (ETag,
+    # Last-Modified, next fetch) is not written, so the next run fetches them in full.
+    unsettled: set[int | None] = set()
     if limit is not None:
+        unsettled.update(entry.feed_id for entry in new_entries[limit:])
         new_entries = new_entries[:limit]
     summary.entries_new = len(new_entries)
     logger.info(
@@ -340,20 +427,137 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     )
 
     batches = list(_batches(new_entries, settings.batch_size))
-    for number, batch in enumerate(batches, start=1):
-        part = ingest_batch(engine, batch, settings)
+    stopped = _ingest_batches(engine, batches, settings, summary, unsettled, logger)
+    if not stopped:
+        started = time.perf_counter()
+        enriched, links = enrich_pending(engine, settings)
+        summary.articles_enriched += enriched
+        summary.entity_links += links
+        summary.timed("entities", started)
+
+    settled = [outcome for outcome in outcomes if outcome.error or outcome.job.id not in unsettled]
+    commit_feed_states(engine, settled, settings, summary.run_id)
+
+
+def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bool:
+    """The batches as a pipeline: while batch n is stored, the pages of n+2
+    are fetched (a thread), n+1 is extracted and n-1's new articles go
+    through NER (the worker processes), so the CPUs never wait for the
+    network or the database.  Returns True when the run had to stop (the
+    database disk is full)."""
+    ner_jobs: list[EntitiesInFlight] = []
+
+    def collect(wait: bool) -> None:
+        for job in [job for job in ner_jobs if wait or job.results.ready()]:
+            ner_jobs.remove(job)
+            try:
+                enriched, links = finish_entities(engine, job)
+            except DatabaseUnavailable as exc:  # still pending: the sweep or the next run tags them
+                logger.warning("entities of %d articles not stored: %s", len(job.article_ids), exc)
+                continue
+            summary.articles_enriched += enriched
+            summary.entity_links += links
+
+    def store(batch: BatchInFlight) -> bool:
+        part, inserted = ingest_batch(engine, batch, settings)
         _merge(summary, part)
         logger.info(
             "batch %d/%d: %d pages, %d new articles, %d copies, %d failed",
-            number, len(batches), len(batch), part.articles_new, part.copies,
+            batch.number, len(batches), len(batch.entries), part.articles_new, part.copies,
             part.pages_failed + (part.pages_fetched - part.articles_new - part.already_stored),
         )
+        if part.batches_lost:
+            unsettled.update(entry.feed_id for entry in batch.entries)
+            logger.error("batch %d/%d not stored: %s; the next run fetches its %d entries again",
+                         batch.number, len(batches), part.database_error, len(batch.entries))
+            if part.database_error_kind == "disk-full":
+                # Every write would fail alike: stop rather than fetch the
+                # remaining pages for nothing.  A timeout is one batch's trouble.
+                unsettled.update(entry.feed_id for rest in batches[batch.number:] for entry in rest)
+                logger.error("stopped: the database disk is full; the %d later batches are left for the next run",
+                             len(batches) - batch.number)
+                return False
+        else:
+            try:
+                job = start_entities(engine, inserted, settings)
+            except DatabaseUnavailable:
+                job = None  # the sweep at the end, or the next run, tags them
+            if job is not None:
+                ner_jobs.append(job)
+        collect(wait=False)
+        retry_database(lambda: _renew_leases(engine, summary.run_id, settings))
+        return True
 
-    started = time.perf_counter()
-    summary.articles_enriched, summary.entity_links = enrich_pending(engine, settings)
-    summary.timed("entities", started)
+    fetcher = ThreadPoolExecutor(1, thread_name_prefix="newsflow-fetch")
+    try:
+        upcoming = fetcher.submit(run_fetch_pages, _links(batches[0]), settings) if batches else None
+        previous: BatchInFlight | None = None
+        for index, entries in enumerate(batches):
+            started = time.perf_counter()
+            pages = upcoming.result()
+            summary.timed("fetch pages", started)
+            if index + 1 < len(batches):
+                upcoming = fetcher.submit(run_fetch_pages, _links(batches[index + 1]), settings)
+            current = start_batch(engine, index + 1, entries, pages, settings)
+            if previous is not None and not store(previous):
+                return True
+            previous = current
+        if previous is not None and not store(previous):
+            return True
+        started = time.perf_counter()
+        collect(wait=True)
+        summary.timed("entities", started)
+        return False
+    finally:
+        fetcher.shutdown(wait=True, cancel_futures=True)
 
-    commit_feed_states(engine, outcomes, settings)
+
+def _links(entries: list[Entry]) -> list[str]:
+    return [entry.link for entry in entries]
+
+
+def _start_run(engine: Engine, settings: Settings) -> int:
+    with engine.begin() as conn:
+        return load.start_run(conn, str(prefect_flow_run.id) if prefect_flow_run.id else None,
+                              settings.feed_lease)
+
+
+def _renew_leases(engine: Engine, run_id: int, settings: Settings) -> None:
+    with engine.begin() as conn:
+        load.renew_leases(conn, run_id, settings.feed_lease)
+
+
+def record_run(engine: Engine, summary: IngestSummary) -> None:
+    """The run's row in ingest_runs and its Prefect artifact ``ingest-summary``.
+    A database that is gone leaves the row 'running'; a later run marks it
+    abandoned once its leases lapse."""
+    status = "failed" if summary.database_error else "completed"
+    counts = {
+        "feeds": summary.feeds, "feeds_failed": summary.feeds_failed, "entries_new": summary.entries_new,
+        "pages_fetched": summary.pages_fetched, "pages_failed": summary.pages_failed,
+        "articles_new": summary.articles_new, "stories_new": summary.stories_new, "copies": summary.copies,
+        "articles_enriched": summary.articles_enriched, "errors": summary.error_count,
+    }
+    details = {"seconds": summary.seconds, "errors": summary.errors, "database_error": summary.database_error,
+               "feeds_unchanged": summary.feeds_unchanged, "entries": summary.entries,
+               "already_stored": summary.already_stored, "entity_links": summary.entity_links,
+               "batches_lost": summary.batches_lost}
+    if summary.run_id is not None:
+        def write():
+            with engine.begin() as conn:
+                load.finish_run(conn, summary.run_id, status, counts, details)
+        try:
+            retry_database(write, attempts=1)
+        except DatabaseUnavailable:
+            pass
+    if prefect_flow_run.id:
+        create_table_artifact(
+            key="ingest-summary",
+            table=[{"measure": name.replace("_", " "), "value": value} for name, value in counts.items()]
+            + [{"measure": f"seconds: {stage}", "value": seconds} for stage, seconds in summary.seconds.items()],
+            description=f"newsflow ingest run {summary.run_id}: {status}"
+            + (f" ({summary.database_error})" if summary.database_error else ""),
+        )
 
 
 def _merge(total: IngestSummary, part: IngestSummary) -> None:
@@ -362,7 +566,9 @@ def _merge(total: IngestSummary, part: IngestSummary) -> None:
         setattr(total, name, getattr(total, name) + getattr(part, name))
     for url, message in part.errors:
         total.add_error(url, message)
+    total.error_count += part.error_count - len(part.errors)
     total.database_error = part.database_error or total.database_error
+    total.database_error_kind = part.database_error_kind or total.database_error_kind
     for stage, seconds in part.seconds.items():
         total.seconds[stage] = round(total.seconds.get(stage, 0.0) + seconds, 3)
 
@@ -382,5 +588,7 @@ def ingest(
         _run(summary, logger, settings, feeds_path, base_url, limit, force)
     except DatabaseUnavailable as exc:
         summary.database_error = str(exc)
+        summary.database_error_kind = exc.kind
         logger.error("stopped: %s; the next run repairs what this one missed", exc)
+    record_run(get_engine(settings), summary)
     return asdict(summary)

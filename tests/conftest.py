@@ -61,7 +61,7 @@ def clean_db(engine):
     from pipeline.query import TABLES
 
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)}, ingest_runs RESTART IDENTITY CASCADE"))
     return engine
 
 

@@ -74,6 +74,16 @@ def test_demo_on_the_embedded_database(embedded_env):
     assert_clean_output(again)
     assert summary_value(again.stdout, "new articles") == "0"
 
+    recorded = json.loads(run_cli("runs", "--json", env=embedded_env).stdout)
+    assert [(run["status"], run["feeds"], run["articles_new"]) for run in recorded] == [
+        ("completed", 4, 0), ("completed", 4, 11),
+    ]
+    assert recorded[1]["pages_failed"] == 1 and recorded[1]["errors"] == 1  # the corpus's 404
+    assert summary_value(again.stdout, "run") == f"{recorded[0]['id']} (newsflow runs)"
+    runs_table = run_cli("runs", env=embedded_env)
+    assert_clean_output(runs_table)
+    assert "completed" in runs_table.stdout
+
     found = run_cli("search", "--json", "Blinken North Korea", env=embedded_env)
     assert found.returncode == 0, found.stderr
     hits = json.loads(found.stdout)

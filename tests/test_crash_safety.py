@@ -308,6 +308,9 @@ def ingest_env(corpus: Corpus, database_url: str, data_dir: Path) -> dict:
         # worker pool costs more to start than it saves (21 s against 12 s a
         # run on 2 cores).  The stale-state test kills a run with workers.
         "NEWSFLOW_WORKERS": "1",
+        # A killed run's feed leases lapse within a second here, as they do
+        # after 15 minutes in production, so the next run may take them.
+        "NEWSFLOW_FEED_LEASE_MINUTES": "0.02",
     }
 
 

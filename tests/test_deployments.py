@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -34,7 +35,7 @@ def declared():
 
 
 def test_every_deployment_is_named_scheduled(declared):
-    assert sorted(declared) == ["ingest", "reenrich"]
+    assert sorted(declared) == ["ingest", "maintenance"]
     assert {d.name for d in declared.values()} == {"scheduled"}
 
 
@@ -60,13 +61,13 @@ def test_maintenance_runs_nightly_one_at_a_time(declared):
 
     from prefect.client.schemas.schedules import CronSchedule
 
-    maintenance = declared["reenrich"]
+    maintenance = declared["maintenance"]
     [schedule] = maintenance.schedules
     assert isinstance(schedule.schedule, CronSchedule)
     assert schedule.schedule.cron == "30 3 * * *"
     assert schedule.schedule.timezone == "UTC"
     assert maintenance.concurrency_limit == 1
-    assert maintenance.entrypoint == "flows.maintenance.reenrich"
+    assert maintenance.entrypoint == "flows.maintenance.maintenance"
 
     # The next two runs, as the server computes them: 03:30 UTC on consecutive days.
     from prefect.server.schemas.schedules import CronSchedule as ServerCronSchedule
@@ -288,10 +289,10 @@ def test_serve_runs_a_manually_triggered_ingest(
         # The served deployments carry their schedules on the server.
         with httpx.Client(base_url=prefect_api, timeout=10, trust_env=False) as api:
             ingest = api.get("/deployments/name/ingest/scheduled").json()
-            reenrich = api.get("/deployments/name/reenrich/scheduled").json()
+            nightly = api.get("/deployments/name/maintenance/scheduled").json()
         assert [s["schedule"]["interval"] for s in ingest["schedules"]] == [1800.0]
-        assert [s["schedule"]["cron"] for s in reenrich["schedules"]] == ["30 3 * * *"]
-        assert reenrich["global_concurrency_limit"]["limit"] == 1
+        assert [s["schedule"]["cron"] for s in nightly["schedules"]] == ["30 3 * * *"]
+        assert nightly["global_concurrency_limit"]["limit"] == 1
         assert ingest["global_concurrency_limit"] is None
         assert not ingest["paused"]
 
@@ -364,3 +365,54 @@ def test_serve_starts_and_stops_its_own_prefect_server(tmp_path):
         assert "Prefect server stopped." in serve.out.read_text()
         assert "Traceback" not in serve.err.read_text(), serve.err.read_text()
         assert not server_healthy(api_url, timeout=1)
+
+
+@pytest.mark.integration
+def test_a_process_worker_runs_the_deployments_of_prefect_yaml(
+    clean_db, corpus_server, allow_test_servers, prefect_api, tmp_path
+):
+    """prefect.yaml as a team uses it: a work pool, `prefect deploy --all`,
+    a worker, and a manual run of the ingest deployment that the worker picks up."""
+    from flows.serve import prefect_executable
+
+    env = _child_env(
+        tmp_path,
+        PREFECT_API_URL=prefect_api,
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        NEWSFLOW_ALLOW_PRIVATE_HOSTS=allow_test_servers,
+        NEWSFLOW_PROJECT_DIR=str(ROOT),
+        PREFECT_WORKER_QUERY_SECONDS="1",
+    )
+    prefect = prefect_executable()
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        done = subprocess.run([prefect, "--no-prompt", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    run("work-pool", "create", "newsflow", "--type", "process")
+    deployed = run("deploy", "--all")
+    assert "ingest/scheduled" in deployed.stdout and "maintenance/scheduled" in deployed.stdout
+
+    with _process([prefect, "worker", "start", "--pool", "newsflow"], env=env, log_dir=tmp_path,
+                  name="worker") as worker:
+        triggered = run(
+            "deployment", "run", "ingest/scheduled",
+            "--param", f"feeds_path={CORPUS / 'feeds.yaml'}", "--param", f"base_url={corpus_server}",
+            "--watch", "--watch-timeout", "150", timeout=180,
+        )
+        assert "Completed" in triggered.stdout, triggered.stdout + worker.out.read_text()[-3000:]
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+
+    with clean_db.connect() as conn:
+        articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+        [(status, flow_run_id)] = conn.execute(text("SELECT status, flow_run_id FROM ingest_runs")).all()
+    assert articles == 11
+    assert status == "completed"
+    with httpx.Client(base_url=prefect_api, timeout=10, trust_env=False) as api:
+        artifact = api.get("/artifacts/ingest-summary/latest").json()
+    assert artifact["flow_run_id"] == flow_run_id
+    rows = {row["measure"]: row["value"] for row in json.loads(artifact["data"])}
+    assert rows["articles new"] == 11 and rows["feeds"] == 4

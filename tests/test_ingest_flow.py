@@ -278,3 +278,22 @@ def test_learned_site_line_is_removed_once_past_its_threshold(
     assert all(TRANSLATION_NOTE in body for url, body in texts.items() if url not in later)
     # The line keeps gaining support from the pages it is removed from.
     assert support == 4
+
+
+def test_entries_left_out_by_limit_come_in_the_next_run_despite_conditional_get(
+    clean_db, corpus_server, allow_test_servers, prefect_server
+):
+    """The static server answers If-Modified-Since with 304: had the feeds'
+    validators been stored by the limited run, the next run would see no
+    entries and the rest would never come."""
+    from tests.conftest import CORPUS
+
+    first = _run(CORPUS, corpus_server, limit=3)
+    second = _run(CORPUS, corpus_server)
+    with clean_db.connect() as conn:
+        articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+        validators = conn.execute(text("SELECT count(*) FROM feeds WHERE last_modified IS NOT NULL")).scalar_one()
+    assert first["articles_new"] == 3
+    assert second["feeds_unchanged"] == 0
+    assert articles == 11
+    assert validators == 4

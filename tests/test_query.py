@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
-from pipeline.query import TABLES, search_articles
+from pipeline.query import TABLES, SearchHit, search_articles, search_parameters, search_statement
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +56,6 @@ def test_search_understands_web_search_syntax_and_stemming(demo_db):
 
 
 def test_search_filters_by_feed_entity_label_and_time(demo_db):
-    from datetime import UTC, datetime
-
     with demo_db.connect() as conn:
         by_feed = search_articles(conn, "Korea", feed="The Daily Courier", one_per_story=False)
         by_entity = search_articles(conn, "Beijing", entity="Blinken")  # an alias of Antony Blinken
@@ -64,6 +64,33 @@ def test_search_filters_by_feed_entity_label_and_time(demo_db):
     assert titles(by_feed) == ["Blinken urges Beijing to use its influence on North Korea"]
     assert titles(by_entity) == ["Gleam: China must influence North Korea"]
     assert wrong_label == [] and recent == []
+
+
+@pytest.mark.parametrize(("words", "options"), [
+    ("Korea", {"one_per_story": False}),
+    ("Korea", {"feed": "The Daily Courier", "one_per_story": False}),
+    ("Beijing", {"entity": "Blinken"}),
+    ("Korea or bridge", {"label": "PERSON"}),
+    ("police or fire", {"since": datetime(2020, 1, 1, tzinfo=UTC)}),
+])
+def test_every_way_of_finding_candidates_gives_the_same_hits(demo_db, words, options):
+    # search_way picks one of three plans by estimates; each must return the same results.
+    with demo_db.connect() as conn:
+        parameters = search_parameters(conn, words, **options)
+        hits = {way: [SearchHit(*row) for row in conn.execute(search_statement(parameters, way), parameters)]
+                for way in ("walk", "index", "scope")}
+        chosen = search_articles(conn, words, **options)
+    assert chosen, "the case must find something"
+    assert hits["walk"] == hits["index"] == hits["scope"] == chosen
+
+
+def test_search_ranks_only_its_newest_candidates(demo_db):
+    with demo_db.connect() as conn:
+        every_match = search_articles(conn, "Korea or police", one_per_story=False, limit=50)
+        newest_only = search_articles(conn, "Korea or police", one_per_story=False, candidates=1)
+    assert len(every_match) > 1
+    newest = max(every_match, key=lambda hit: (hit.published_at, hit.article_id))
+    assert [hit.article_id for hit in newest_only] == [newest.article_id]
 
 
 def test_views_give_one_row_per_story_and_named_mentions(demo_db):
@@ -123,3 +150,35 @@ def test_grant_reader_gives_a_login_role_read_only_access(demo_db):
         capture_output=True, text=True, env=os.environ.copy(), timeout=60,
     )
     assert missing.returncode == 2 and "no role named" in missing.stdout
+
+
+def test_stats_window_is_the_last_24_hours_or_else_the_newest_24_hours_of_data(demo_db):
+    from datetime import timedelta
+
+    from pipeline.query import busiest_stories, busiest_window, top_entities_by_story
+
+    with demo_db.connect() as conn:
+        # The demo corpus was published in March 2021: nothing in the last 24 h.
+        window = busiest_window(conn)
+        newest = conn.execute(text("SELECT max(coalesce(published_at, fetched_at)) FROM articles")).scalar()
+        assert not window.current and window.end == newest and window.end - window.start == timedelta(hours=24)
+        in_window = conn.execute(text(
+            "SELECT count(*) FROM articles WHERE coalesce(published_at, fetched_at) >= :start"),
+            {"start": window.start}).scalar()
+        assert sum(row["window_articles"] for row in busiest_stories(conn, window, limit=50)) == in_window
+        # Two fresh copies of one story, in a transaction that is rolled back.
+        story = conn.execute(text("INSERT INTO stories (article_count) VALUES (2) RETURNING id")).scalar()
+        for n in (1, 2):
+            conn.execute(text(
+                "INSERT INTO articles (canonical_url, url, title, text, content_hash, story_id, published_at)"
+                " VALUES (:url, :url, 'Fresh wire story', 'Fresh text.', 'fresh', :story, now() - interval '1 hour')"),
+                {"url": f"https://fresh.example/{n}", "story": story})
+        conn.execute(text("UPDATE stories SET canonical_article_id = (SELECT min(id) FROM articles"
+                          " WHERE story_id = :story) WHERE id = :story"), {"story": story})
+        window = busiest_window(conn)
+        busiest = busiest_stories(conn, window)
+        entities = top_entities_by_story(conn, since=window.start, until=window.end)
+        conn.rollback()
+    assert window.current and window.end - window.start == timedelta(hours=24)
+    assert [(row["id"], row["window_articles"]) for row in busiest] == [(story, 2)]
+    assert entities == []  # the demo's entities are all older than the last 24 h

@@ -20,6 +20,8 @@ from pipeline.store.models import metadata
 
 pytestmark = pytest.mark.integration
 
+LEASE = timedelta(minutes=15)
+
 
 def record(url: str, body: str, published: datetime | None = None, feed_id=None) -> load.ArticleRecord:
     return load.ArticleRecord(
@@ -169,24 +171,77 @@ def test_gone_feed_is_disabled_with_its_reason(clean_db):
             interval=timedelta(minutes=30), max_interval=timedelta(hours=24), disable=True,
         )
         state = _feed_state(conn, url)
-        assert load.select_feeds(conn, force=True) == []
+        assert load.claim_feeds(conn, load.start_run(conn, None, LEASE), lease=LEASE, force=True) == []
     assert state["disabled"] is True
     assert state["disabled_reason"] == "HTTP 410"
 
 
-def test_only_due_feeds_are_selected_unless_forced(clean_db):
+def test_only_due_feeds_are_claimed_unless_forced_and_a_leased_feed_is_skipped(clean_db):
     with clean_db.begin() as conn:
         ids = load.upsert_feeds(conn, [("https://a.example/1", None), ("https://a.example/2", None)])
         load.record_feed_success(
             conn, ids["https://a.example/1"], status=200, title="One", etag='"e"', last_modified=None,
             next_fetch_at=datetime.now(UTC) + timedelta(minutes=30),
         )
-        due = [row[1] for row in load.select_feeds(conn)]
-        forced = [row[1] for row in load.select_feeds(conn, force=True)]
-        listed = [row[1] for row in load.select_feeds(conn, ids=[ids["https://a.example/1"]], force=True)]
-    assert due == ["https://a.example/2"]
-    assert forced == ["https://a.example/1", "https://a.example/2"]
+        first, second, third = (load.start_run(conn, None, LEASE) for _ in range(3))
+        due = [(row[1], row[4]) for row in load.claim_feeds(conn, first, lease=LEASE)]
+        # Feed 2 is leased by the first run: even a forced run leaves it alone.
+        forced = [row[1] for row in load.claim_feeds(conn, second, lease=LEASE, force=True)]
+        load.release_leases(conn, first)
+        load.release_leases(conn, second)
+        listed = [row[1] for row in load.claim_feeds(
+            conn, third, lease=LEASE, ids=[ids["https://a.example/1"]], force=True)]
+        holders = dict(conn.execute(text("SELECT url, leased_by FROM feeds")).all())
+    assert due == [("https://a.example/2", True)]
+    assert forced == ["https://a.example/1"]
     assert listed == ["https://a.example/1"]
+    assert holders == {"https://a.example/1": third, "https://a.example/2": None}
+
+
+def test_a_feed_with_entries_to_retry_is_claimed_but_not_due(clean_db):
+    with clean_db.begin() as conn:
+        ids = load.upsert_feeds(conn, [("https://a.example/1", None)])
+        load.record_feed_success(
+            conn, ids["https://a.example/1"], status=200, title="One", etag=None, last_modified=None,
+            next_fetch_at=datetime.now(UTC) + timedelta(minutes=30),
+        )
+        run = load.start_run(conn, None, LEASE)
+        assert load.claim_feeds(conn, run, lease=LEASE, max_attempts=3) == []
+        load.record_failures(conn, [("https://a.example/x", ids["https://a.example/1"], "fetch", "HTTP 503")])
+        claimed = load.claim_feeds(conn, run, lease=LEASE, max_attempts=3)
+    assert [(row[1], row[4]) for row in claimed] == [("https://a.example/1", False)]
+
+
+def test_a_lapsed_lease_is_claimed_again_and_its_dead_run_marked_abandoned(clean_db):
+    with clean_db.begin() as conn:
+        load.upsert_feeds(conn, [("https://a.example/1", None)])
+        dead = load.start_run(conn, None, LEASE)
+        assert len(load.claim_feeds(conn, dead, lease=LEASE)) == 1
+        # The run was killed an hour ago: its lease ran out, nobody released it.
+        conn.execute(text("UPDATE feeds SET lease_until = now() - interval '45 minutes'"))
+        conn.execute(text("UPDATE ingest_runs SET started_at = now() - interval '1 hour'"))
+    with clean_db.begin() as conn:
+        live = load.start_run(conn, None, LEASE)
+        claimed = load.claim_feeds(conn, live, lease=LEASE)
+        statuses = dict(conn.execute(text("SELECT id, status FROM ingest_runs")).all())
+    assert [row[1] for row in claimed] == ["https://a.example/1"]
+    assert statuses == {dead: "abandoned", live: "running"}
+
+
+def test_a_claim_in_progress_is_skipped_not_waited_for(clean_db):
+    with clean_db.begin() as conn:
+        load.upsert_feeds(conn, [(f"https://a.example/{n}", None) for n in range(4)])
+        first, second = load.start_run(conn, None, LEASE), load.start_run(conn, None, LEASE)
+    with clean_db.connect() as one, clean_db.connect() as other:
+        with one.begin():
+            taken = load.claim_feeds(one, first, lease=LEASE)
+            # Not committed yet: the rows are locked, the other run skips them at once.
+            with other.begin():
+                other.execute(text("SET LOCAL lock_timeout = '2s'"))
+                assert load.claim_feeds(other, second, lease=LEASE) == []
+        with other.begin():
+            assert load.claim_feeds(other, second, lease=LEASE) == []
+    assert len(taken) == 4
 
 
 def test_permanent_redirect_moves_the_feed_unless_the_target_is_stored(clean_db):
@@ -284,6 +339,77 @@ def test_an_article_matching_two_stories_merges_them_into_the_older(clean_db):
     assert [(m.id, m.story_id, m.is_canonical) for m in members] == [(1, 1, True), (2, 1, False), (3, 1, False)]
 
 
+def _mixed_batch() -> list[load.ArticleRecord]:
+    """Exact and near copies, a copy of a copy, an article bridging two
+    stories and a URL given twice, in one batch (listed out of order)."""
+    sentences = [f"Line {n} tells part {n} of the long report on the port authority budget." for n in range(140)]
+    wire = " ".join(f"Sentence number {n} of the wire story about the harbour strike." for n in range(60))
+    at = [datetime(2021, 3, 18, hour, tzinfo=UTC) for hour in range(24)]
+    return [
+        record("https://c.example/bridge", " ".join(sentences), at[11]),
+        record("https://a.example/first-half", " ".join(sentences[:80]), at[9]),
+        record("https://b.example/second-half", " ".join(sentences[60:]), at[10]),
+        record("https://d.example/wire", wire, at[5]),
+        record("https://e.example/wire-cut", wire.rsplit(" Sentence number 59", 1)[0] + " Advertisement", at[6]),
+        record("https://f.example/wire-again", wire, at[7]),
+        record("https://g.example/wire-cut-again", wire.rsplit(" Sentence number 59", 1)[0] + " Advertisement", at[8]),
+        record("https://a.example/first-half", " ".join(sentences[:80]), at[9]),
+        record("https://h.example/other", "Something else entirely happened at the harbour today. " * 12, at[4]),
+        record("https://i.example/undated", "An undated note about the ferry timetable changes. " * 12),
+    ]
+
+
+def _story_view(conn) -> list[tuple]:
+    """Every article's story membership and match, by URL, not by id."""
+    return conn.execute(text(
+        "SELECT a.canonical_url, a.match_kind, m.canonical_url AS matched, a.match_score, a.is_canonical,"
+        " s.article_count, (SELECT array_agg(o.canonical_url ORDER BY o.canonical_url) FROM articles o"
+        "                   WHERE o.story_id = a.story_id) AS members,"
+        " (SELECT c.canonical_url FROM articles c WHERE c.id = s.canonical_article_id) AS canonical"
+        " FROM articles a JOIN stories s ON s.id = a.story_id LEFT JOIN articles m ON m.id = a.matched_article_id"
+        " ORDER BY a.canonical_url"
+    )).all()
+
+
+@pytest.mark.parametrize("stored_before", [0, 1, 4])
+def test_a_batch_stores_the_same_stories_as_its_articles_one_at_a_time(clean_db, stored_before):
+    """store_articles writes a batch in a few statements and assigns its
+    stories in memory; the result must equal storing the articles one per
+    call in publication order (which sees each earlier one in the database),
+    also when part of the batch was stored before."""
+    batch = _mixed_batch()
+    ordered = sorted(batch, key=lambda r: (r.published_at or datetime.max.replace(tzinfo=UTC), r.canonical_url))
+    earlier = ordered[:stored_before]
+
+    def store(batches: list[list[load.ArticleRecord]]) -> tuple[list[tuple], tuple[int, ...]]:
+        with clean_db.begin() as conn:
+            conn.execute(text("TRUNCATE articles, stories RESTART IDENTITY CASCADE"))
+            load.store_articles(conn, earlier)
+            totals = [0, 0, 0, 0, 0]
+            for part in batches:
+                outcome = load.store_articles(conn, part)
+                for i, value in enumerate((len(outcome.inserted), outcome.new_stories, outcome.copies,
+                                           outcome.near_copies, outcome.already_stored)):
+                    totals[i] += value
+            return _story_view(conn), tuple(totals)
+
+    at_once, at_once_counts = store([batch])
+    one_by_one, one_by_one_counts = store([[item] for item in ordered])
+    assert at_once == one_by_one
+    assert at_once_counts == one_by_one_counts
+    kinds = {row.canonical_url: row.match_kind for row in at_once}
+    assert kinds["https://f.example/wire-again"] == "exact"
+    assert kinds["https://e.example/wire-cut"] == "near"
+    members = {row.canonical_url: row.members for row in at_once}
+    assert members["https://c.example/bridge"] == [
+        "https://a.example/first-half", "https://b.example/second-half", "https://c.example/bridge"]
+    assert len(members["https://d.example/wire"]) == 4
+    with clean_db.begin() as conn:
+        again = load.store_articles(conn, batch)
+        assert (again.inserted, again.already_stored) == ([], len(batch))
+        assert _story_view(conn) == at_once
+
+
 def test_db_check_finds_broken_invariants_and_repair_fixes_them(clean_db):
     from pipeline.store.check import repair, run_checks
 
@@ -303,16 +429,23 @@ def test_db_check_finds_broken_invariants_and_repair_fixes_them(clean_db):
         conn.execute(text("UPDATE articles SET is_canonical = false WHERE id = 1"))
         conn.execute(text("DELETE FROM article_fingerprints WHERE article_id = 2"))
         conn.execute(text("INSERT INTO entities (name, label) VALUES ('Nobody', 'PERSON')"))
+        ids = load.upsert_feeds(conn, [("https://a.example/dead.xml", None), ("https://a.example/live.xml", None)])
+        dead, live = load.start_run(conn, None, LEASE), load.start_run(conn, None, LEASE)
+        load.claim_feeds(conn, dead, lease=LEASE, ids=[ids["https://a.example/dead.xml"]])
+        load.claim_feeds(conn, live, lease=LEASE, ids=[ids["https://a.example/live.xml"]])
+        conn.execute(text("UPDATE feeds SET lease_until = now() - interval '1 minute' WHERE leased_by = :run"),
+                     {"run": dead})
         found = run_checks(conn)
     assert found == {
         "article-without-story": 1, "story-count-mismatch": 2, "empty-story": 1, "canonical-mismatch": 2,
-        "article-without-fingerprint": 1, "orphan-entity": 1, "copy-without-entities": 1,
+        "article-without-fingerprint": 1, "orphan-entity": 1, "copy-without-entities": 1, "stale-lease": 1,
     }
     with clean_db.begin() as conn:
         repaired = repair(conn)
         assert set(run_checks(conn).values()) == {0}
         bands = conn.execute(text("SELECT count(*) FROM article_bands WHERE article_id = 2")).scalar()
     assert repaired["article-without-story"] == 1 and repaired["orphan-entity"] == 1
+    assert repaired["stale-lease"] == 1  # the live run keeps its lease
     assert bands == 64
 
 

@@ -43,6 +43,8 @@ CHECKS = [
           "SELECT count(*) FROM articles c JOIN stories s ON s.id = c.story_id"
           " JOIN articles canon ON canon.id = s.canonical_article_id"
           " WHERE NOT c.is_canonical AND c.entities_status = 'pending' AND canon.entities_status <> 'pending'"),
+    Check("stale-lease", "feeds still leased by a run that died (the lease lapsed, nobody released it)",
+          "SELECT count(*) FROM feeds WHERE leased_by IS NOT NULL AND lease_until < now()"),
 ]
 
 
@@ -79,4 +81,8 @@ def repair(conn: Connection) -> dict[str, int]:
     done["article-without-fingerprint"] = len(missing)
     done["orphan-entity"] = load.delete_orphan_entities(conn)
     done["copy-without-entities"] = load.copy_entities_to_copies(conn)
+    done["stale-lease"] = conn.execute(text(
+        "UPDATE feeds SET leased_by = NULL, lease_until = NULL"
+        " WHERE leased_by IS NOT NULL AND lease_until < now()"
+    )).rowcount
     return done

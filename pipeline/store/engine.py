@@ -15,9 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, text
+import psycopg
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from pipeline.config import Settings
@@ -27,7 +28,35 @@ T = TypeVar("T")
 
 
 class DatabaseUnavailable(RuntimeError):
-    """No database could be reached or started; the message says what to do."""
+    """The database could not do the work: it could not be reached or
+    started, or (the subclasses) it refused a statement.  The message says
+    what happened, in one line.  ``kind`` names the case for summaries."""
+
+    kind = "unavailable"
+
+
+class DatabaseRefused(DatabaseUnavailable):
+    """The server answered, with an error that waiting and trying again
+    would not cure: not retried."""
+
+    kind = "refused"
+
+
+class StatementTimeout(DatabaseRefused):
+    """A statement ran past the statement timeout (or a lock timeout) and
+    PostgreSQL cancelled it (SQLSTATE 57014, 55P03).  Not retried: what made
+    it slow (a lock held by another session, a huge table, an overloaded
+    server) is most likely still there a second later, and a retry would hold
+    the batch up for another full timeout."""
+
+    kind = "statement-timeout"
+
+
+class DatabaseDiskFull(DatabaseRefused):
+    """PostgreSQL could not extend a file (SQLSTATE 53100).  Not retried:
+    space does not come back by itself within seconds."""
+
+    kind = "disk-full"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -181,26 +210,95 @@ def psql_path() -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _engine(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+def _engine(url: str, statement_timeout_ms: int) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+    @event.listens_for(engine, "connect")
+    def set_statement_timeout(dbapi_connection, _record) -> None:
+        # A session setting, committed at once: the pool's rollback on
+        # check-in must not undo it.  Set on every connection, 0 included, so
+        # that NEWSFLOW_STATEMENT_TIMEOUT_SECONDS wins over a role's default.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            dbapi_connection.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        finally:
+            dbapi_connection.autocommit = autocommit
+
+    return engine
 
 
 def get_engine(settings: Settings) -> Engine:
-    """One engine (connection pool) per database URL per process."""
-    return _engine(database_url(settings))
+    """One engine (connection pool) per database URL and statement timeout
+    per process.  Every statement on its connections is cancelled by
+    PostgreSQL after ``settings.statement_timeout_seconds`` (0: never);
+    migrations lift the limit for their own transaction (pipeline/store/migrate.py)."""
+    return _engine(database_url(settings), round(settings.statement_timeout_seconds * 1000))
+
+
+# Connection trouble worth waiting out: the server restarting, failing over or
+# refusing connections for now (class 08, 57P01-57P03, 53300), and transactions
+# PostgreSQL rolled back to resolve a conflict (class 40: serialization failure,
+# deadlock), which normally succeed when run again.
+_RETRIED_STATES = {"57P01", "57P02", "57P03", "53300"}
+_RETRIED_CLASSES = {"08", "40"}
+
+
+# SQLAlchemy's wrappers, and psycopg's own errors from code that uses the
+# driver's connection directly (COPY in pipeline/store/load.py).
+_DATABASE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _driver_error(exc: Exception) -> Exception:
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
+def _is_retried(exc: Exception) -> bool:
+    """A lost or refused connection (no SQLSTATE: the client lost the server;
+    or a state above), not an error the server raised for the statement."""
+    state = getattr(_driver_error(exc), "sqlstate", None)
+    if getattr(exc, "connection_invalidated", False) or state is None:
+        return True
+    return state in _RETRIED_STATES or state[:2] in _RETRIED_CLASSES
+
+
+def _refusal(exc: Exception) -> DatabaseRefused:
+    """The one-line error for a statement the server would not complete."""
+    error = _driver_error(exc)
+    state = getattr(error, "sqlstate", None)
+    reason = str(error).strip().splitlines()[0]
+    diag = getattr(error, "diag", None)
+    statement = getattr(exc, "statement", None) or (diag and diag.context) or ""
+    statement = " ".join(statement.split())
+    where = f" (while running: {statement[:100]}{'…' if len(statement) > 100 else ''})" if statement else ""
+    if state == "53100":
+        return DatabaseDiskFull(f"database disk is full: {reason}; nothing of this transaction was stored{where}")
+    if state in {"57014", "55P03"} and "timeout" in reason:
+        return StatementTimeout(
+            f"statement timeout: {reason} (NEWSFLOW_STATEMENT_TIMEOUT_SECONDS; usually a lock held by "
+            f"another session or an overloaded server); nothing of this transaction was stored{where}"
+        )
+    if state == "57014":  # pg_cancel_backend(): someone stopped it on purpose
+        return DatabaseRefused(f"statement cancelled: {reason}; nothing of this transaction was stored{where}")
+    return DatabaseRefused(f"database error {state}: {reason}{where}")
 
 
 def retry_database(operation: Callable[[], T], *, attempts: int = 4, first_wait: float = 0.5) -> T:
     """Run ``operation`` (one whole transaction, idempotent) again when the
     connection fails (a restart, a failover, a dropped connection), waiting
     0.5, 1, 2 s between attempts; then raise DatabaseUnavailable with the
-    reason in one line."""
+    reason in one line.  An error the server raised for a statement — a
+    statement timeout, a full disk — is not retried: it raises
+    StatementTimeout, DatabaseDiskFull or DatabaseRefused at once (the
+    transaction was rolled back, nothing of it was stored)."""
     for attempt in range(attempts):
         try:
             return operation()
-        except (OperationalError, InterfaceError) as exc:
+        except _DATABASE_ERRORS as exc:
+            if not _is_retried(exc):
+                raise _refusal(exc) from None
             if attempt == attempts - 1:
-                reason = str(exc.orig or exc).strip().splitlines()[0]
+                reason = str(_driver_error(exc)).strip().splitlines()[0]
                 raise DatabaseUnavailable(f"database unavailable after {attempts} attempts: {reason}") from None
             time.sleep(first_wait * 2 ** attempt)
     raise AssertionError("unreachable")  # pragma: no cover

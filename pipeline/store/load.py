@@ -5,14 +5,15 @@ and runs inside the caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from pipeline.enrich import EntityMention
+from pipeline.enrich import UNDECLARED_LANGUAGE, EntityMention, language_tag
 from pipeline.clean import SITE_RULES_VERSION
 from pipeline.neardup import Fingerprint, same_story
 from pipeline.store.models import (
@@ -99,21 +100,104 @@ def upsert_feeds(conn: Connection, sources: Iterable[tuple[str, str | None]]) ->
     return {**dict(result.all()), **moved}
 
 
-def select_feeds(
-    conn: Connection, *, ids: Sequence[int] | None = None, force: bool = False
-) -> list[tuple[int, str, str | None, str | None]]:
-    """(id, url, etag, last_modified) of the enabled feeds to fetch now: those
-    due (or all of them with ``force``), among ``ids`` when given."""
-    condition = feeds.c.disabled.is_(False)
-    if ids is not None:
-        condition &= feeds.c.id.in_(ids)
-    if not force:
-        condition &= feeds.c.next_fetch_at.is_(None) | (feeds.c.next_fetch_at <= func.now())
+def claim_feeds(
+    conn: Connection, run_id: int, *, lease: timedelta, ids: Sequence[int] | None = None,
+    force: bool = False, max_attempts: int = 1,
+) -> list[tuple[int, str, str | None, str | None, bool]]:
+    """Lease the enabled feeds this run will work on and return
+    (id, url, etag, last_modified, due) for each.
+
+    A feed is claimed when it is due (or with ``force``) or when entries of
+    it wait to be retried; ``due`` says whether to fetch it.  A feed leased
+    by another run is skipped, and rows another transaction is claiming right
+    now are skipped rather than waited for (SKIP LOCKED): overlapping runs and
+    several workers split the feeds between them and never fetch one twice.
+    The lease ends when the run releases it or, if the run died, lapses."""
+    scope = "AND f.id = ANY(:ids)" if ids is not None else ""
     rows = conn.execute(
-        select(feeds.c.id, feeds.c.url, feeds.c.etag, feeds.c.last_modified)
-        .where(condition).order_by(feeds.c.id)
+        text(f"""
+        WITH candidates AS (
+            SELECT f.id,
+                   (:force OR f.next_fetch_at IS NULL OR f.next_fetch_at <= now()) AS due
+            FROM feeds f
+            WHERE NOT f.disabled {scope}
+              AND (f.lease_until IS NULL OR f.lease_until < now())
+              AND (:force OR f.next_fetch_at IS NULL OR f.next_fetch_at <= now()
+                   OR EXISTS (SELECT 1 FROM fetch_failures ff
+                              WHERE ff.feed_id = f.id AND ff.attempts < :max_attempts))
+            ORDER BY f.id
+            FOR UPDATE OF f SKIP LOCKED
+        )
+        UPDATE feeds f SET leased_by = :run, lease_until = now() + :lease
+        FROM candidates c WHERE f.id = c.id
+        RETURNING f.id, f.url, f.etag, f.last_modified, c.due
+        """),
+        {"run": run_id, "lease": lease, "force": force, "max_attempts": max_attempts,
+         **({"ids": list(ids)} if ids is not None else {})},
     )
-    return [tuple(row) for row in rows]
+    return sorted(tuple(row) for row in rows)
+
+
+def renew_leases(conn: Connection, run_id: int, lease: timedelta) -> int:
+    """Extend the leases a run still holds, for runs longer than one lease."""
+    return conn.execute(
+        update(feeds).where(feeds.c.leased_by == run_id)
+        .values(lease_until=func.now() + lease)
+    ).rowcount
+
+
+def release_leases(conn: Connection, run_id: int, feed_ids: Sequence[int] | None = None) -> None:
+    """Hand back the run's feeds (these ones, or all it holds)."""
+    condition = feeds.c.leased_by == run_id
+    if feed_ids is not None:
+        condition &= feeds.c.id.in_(feed_ids)
+    conn.execute(update(feeds).where(condition).values(leased_by=None, lease_until=None))
+
+
+def prune_raw_pages(conn: Connection, older_than: timedelta) -> int:
+    """Delete stored HTML fetched longer ago than ``older_than``; the articles
+    stay, only re-processing them from their original bytes is no longer possible."""
+    return conn.execute(
+        raw_pages.delete().where(raw_pages.c.fetched_at < func.now() - older_than)
+    ).rowcount
+
+
+# ---------------------------------------------------------------- runs
+
+RUN_COUNTS = (
+    "feeds", "feeds_failed", "entries_new", "pages_fetched", "pages_failed", "articles_new",
+    "stories_new", "copies", "articles_enriched", "errors",
+)
+
+
+def start_run(conn: Connection, flow_run_id: str | None, lease: timedelta) -> int:
+    """Record a run as started.  Runs still 'running' that hold no live lease
+    and began more than a lease ago died without finishing (killed, machine
+    lost): they are marked 'abandoned' on the way."""
+    conn.execute(
+        text("""
+        UPDATE ingest_runs r SET status = 'abandoned'
+        WHERE r.status = 'running' AND r.started_at < now() - :lease
+          AND NOT EXISTS (SELECT 1 FROM feeds f WHERE f.leased_by = r.id AND f.lease_until >= now())
+        """),
+        {"lease": lease},
+    )
+    return conn.execute(
+        text("INSERT INTO ingest_runs (flow_run_id) VALUES (:flow_run) RETURNING id"),
+        {"flow_run": flow_run_id},
+    ).scalar_one()
+
+
+def finish_run(conn: Connection, run_id: int, status: str, counts: dict[str, int], details: dict) -> None:
+    conn.execute(
+        text(f"""
+        UPDATE ingest_runs SET status = :status, finished_at = now(), details = CAST(:details AS jsonb),
+               {", ".join(f"{name} = :{name}" for name in RUN_COUNTS)}
+        WHERE id = :run
+        """),
+        {"run": run_id, "status": status, "details": json.dumps(details, default=str),
+         **{name: counts.get(name, 0) for name in RUN_COUNTS}},
+    )
 
 
 def record_feed_success(
@@ -256,15 +340,26 @@ def clear_failures(conn: Connection, urls: Sequence[str]) -> None:
 _STORY_LOCK = text("SELECT pg_advisory_xact_lock(7351120002)")
 # Candidates sharing at least one band, most bands first; a few are enough.
 MAX_CANDIDATES = 20
-# An index-only look-up on article_bands' primary key (bench/dedup.py times it).
+# The stored near-copy candidates of a whole batch in one query: ``bands``
+# holds every article's band keys, ``positions`` the article (its place in the
+# batch) each key belongs to.  Per article, the look-up of one article alone:
+# an index-only scan on article_bands' primary key (bench/dedup.py times it).
 CANDIDATE_SQL = (
-    "SELECT b.article_id, a.story_id, f.minhash, f.shingles, f.version"
-    " FROM (SELECT article_id, count(*) AS shared FROM article_bands"
-    "       WHERE hash = ANY(:bands) AND article_id <> :id"
-    "       GROUP BY article_id ORDER BY shared DESC, article_id LIMIT :limit) b"
-    " JOIN articles a ON a.id = b.article_id"
-    " JOIN article_fingerprints f ON f.article_id = b.article_id"
-    " WHERE a.story_id IS NOT NULL ORDER BY b.shared DESC, b.article_id"
+    "WITH wanted AS (SELECT position, array_agg(hash) AS bands"
+    "       FROM unnest(CAST(:positions AS int[]), CAST(:bands AS bigint[])) AS w(position, hash)"
+    "       GROUP BY position)"
+    " SELECT w.position, c.article_id, c.shared, a.story_id, f.minhash, f.shingles, f.version"
+    " FROM wanted w CROSS JOIN LATERAL ("
+    "       SELECT article_id, count(*) AS shared FROM article_bands WHERE hash = ANY(w.bands)"
+    "       GROUP BY article_id ORDER BY shared DESC, article_id LIMIT :limit) c"
+    " JOIN articles a ON a.id = c.article_id"
+    " JOIN article_fingerprints f ON f.article_id = c.article_id"
+    " WHERE a.story_id IS NOT NULL ORDER BY w.position, c.shared DESC, c.article_id"
+)
+# The first stored article (with a story) of each of a batch's content hashes.
+EXACT_SQL = (
+    "SELECT DISTINCT ON (content_hash) content_hash, id, story_id FROM articles"
+    " WHERE content_hash = ANY(:hashes) AND story_id IS NOT NULL ORDER BY content_hash, id"
 )
 
 
@@ -276,10 +371,14 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
 
     Earlier publications are placed first, so a story's first article is its
     earliest; each touched story's canonical article is then re-chosen.
+
+    A batch costs a fixed number of statements, not a few per article: the
+    stored candidates of all its articles are read in two queries, stories
+    are assigned in memory in publication order (an article may copy one
+    stored earlier in the same batch, exactly as if they were stored one at
+    a time), and the rows go in with multi-row INSERTs and COPY.
     """
     outcome = StoreOutcome()
-    touched: set[int] = set()
-    stored: list[ArticleRecord] = []
     conn.execute(_STORY_LOCK)
     ordered = sorted(
         records,
@@ -288,100 +387,249 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
             item.canonical_url,
         ),
     )
+    # Under the lock no other batch inserts articles, so this read is exact.
+    taken = set(conn.execute(
+        text("SELECT canonical_url FROM articles WHERE canonical_url = ANY(:urls)"),
+        {"urls": sorted({record.canonical_url for record in ordered})},
+    ).scalars())
+    fresh: list[ArticleRecord] = []
     for record in ordered:
-        article_id = conn.execute(
-            insert(articles)
-            .values(
-                canonical_url=record.canonical_url, url=record.url, feed_id=record.feed_id,
-                title=record.title, text=record.text, author=record.author,
-                published_at=record.published_at, language=record.language,
-                site_name=record.site_name, dateline=record.dateline, agency=record.agency,
-                content_hash=record.content_hash, image_url=record.image_url,
-                date_source=record.date_source, date_candidates=record.date_candidates,
-                date_warning=record.date_warning,
-            )
-            .on_conflict_do_nothing(index_elements=[articles.c.canonical_url])
-            .returning(articles.c.id)
-        ).scalar()
-        if article_id is None:
+        if record.canonical_url in taken:
             outcome.already_stored += 1
-            continue
-        story_id, kind, matched, score = _find_story(conn, article_id, record)
-        if story_id is None:
-            story_id = conn.execute(
-                insert(stories).values(canonical_article_id=article_id, article_count=0)
-                .returning(stories.c.id)
-            ).scalar_one()
+        else:
+            taken.add(record.canonical_url)
+            fresh.append(record)
+    if not fresh:
+        return outcome
+    ids = _next_ids(conn, "articles", len(fresh))
+    assigner = _StoryAssigner(conn, fresh)
+    rows, stored = [], []
+    for position, (article_id, record) in enumerate(zip(ids, fresh, strict=True)):
+        story, kind, matched, score = assigner.find(position, article_id, record)
+        if story is None:
+            story = assigner.new_story()
             outcome.new_stories += 1
         else:
             outcome.copies += 1
             outcome.near_copies += kind == "near"
-        conn.execute(
-            update(articles).where(articles.c.id == article_id).values(
-                story_id=story_id, match_kind=kind, matched_article_id=matched, match_score=score,
-            )
-        )
-        store_fingerprint(conn, article_id, record.fingerprint)
-        touched.add(story_id)
-        if record.html_gzip:
-            conn.execute(
-                insert(raw_pages).values(
-                    article_id=article_id, final_url=record.final_url or record.url,
-                    content_type=record.content_type, html_gzip=record.html_gzip,
-                    charset_declared=record.charset_declared, charset_used=record.charset_used,
-                    replacement_ratio=record.replacement_ratio,
-                ).on_conflict_do_nothing()
-            )
-        outcome.inserted.append(article_id)
+        assigner.add(article_id, record, story)
+        rows.append((article_id, record, story, kind, matched, score))
         if kind == "new":
             # Furniture repeats across different stories; article text only
             # across copies of one.  Counting only story-starting articles
             # keeps a wire story carried five times by one site (or one host,
             # as in the demo) from being learned as that site's boilerplate.
             stored.append(record)
-    touched = {story for story in touched if _story_exists(conn, story)}
+    assigner.create_stories()
+    inserted = conn.execute(
+        insert(articles).on_conflict_do_nothing(index_elements=[articles.c.canonical_url])
+        .returning(articles.c.id),
+        [
+            dict(
+                id=article_id, canonical_url=record.canonical_url, url=record.url, feed_id=record.feed_id,
+                title=record.title, text=record.text, author=record.author,
+                published_at=record.published_at, language=record.language,
+                site_name=record.site_name, dateline=record.dateline, agency=record.agency,
+                content_hash=record.content_hash, image_url=record.image_url,
+                date_source=record.date_source, date_candidates=record.date_candidates,
+                date_warning=record.date_warning, story_id=assigner.story_id(story), match_kind=kind,
+                matched_article_id=matched, match_score=score,
+                # A guess rechoose_canonical corrects; right for every story
+                # of one article, it saves rewriting (and re-indexing) the row.
+                is_canonical=kind == "new",
+            )
+            for article_id, record, story, kind, matched, score in rows
+        ],
+    ).scalars().all()
+    if len(inserted) != len(rows):
+        raise RuntimeError("articles were inserted without the story lock while a batch was stored")
+    outcome.inserted = list(ids)
+    _copy_rows(conn, "article_fingerprints", ("article_id", "version", "minhash", "shingles"), (
+        (article_id, record.fingerprint.version, record.fingerprint.minhash, record.fingerprint.shingles)
+        for article_id, record in zip(ids, fresh) if record.fingerprint is not None
+    ))
+    _copy_rows(conn, "article_bands", ("hash", "band", "article_id"), (
+        (key, band, article_id)
+        for article_id, record in zip(ids, fresh) if record.fingerprint is not None
+        for band, key in _distinct_bands(record.fingerprint.bands)
+    ))
+    _copy_rows(conn, "raw_pages", (
+        "article_id", "final_url", "content_type", "html_gzip", "charset_declared", "charset_used",
+        "replacement_ratio",
+    ), (
+        (article_id, record.final_url or record.url, record.content_type, record.html_gzip,
+         record.charset_declared, record.charset_used, record.replacement_ratio)
+        for article_id, record in zip(ids, fresh) if record.html_gzip
+    ))
+    touched = {assigner.story_id(story) for _, _, story, _, _, _ in rows}
     rechoose_canonical(conn, touched)
     refresh_story_counts(conn, touched)
     count_site_lines(conn, stored)
     return outcome
 
 
-def _find_story(
-    conn: Connection, article_id: int, record: ArticleRecord
-) -> tuple[int | None, str, int | None, float | None]:
-    """(story, how it matched: new/exact/near, the matched article, score)."""
-    exact = conn.execute(
-        select(articles.c.id, articles.c.story_id)
-        .where(articles.c.content_hash == record.content_hash, articles.c.id != article_id,
-               articles.c.story_id.is_not(None))
-        .order_by(articles.c.id).limit(1)
-    ).first()
-    if exact is not None:
-        return exact.story_id, "exact", exact.id, 1.0
-    fingerprint = record.fingerprint
-    if fingerprint is None or not fingerprint.bands:
-        return None, "new", None, None
-    candidates = conn.execute(
-        text(CANDIDATE_SQL), {"bands": fingerprint.bands, "id": article_id, "limit": MAX_CANDIDATES}
-    ).all()
-    matches: list[tuple[int, int, float]] = []
-    for candidate_id, story_id, minhash, shingles, version in candidates:
-        if version != fingerprint.version:
-            continue
-        same, score, _ = same_story(fingerprint, Fingerprint.from_stored(minhash, shingles, version))
-        if same:
-            matches.append((candidate_id, story_id, score))
-    if not matches:
-        return None, "new", None, None
-    best_id, best_story, best_score = max(matches, key=lambda match: (match[2], -match[0]))
-    story_ids = {story for _, story, _ in matches}
-    if len(story_ids) > 1:
-        best_story = merge_stories(conn, story_ids)
-    return best_story, "near", best_id, round(best_score, 4)
+def _next_ids(conn: Connection, table: str, count: int) -> list[int]:
+    """``count`` ids from a table's sequence, ascending: rows written in one
+    statement get ids in the order they are stored, as one at a time would."""
+    if not count:
+        return []
+    return sorted(conn.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
+        {"table": table, "count": count},
+    ).scalars())
+
+
+def _distinct_bands(bands: Sequence[int]) -> list[tuple[int, int]]:
+    """(band, key) with each key once, the first band it appears in: a
+    band's key is unique per article (the primary key is key and article)."""
+    seen: set[int] = set()
+    distinct = []
+    for band, key in enumerate(bands):
+        if key not in seen:
+            seen.add(key)
+            distinct.append((band, key))
+    return distinct
+
+
+def _copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """COPY rows into a table in the caller's transaction.  Only for rows
+    that cannot conflict: those of articles inserted by this transaction."""
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+class _StoryAssigner:
+    """Story assignment for one batch, in memory, after two queries.
+
+    Stored stories are keyed by their ids; the batch's new stories by
+    negative keys (-1, -2, ... in creation order) until they are created.
+    Merges are recorded here (and done in the database for stored stories),
+    so that every key resolves to the story it ended in."""
+
+    def __init__(self, conn: Connection, records: Sequence[ArticleRecord]) -> None:
+        self.conn = conn
+        self.new_keys: list[int] = []
+        self.created: dict[int, int] = {}
+        self.merged_into: dict[int, int] = {}
+        # The stored side: first article (with a story) per content hash, and
+        # each article's best stored near-copy candidates, by batch position.
+        self.stored_exact: dict[str, tuple[int, int]] = {
+            content_hash: (article_id, story_id) for content_hash, article_id, story_id in conn.execute(
+                text(EXACT_SQL), {"hashes": sorted({record.content_hash for record in records})}
+            )
+        }
+        positions, bands = [], []
+        for position, record in enumerate(records):
+            if record.fingerprint is not None:
+                positions += [position] * len(record.fingerprint.bands)
+                bands += record.fingerprint.bands
+        self.stored_near: dict[int, list[tuple[int, int, int, object]]] = {}
+        if bands:
+            for position, article_id, shared, story_id, minhash, shingles, version in conn.execute(
+                text(CANDIDATE_SQL), {"positions": positions, "bands": bands, "limit": MAX_CANDIDATES}
+            ):
+                self.stored_near.setdefault(position, []).append(
+                    (shared, article_id, story_id, (minhash, shingles, version))
+                )
+        # The batch side, filled as articles are assigned.
+        self.batch_exact: dict[str, tuple[int, int]] = {}
+        self.batch_bands: dict[int, list[int]] = {}
+        self.batch_articles: dict[int, tuple[int, Fingerprint]] = {}
+
+    def find(
+        self, position: int, article_id: int, record: ArticleRecord
+    ) -> tuple[int | None, str, int | None, float | None]:
+        """(story key, how it matched: new/exact/near, the matched article,
+        score) for the batch's article at ``position``, among stored articles
+        and those of the batch placed before it."""
+        exact = min(
+            (found for found in (self.stored_exact.get(record.content_hash),
+                                 self.batch_exact.get(record.content_hash)) if found),
+            default=None,
+        )
+        if exact is not None:
+            return self.resolve(exact[1]), "exact", exact[0], 1.0
+        fingerprint = record.fingerprint
+        if fingerprint is None or not fingerprint.bands:
+            return None, "new", None, None
+        # The same ranking as one look-up over everything stored so far:
+        # most shared band keys first, then the lowest id, cut to the limit.
+        shared: dict[int, int] = {}
+        for key in set(fingerprint.bands):
+            for other in self.batch_bands.get(key, ()):
+                shared[other] = shared.get(other, 0) + 1
+        candidates = [
+            (count, other, self.batch_articles[other][0], self.batch_articles[other][1])
+            for other, count in shared.items()
+        ] + self.stored_near.get(position, [])
+        candidates.sort(key=lambda candidate: (-candidate[0], candidate[1]))
+        matches: list[tuple[int, int, float]] = []
+        for _, candidate_id, story, stored in candidates[:MAX_CANDIDATES]:
+            version = stored.version if isinstance(stored, Fingerprint) else stored[2]
+            if version != fingerprint.version:
+                continue
+            other = stored if isinstance(stored, Fingerprint) else Fingerprint.from_stored(*stored)
+            same, score, _ = same_story(fingerprint, other)
+            if same:
+                matches.append((candidate_id, self.resolve(story), score))
+        if not matches:
+            return None, "new", None, None
+        best_id, best_story, best_score = max(matches, key=lambda match: (match[2], -match[0]))
+        story_keys = {story for _, story, _ in matches}
+        if len(story_keys) > 1:
+            best_story = self.merge(story_keys)
+        return best_story, "near", best_id, round(best_score, 4)
+
+    def add(self, article_id: int, record: ArticleRecord, story: int) -> None:
+        """An article placed in a story: a candidate for those after it."""
+        self.batch_exact.setdefault(record.content_hash, (article_id, story))
+        if record.fingerprint is not None:
+            self.batch_articles[article_id] = (story, record.fingerprint)
+            for key in set(record.fingerprint.bands):
+                self.batch_bands.setdefault(key, []).append(article_id)
+
+    def new_story(self) -> int:
+        self.new_keys.append(-(len(self.new_keys) + 1))
+        return self.new_keys[-1]
+
+    def resolve(self, story: int) -> int:
+        while story in self.merged_into:
+            story = self.merged_into[story]
+        return story
+
+    def merge(self, story_keys: Iterable[int]) -> int:
+        """The oldest story keeps its id (stored ones are older than the
+        batch's), as merge_stories does; returns it."""
+        keys = sorted({self.resolve(key) for key in story_keys}, key=lambda key: (key < 0, abs(key)))
+        keep, others = keys[0], keys[1:]
+        stored = [key for key in keys if key > 0]
+        if len(stored) > 1:
+            merge_stories(self.conn, stored)
+        for key in others:
+            self.merged_into[key] = keep
+        return keep
+
+    def create_stories(self) -> None:
+        """Create the batch's new stories that were not merged into another;
+        their canonical article is set by rechoose_canonical."""
+        alive = [key for key in self.new_keys if key not in self.merged_into]
+        self.created = dict(zip(alive, _next_ids(self.conn, "stories", len(alive)), strict=True))
+        if self.created:
+            self.conn.execute(
+                insert(stories), [{"id": story_id, "article_count": 0} for story_id in self.created.values()]
+            )
+
+    def story_id(self, story: int) -> int:
+        """The id of the story a key ended in (after create_stories)."""
+        story = self.resolve(story)
+        return self.created[story] if story < 0 else story
 
 
 def store_fingerprint(conn: Connection, article_id: int, fingerprint: Fingerprint | None) -> None:
-    """An article's MinHash signature, shingle hashes and band hashes."""
+    """An article's MinHash signature, shingle hashes and band hashes (one
+    article, possibly stored before: `newsflow db check --repair`)."""
     if fingerprint is None:
         return
     conn.execute(
@@ -392,15 +640,10 @@ def store_fingerprint(conn: Connection, article_id: int, fingerprint: Fingerprin
     )
     if fingerprint.bands:
         conn.execute(
-            insert(article_bands).values(
-                [{"hash": key, "band": band, "article_id": article_id}
-                 for band, key in enumerate(fingerprint.bands)]
-            ).on_conflict_do_nothing()
+            insert(article_bands).on_conflict_do_nothing(),
+            [{"hash": key, "band": band, "article_id": article_id}
+             for band, key in enumerate(fingerprint.bands)],
         )
-
-
-def _story_exists(conn: Connection, story_id: int) -> bool:
-    return conn.execute(select(stories.c.id).where(stories.c.id == story_id)).scalar() is not None
 
 
 def merge_stories(conn: Connection, story_ids: Iterable[int]) -> int:
@@ -468,12 +711,13 @@ def count_site_lines(conn: Connection, records: Sequence[ArticleRecord]) -> None
         {"rules_version": SITE_RULES_VERSION, "host": host, "line_hash": key, "text": line, "support": count}
         for (host, key), (line, count) in sorted(support.items())
     ]
-    statement = insert(site_boilerplate).values(rows)
+    statement = insert(site_boilerplate)
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=[site_boilerplate.c.rules_version, site_boilerplate.c.host, site_boilerplate.c.line_hash],
             set_={"support": site_boilerplate.c.support + statement.excluded.support, "last_seen_at": func.now()},
-        )
+        ),
+        rows,
     )
 
 
@@ -532,6 +776,29 @@ def claim_pending_canonical(conn: Connection, limit: int) -> list[PendingArticle
     return [PendingArticle(*row) for row in rows]
 
 
+def pending_canonical(conn: Connection, article_ids: Sequence[int]) -> list[PendingArticle]:
+    """Those of ``article_ids`` that are canonical and still wait for entities."""
+    rows = conn.execute(
+        select(articles.c.id, articles.c.title, articles.c.text, articles.c.language)
+        .where(articles.c.id.in_(article_ids), articles.c.entities_status == "pending",
+               articles.c.is_canonical.is_(True))
+        .order_by(articles.c.id)
+    )
+    return [PendingArticle(*row) for row in rows]
+
+
+def lock_pending_canonical(conn: Connection, article_ids: Sequence[int]) -> list[int]:
+    """Lock those of ``article_ids`` still canonical and pending, for this
+    transaction; rows another run is tagging right now are skipped."""
+    return list(conn.execute(
+        select(articles.c.id)
+        .where(articles.c.id.in_(article_ids), articles.c.entities_status == "pending",
+               articles.c.is_canonical.is_(True))
+        .order_by(articles.c.id)
+        .with_for_update(skip_locked=True)
+    ).scalars())
+
+
 def store_entities(
     conn: Connection, results: Sequence[tuple[int, str, Sequence[EntityMention]]], model: str | None = None
 ) -> int:
@@ -583,14 +850,40 @@ def store_entities(
     return len(rows)
 
 
-def mark_for_reenrichment(conn: Connection, *, model: str, since: datetime | None = None) -> int:
-    """Articles whose entities came from another model (or all articles
-    fetched since ``since``) go back to pending, their entity rows removed;
-    the next enrichment recomputes them."""
-    condition = articles.c.entities_model.is_distinct_from(model)
-    if since is not None:
-        condition = condition | (articles.c.fetched_at >= since)
-    ids = [row[0] for row in conn.execute(select(articles.c.id).where(condition).with_for_update())]
+def mark_for_reenrichment(
+    conn: Connection, *, models: Mapping[str, str], since: datetime | None = None
+) -> int:
+    """Articles whose entities did not come from the model now configured for
+    their language (``models``: language tag -> model version, from
+    ``pipeline.enrich.model_versions``) go back to pending, their entity rows
+    removed; so do all articles fetched since ``since``.  A language that newly
+    got a model re-tags its articles (stored model NULL); one that lost its
+    model clears them.  A copy is judged by its canonical's language, whose
+    entities it takes.  The next enrichment recomputes them."""
+    ids = [row[0] for row in conn.execute(
+        text(
+            """
+            SELECT a.id
+            FROM articles a
+            LEFT JOIN stories s ON s.id = a.story_id
+            LEFT JOIN articles canon ON canon.id = s.canonical_article_id
+            CROSS JOIN LATERAL (
+                SELECT lower(replace(coalesce(nullif(trim(coalesce(canon.language, a.language)), ''),
+                                              :undeclared), '_', '-')) AS tag
+            ) lang
+            LEFT JOIN unnest(CAST(:tags AS text[]), CAST(:versions AS text[])) AS full_tag(tag, version)
+                ON full_tag.tag = lang.tag
+            LEFT JOIN unnest(CAST(:tags AS text[]), CAST(:versions AS text[])) AS primary_tag(tag, version)
+                ON primary_tag.tag = split_part(lang.tag, '-', 1)
+            WHERE a.entities_status <> 'pending'
+              AND (a.entities_model IS DISTINCT FROM coalesce(full_tag.version, primary_tag.version)
+                   OR a.fetched_at >= CAST(:since AS timestamptz))
+            FOR UPDATE OF a
+            """
+        ),
+        {"undeclared": UNDECLARED_LANGUAGE, "tags": [language_tag(tag) for tag in models],
+         "versions": list(models.values()), "since": since},
+    )]
     if ids:
         conn.execute(article_entities.delete().where(article_entities.c.article_id.in_(ids)))
         conn.execute(update(articles).where(articles.c.id.in_(ids)).values(entities_status="pending"))

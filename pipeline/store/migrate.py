@@ -25,6 +25,10 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     """Bring the schema to ``revision``; returns the revision now in force."""
     config = _config()
     with engine.begin() as connection:
+        # No statement timeout for migrations (this transaction only): one may
+        # rebuild an index or fill a column over every article, and another
+        # process waits here for it; cut off, it would fail again every run.
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger, Column, Computed, DateTime, ForeignKey, Index, Integer, LargeBinary, SmallInteger, Text,
     UniqueConstraint, func,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
 
@@ -44,10 +45,20 @@ class Feed(SQLModel, table=True):
     # The URL before a permanent redirect, so a feed list that still names it
     # finds this feed instead of adding the old URL again.
     previous_url: str | None = Field(default=None, sa_column=Column(Text, index=True))
+    # The run fetching this feed now, until when: overlapping runs and several
+    # workers skip a leased feed; a crashed run's lease simply lapses.
+    leased_by: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("ingest_runs.id", ondelete="SET NULL"))
+    )
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Story(SQLModel, table=True):
     __tablename__ = "stories"
+    # `newsflow stories` reads stories in this order and stops after its limit (migration 0009).
+    __table_args__ = (
+        Index("ix_stories_listing", sql_text("article_count DESC"), sql_text("first_seen_at DESC"), "id"),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
     canonical_article_id: int | None = Field(
@@ -69,6 +80,10 @@ class Article(SQLModel, table=True):
         Index("ix_articles_story_id", "story_id"),
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_search_vector", "search_vector", postgresql_using="gin"),
+        # An article's time, published else fetched: --since, the stats' 24 h (migration 0009).
+        Index("ix_articles_time", sql_text("coalesce(published_at, fetched_at)")),
+        # A feed's articles newest first: `search --feed` (migration 0009).
+        Index("ix_articles_feed_time", "feed_id", sql_text("coalesce(published_at, fetched_at)")),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
@@ -147,7 +162,11 @@ class RawPage(SQLModel, table=True):
 
 class Entity(SQLModel, table=True):
     __tablename__ = "entities"
-    __table_args__ = (UniqueConstraint("name", "label", name="entities_name_label_key"),)
+    __table_args__ = (
+        UniqueConstraint("name", "label", name="entities_name_label_key"),
+        # An entity named in any case (migration 0009).
+        Index("ix_entities_lower_name", sql_text("lower(name)")),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
     name: str = Field(sa_column=Column(Text, nullable=False))
@@ -156,7 +175,8 @@ class Entity(SQLModel, table=True):
 
 class ArticleEntity(SQLModel, table=True):
     __tablename__ = "article_entities"
-    __table_args__ = (Index("ix_article_entities_entity_id", "entity_id"),)
+    # An entity's articles from the index alone: `search --entity` (migration 0009).
+    __table_args__ = (Index("ix_article_entities_entity_article", "entity_id", "article_id"),)
 
     article_id: int = Field(
         sa_column=Column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
@@ -176,7 +196,10 @@ class EntityAlias(SQLModel, table=True):
     """A surface form that resolved to an entity ("Blinken", "U.S.")."""
 
     __tablename__ = "entity_aliases"
-    __table_args__ = (Index("ix_entity_aliases_entity_id", "entity_id"),)
+    __table_args__ = (
+        Index("ix_entity_aliases_entity_id", "entity_id"),
+        Index("ix_entity_aliases_lower_alias", sql_text("lower(alias)")),  # migration 0009
+    )
 
     alias: str = Field(sa_column=Column(Text, primary_key=True))
     entity_id: int = Field(
@@ -243,6 +266,32 @@ class SiteBoilerplate(SQLModel, table=True):
     support: int = Field(default=0)
     first_seen_at: datetime | None = Field(default=None, sa_column=_now_column())
     last_seen_at: datetime | None = Field(default=None, sa_column=_now_column())
+
+
+class IngestRun(SQLModel, table=True):
+    """One run of the ingest flow: when, what it did per stage, what went wrong.
+    A run that never finished stays 'running' until a later run finds its
+    leases lapsed and marks it 'abandoned'."""
+
+    __tablename__ = "ingest_runs"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    flow_run_id: str | None = Field(default=None, sa_column=Column(Text))
+    started_at: datetime | None = Field(default=None, sa_column=_now_column(index=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    status: str = Field(sa_column=Column(Text, nullable=False, server_default="running"))
+    feeds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    feeds_failed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    entries_new: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    pages_fetched: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    pages_failed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    articles_new: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    stories_new: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    copies: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    articles_enriched: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    errors: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Seconds per stage, the first errors (url, message), the database error if any.
+    details: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}"))
 
 
 metadata = SQLModel.metadata
