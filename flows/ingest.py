@@ -56,6 +56,7 @@ class IngestSummary:
     database_error_kind: str | None = None  # "unavailable", "statement-timeout", "disk-full", "refused"
     error_count: int = 0  # all errors; ``errors`` keeps the first few
     run_id: int | None = None  # the row in ingest_runs
+    flow_seconds: float = 0.0  # the flow's body, start to end: the stages and what lies between them
 
     def add_error(self, url: str, message: str) -> None:
         self.error_count += 1
@@ -397,9 +398,11 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     summary.run_id = retry_database(lambda: _start_run(engine, settings))
     summary.timed("database", started)
 
+    started = time.perf_counter()
     sources = load_feed_list(Path(feeds_path), base_url) if feeds_path else None
     jobs, claimed = claim_feeds(engine, summary.run_id, sources, force, settings)
     summary.feeds = len(jobs)
+    summary.timed("database", started)
 
     started = time.perf_counter()
     outcomes = fetch_feeds(jobs, settings)
@@ -414,7 +417,9 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
         elif outcome.warning:
             logger.info("feed %s: %s", outcome.job.url, outcome.warning)
 
+    started = time.perf_counter()
     new_entries = select_new_entries(engine, outcomes, claimed, settings)
+    summary.timed("database", started)
     # Feeds with entries this run did not store: their state (ETag,
     # Last-Modified, next fetch) is not written, so the next run fetches them in full.
     unsettled: set[int | None] = set()
@@ -435,8 +440,10 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
         summary.entity_links += links
         summary.timed("entities", started)
 
+    started = time.perf_counter()
     settled = [outcome for outcome in outcomes if outcome.error or outcome.job.id not in unsettled]
     commit_feed_states(engine, settled, settings, summary.run_id)
+    summary.timed("database", started)
 
 
 def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bool:
@@ -448,6 +455,7 @@ def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bo
     ner_jobs: list[EntitiesInFlight] = []
 
     def collect(wait: bool) -> None:
+        started = time.perf_counter()
         for job in [job for job in ner_jobs if wait or job.results.ready()]:
             ner_jobs.remove(job)
             try:
@@ -457,6 +465,7 @@ def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bo
                 continue
             summary.articles_enriched += enriched
             summary.entity_links += links
+        summary.timed("entities", started)
 
     def store(batch: BatchInFlight) -> bool:
         part, inserted = ingest_batch(engine, batch, settings)
@@ -478,14 +487,18 @@ def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bo
                              len(batches) - batch.number)
                 return False
         else:
+            started = time.perf_counter()
             try:
                 job = start_entities(engine, inserted, settings)
             except DatabaseUnavailable:
                 job = None  # the sweep at the end, or the next run, tags them
             if job is not None:
                 ner_jobs.append(job)
+            summary.timed("entities", started)
         collect(wait=False)
+        started = time.perf_counter()
         retry_database(lambda: _renew_leases(engine, summary.run_id, settings))
+        summary.timed("database", started)
         return True
 
     fetcher = ThreadPoolExecutor(1, thread_name_prefix="newsflow-fetch")
@@ -498,15 +511,15 @@ def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bo
             summary.timed("fetch pages", started)
             if index + 1 < len(batches):
                 upcoming = fetcher.submit(run_fetch_pages, _links(batches[index + 1]), settings)
+            started = time.perf_counter()
             current = start_batch(engine, index + 1, entries, pages, settings)
+            summary.timed("extract and clean", started)
             if previous is not None and not store(previous):
                 return True
             previous = current
         if previous is not None and not store(previous):
             return True
-        started = time.perf_counter()
         collect(wait=True)
-        summary.timed("entities", started)
         return False
     finally:
         fetcher.shutdown(wait=True, cancel_futures=True)
@@ -584,11 +597,13 @@ def ingest(
     logger = get_run_logger()
     settings = get_settings()
     summary = IngestSummary()
+    started = time.perf_counter()
     try:
         _run(summary, logger, settings, feeds_path, base_url, limit, force)
     except DatabaseUnavailable as exc:
         summary.database_error = str(exc)
         summary.database_error_kind = exc.kind
         logger.error("stopped: %s; the next run repairs what this one missed", exc)
+    summary.flow_seconds = round(time.perf_counter() - started, 3)
     record_run(get_engine(settings), summary)
     return asdict(summary)

@@ -38,13 +38,14 @@ SEARCH_CONFIGS = ("english", "german", "french", "spanish", "italian", "portugue
 _QUERY = " || ".join(f"websearch_to_tsquery('{config}', :query)" for config in SEARCH_CONFIGS)
 
 # How many matches a search ranks at most: its newest ones (see search_articles).
-RANK_CANDIDATES = 300
+RANK_CANDIDATES = 200
 
 # The newest :candidates matches.  Each way reads a source of articles
 # newest first and stops once enough of them pass the remaining tests;
 # search_way chooses the way by the planner's estimates:
-# "walk":  the articles newest first (ix_articles_time), each tested with @@
-#          and the filters: cheap when a large share of them match;
+# "walk":  the articles newest first (ix_articles_time; a feed's through
+#          ix_articles_feed_time), each tested with @@ and the filters: cheap
+#          when a large share of them match;
 # "index": the query's matches from the GIN index (ix_articles_search_vector),
 #          newest first, each tested with the filters: cheap when few match;
 # "scope": the articles the filters select (an entity's, through
@@ -88,11 +89,12 @@ _ESTIMATES = {
     "all": "SELECT a.id FROM articles a",
 }
 # Relative costs per article.  Testing @@ on an article reads its stored
-# tsvector (a few kB, out of line: ~10 µs); a match from the GIN index with
-# its row, or an article's row found by a filter, costs about an eighth of that.  The planner cannot weigh this
-# itself: it costs @@ like an integer comparison, so left alone it walks
+# tsvector (a few kB, out of line): ~8 µs at 100k articles on the benchmark
+# machine; taking a match from the GIN index with its row (or an article's
+# row found by a filter) and sorting it: ~2 µs.  The planner cannot weigh
+# this itself: it costs @@ like an integer comparison, so left alone it walks
 # where a rare word needs the index.
-TEST_COST, ROW_COST = 8.0, 1.0
+TEST_COST, ROW_COST = 4.0, 1.0
 
 _SEARCH = (
     """
@@ -145,7 +147,10 @@ _SEARCH = (
 # from their articles (ix_articles_feed_time, ix_article_entities_entity_article).
 _SEARCH_FILTERS = {
     "since": f"AND {ARTICLE_TIME} >= :since",
-    "feed": "AND a.feed_id = ANY(:feed_ids)",
+    # One feed (the usual case) as an equality, so a walk can read that feed's
+    # articles newest first from ix_articles_feed_time.
+    "feed": "AND a.feed_id = :feed_id",
+    "feeds": "AND a.feed_id = ANY(:feed_ids)",
     "entity": "AND a.id IN (SELECT article_id FROM article_entities WHERE entity_id = ANY(:entity_ids))",
     "label": """AND EXISTS (
         SELECT 1 FROM article_entities ae JOIN entities e ON e.id = ae.entity_id
@@ -166,6 +171,8 @@ ENTITIES_NAMED = text(
 
 def _filters(parameters: dict) -> tuple[str, ...]:
     wanted = [name for name in ("since", "feed", "entity") if parameters.get(name) is not None]
+    if "feed" in wanted and len(parameters["feed_ids"]) != 1:
+        wanted[wanted.index("feed")] = "feeds"
     if parameters.get("label") is not None and parameters.get("entity") is None:
         wanted.append("label")  # with --entity, the label narrows the entities instead
     return tuple(wanted)
@@ -196,9 +203,10 @@ def search_way(conn: Connection, parameters: dict) -> str:
     scope = _estimated_rows(conn, _ESTIMATES["scope"], parameters)
     matches = max(1.0, _estimated_rows(conn, _ESTIMATES["matches"], parameters))
     all_matches = _estimated_rows(conn, _ESTIMATES["all_matches"], parameters) if filters else matches
-    # The walk goes through the time index: over --since's scope, but over
-    # every article for the other filters (they are tested on each walked row).
-    walked = scope if set(filters) <= {"since"} else _estimated_rows(conn, _ESTIMATES["all"], {})
+    # The walk goes through a time index: over the scope of --since and of
+    # one feed (ix_articles_feed_time), but over every article for the other
+    # filters (they are tested on each walked row).
+    walked = scope if set(filters) <= {"since", "feed"} else _estimated_rows(conn, _ESTIMATES["all"], {})
     candidates = parameters["candidates"]
     costs = {
         "walk": min(walked, candidates * walked / matches) * TEST_COST,
@@ -214,12 +222,14 @@ def search_parameters(
     candidates: int = RANK_CANDIDATES,
 ) -> dict:
     """The bound parameters of the search statement, with the feed and entity
-    names resolved to ids (also for EXPLAIN in bench/query.py)."""
+    names resolved to ids (also for EXPLAIN in bench/query.py).
+    ``candidates``: how many of the newest matches are ranked (search_articles)."""
     parameters = {"query": query, "limit": limit, "since": since, "feed": feed, "entity": entity,
                   "label": label, "one_per_story": one_per_story, "top_entities": top_entities,
                   "candidates": candidates}
     if feed is not None:
         parameters["feed_ids"] = list(conn.execute(FEEDS_NAMED, {"feed": feed}).scalars())
+        parameters["feed_id"] = parameters["feed_ids"][0] if parameters["feed_ids"] else None
     if entity is not None:
         parameters["entity_ids"] = [row.id for row in conn.execute(ENTITIES_NAMED, {"name": entity, "label": label})]
     return parameters
@@ -232,19 +242,20 @@ def search_articles(conn: Connection, query: str, **options) -> list[SearchHit]:
     those of search_parameters.
 
     What is ranked, and so what the user sees: the newest ``candidates``
-    (RANK_CANDIDATES, 300) articles that match and pass the filters, ranked
+    (RANK_CANDIDATES, 200) articles that match and pass the filters, ranked
     by ts_rank_cd.  A query matching fewer articles than that -- most
     multi-word queries, rare words, most filtered searches -- ranks every
-    match: the best matches of the whole archive.  A query matching thousands
-    ("government" matches a fifth of the articles) shows the best matches
-    among its 300 most recent ones -- at 1,600 articles a day, about the last
-    day's worth: the best of the recent news, not the best match of all time.
-    Adding a word, --feed or --entity narrows the matches and so reaches
-    further back in time.  Why not rank every match: ranking reads each
-    ranked article's stored tsvector (a few kB, stored out of line), ~10 µs
-    each, so ranking the 22,000 matches of a common word would take about
-    0.3 s at 100k articles; the GIN index says *whether* an article matches, not
-    how well.  Finding the newest matches is cheap in one of three ways
+    match: the best matches of the whole archive.  A query matching
+    thousands ("government" matches a fifth of the articles) shows the best
+    matches among its 200 most recent ones -- at 1,600 articles a day, about
+    the last 14 hours: the best of the recent news, not the best match of all
+    time.  Adding a word, --feed or --entity narrows the matches and so
+    reaches further back in time.  Why not rank every match: ranking reads
+    each ranked article's stored tsvector (a few kB, stored out of line),
+    ~8 µs each, so ranking the 22,000 matches of a common word would take
+    about 0.2 s at 100k articles (and grows with the archive); the GIN index
+    says *whether* an article matches, not how well.  Finding the newest
+    matches is cheap in one of three ways
     (_CANDIDATES, chosen by search_way from the planner's estimates).
     """
     parameters = search_parameters(conn, query, **options)

@@ -100,6 +100,26 @@ def prefect_server():
         yield
 
 
+def child_ingest_env(
+    base_url: str, data_dir: Path, database_url: str | None = None, **settings: str
+) -> dict[str, str]:
+    """The environment of a `newsflow ingest` child process: this session's
+    database (or ``database_url``) and Prefect test server, the given server's host allowed, no
+    politeness delay (one local host), the user's NEWSFLOW_* settings dropped;
+    ``settings`` add NEWSFLOW_<NAME> values."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")},
+        "DATABASE_URL": database_url or os.environ["DATABASE_URL"],
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "NEWSFLOW_DATA_DIR": str(data_dir),
+        "NEWSFLOW_ALLOW_PRIVATE_HOSTS": base_url.removeprefix("http://"),
+        "NEWSFLOW_PER_HOST_DELAY": "0",
+        **{f"NEWSFLOW_{name.upper()}": value for name, value in settings.items()},
+    }
+
+
 @pytest.fixture
 def tmp_corpus(tmp_path):
     """A writable copy of the demo corpus, for tests that change it."""

@@ -34,6 +34,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from tests.conftest import child_ingest_env
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,26 +294,17 @@ def corpus(tmp_path_factory) -> Iterator[Corpus]:
 
 
 def ingest_env(corpus: Corpus, database_url: str, data_dir: Path) -> dict:
-    from prefect.settings import PREFECT_API_URL
-
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")},
-        "DATABASE_URL": database_url,
-        "PREFECT_API_URL": PREFECT_API_URL.value(),
-        "NEWSFLOW_DATA_DIR": str(data_dir),
-        "NEWSFLOW_ALLOW_PRIVATE_HOSTS": corpus.base_url.removeprefix("http://"),
-        "NEWSFLOW_PER_HOST_DELAY": "0",
-        "NEWSFLOW_BATCH_SIZE": str(BATCH_SIZE),
-        "NEWSFLOW_RETRIES": "1",
-        "NEWSFLOW_RETRY_BACKOFF": "0.1",
+    return child_ingest_env(
+        corpus.base_url, data_dir, database_url,
+        batch_size=str(BATCH_SIZE), retries="1", retry_backoff="0.1",
         # Extraction and NER in the flow's own process: on this corpus a
         # worker pool costs more to start than it saves (21 s against 12 s a
         # run on 2 cores).  The stale-state test kills a run with workers.
-        "NEWSFLOW_WORKERS": "1",
+        workers="1",
         # A killed run's feed leases lapse within a second here, as they do
         # after 15 minutes in production, so the next run may take them.
-        "NEWSFLOW_FEED_LEASE_MINUTES": "0.02",
-    }
+        feed_lease_minutes="0.02",
+    )
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ once, no row is stored twice, and both runs are recorded in ingest_runs."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, ROOT, child_ingest_env
 
 pytestmark = pytest.mark.integration
 
@@ -51,18 +50,8 @@ def _ingest(base_url: str, env: dict, logs: Path, name: str) -> subprocess.Popen
 
 
 def test_two_overlapping_runs_fetch_each_feed_and_page_once(clean_db, counting_server, prefect_server, tmp_path):
-    from prefect.settings import PREFECT_API_URL
-
     base_url, requests = counting_server
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")},
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-        "PREFECT_API_URL": PREFECT_API_URL.value(),
-        "NEWSFLOW_DATA_DIR": str(tmp_path / "data"),
-        "NEWSFLOW_ALLOW_PRIVATE_HOSTS": base_url.removeprefix("http://"),
-        "NEWSFLOW_PER_HOST_DELAY": "0",
-        "NEWSFLOW_WORKERS": "1",
-    }
+    env = child_ingest_env(base_url, tmp_path / "data", workers="1")
     runs = [_ingest(base_url, env, tmp_path, name) for name in ("first", "second")]
     summaries = []
     for name, run in zip(("first", "second"), runs, strict=True):

@@ -3,7 +3,6 @@ end with one story (stories are assigned under one advisory lock)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.conftest import SEED_PAGE, child_ingest_env
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED_PAGE = ROOT / "seeds" / "demo" / "freepress" / "2021" / "03" / "18" / "gleam-china-must-influence-north-korea.html"
 
 
 def _outlet(folder: Path, name: str, page_html: str, copies: int) -> None:
@@ -33,8 +33,6 @@ def _outlet(folder: Path, name: str, page_html: str, copies: int) -> None:
 
 
 def test_two_processes_loading_copies_at_once_make_one_story(clean_db, prefect_server, tmp_path):
-    from prefect.settings import PREFECT_API_URL
-
     from flows.demo import serve_directory
 
     html = SEED_PAGE.read_text(encoding="utf-8")
@@ -50,14 +48,7 @@ def test_two_processes_loading_copies_at_once_make_one_story(clean_db, prefect_s
         for name in ("outlet-a", "outlet-b"):
             listing = tmp_path / f"{name}.yaml"
             listing.write_text(listing.read_text().replace("url: /", f"url: {base_url}/"))
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")},
-            "DATABASE_URL": os.environ["DATABASE_URL"],
-            "PREFECT_API_URL": PREFECT_API_URL.value(),
-            "NEWSFLOW_DATA_DIR": str(tmp_path / "data"),
-            "NEWSFLOW_ALLOW_PRIVATE_HOSTS": base_url.removeprefix("http://"),
-            "NEWSFLOW_PER_HOST_DELAY": "0",
-        }
+        env = child_ingest_env(base_url, tmp_path / "data")
         runs = [
             subprocess.Popen(
                 [sys.executable, "-m", "flows.cli", "ingest", "--feeds", str(tmp_path / f"{name}.yaml"), "--json"],
