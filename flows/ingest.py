@@ -20,7 +20,7 @@ from prefect.runtime import flow_run as prefect_flow_run
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
-from flows.workers import Pending, map_in_chunks, submit_in_chunks
+from flows.workers import Pending, map_in_chunks, submit_in_chunks, warm_up
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
 from pipeline.enrich import EnrichInput, extract_entities_with_models
@@ -404,6 +404,9 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     summary.feeds = len(jobs)
     summary.timed("database", started)
 
+    if jobs:
+        # Worker start-up (imports, the NER models: seconds) overlaps the feed fetches.
+        warm_up(settings.ner_models, settings.workers)
     started = time.perf_counter()
     outcomes = fetch_feeds(jobs, settings)
     summary.timed("fetch feeds", started)
@@ -465,7 +468,7 @@ def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bo
                 continue
             summary.articles_enriched += enriched
             summary.entity_links += links
-        summary.timed("entities", started)
+        summary.timed("entities: the last batches" if wait else "entities", started)
 
     def store(batch: BatchInFlight) -> bool:
         part, inserted = ingest_batch(engine, batch, settings)

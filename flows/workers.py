@@ -42,6 +42,23 @@ def pool(workers: int) -> ProcessPoolExecutor | None:
     return _pool
 
 
+def warm_up(models: dict[str, str], workers: int) -> None:
+    """Start the worker processes now and have each import the extractor and
+    load the NER models, while the caller waits on the network; returns at once."""
+    executor = pool(workers)
+    if executor is not None:
+        for _ in range(workers):
+            executor.submit(_prepare_worker, models)
+
+
+def _prepare_worker(models: dict[str, str]) -> None:
+    import pipeline.process  # noqa: F401  (trafilatura and lxml, imported once)
+    from pipeline.enrich import load_nlp
+
+    for name in sorted(set(models.values())):
+        load_nlp(name)
+
+
 class Pending(Generic[R]):
     """Results of work handed to the pool, in input order, once asked for;
     the caller goes on with other work meanwhile."""

@@ -808,8 +808,8 @@ def store_entities(
     ids: dict[tuple[str, str], int] = {}
     if names:
         conn.execute(
-            insert(entities).values([{"name": n, "label": lab} for n, lab in names])
-            .on_conflict_do_nothing(constraint="entities_name_label_key")
+            insert(entities).on_conflict_do_nothing(constraint="entities_name_label_key"),
+            [{"name": n, "label": lab} for n, lab in names],
         )
         lookup = conn.execute(
             text(
@@ -830,15 +830,17 @@ def store_entities(
         for m in mentions
     ]
     if rows:
-        conn.execute(insert(article_entities).values(rows))
+        # executemany: one compiled statement, sent in pages (a multi-row
+        # VALUES of this size costs more to compile than to run).
+        conn.execute(insert(article_entities), rows)
     aliases = sorted({
         (alias, ids[(m.name, m.label)])
         for _, _, mentions in results for m in mentions for alias in m.aliases if alias != m.name
     })
     if aliases:
         conn.execute(
-            insert(entity_aliases).values([{"alias": alias, "entity_id": entity_id} for alias, entity_id in aliases])
-            .on_conflict_do_nothing()
+            insert(entity_aliases).on_conflict_do_nothing(),
+            [{"alias": alias, "entity_id": entity_id} for alias, entity_id in aliases],
         )
     if results:
         conn.execute(
