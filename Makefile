@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench-extraction clean
+.PHONY: install demo test bench-extraction bench-throughput clean
 
 install: $(STAMP)
 
@@ -26,6 +26,9 @@ test: $(STAMP)
 
 bench-extraction: $(STAMP)
 	$(BIN)/python bench/extraction.py --jobs 2
+
+bench-throughput: $(STAMP)
+	$(BIN)/python bench/throughput.py --articles 2000 --feeds 50
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -28,6 +28,7 @@ batch, as the flow does; then the same batches again (all already stored).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -159,6 +160,24 @@ def run_store_only(pages: list[Path], root: Path, base: str, url: str) -> dict:
     return results
 
 
+@contextlib.contextmanager
+def prefect_api(home: Path, wanted: bool):
+    """A running Prefect server for the flow (PREFECT_API_URL), or nothing:
+    then the ingest process starts a temporary one of its own."""
+    if not wanted:
+        yield
+        return
+    from flows.serve import free_port, start_local_server
+
+    local = start_local_server(home, port=free_port(None), timeout=120)
+    os.environ["PREFECT_API_URL"] = local.api_url
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        local.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=2000)
@@ -167,6 +186,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--store-only", action="store_true", help="time the store stage alone (see above)")
+    parser.add_argument(
+        "--prefect-server", action="store_true",
+        help="run the flow against a Prefect server started beforehand, as scheduled runs"
+             " (newsflow serve, workers) do, instead of a temporary server of its own",
+    )
     args = parser.parse_args()
 
     from flows.demo import serve_directory
@@ -191,11 +215,13 @@ def main() -> int:
         with serve_directory(root) as base:
             print(f"corpus: {args.articles} articles on {args.feeds} feeds at {base} …", flush=True)
             feed_list, pages = build_corpus(root, base, args.articles, args.feeds, args.seed)
-            with dedup.fresh_database(server, f"newsflow_bench_throughput_{os.getpid()}", False) as url:
+            with dedup.fresh_database(server, f"newsflow_bench_throughput_{os.getpid()}", False) as url, \
+                    prefect_api(Path(tmp) / "prefect", args.prefect_server):
                 os.environ["NEWSFLOW_WORKERS"] = str(args.workers)
                 print("flow: newsflow ingest …", flush=True)
                 summary = dedup.run_ingest(feed_list, url, base.removeprefix("http://"), Path(tmp) / "data", False)
-            flow_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+                # Before the Prefect server (a child too) is stopped and waited for.
+                flow_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"floor: the same pages in {args.workers} long-lived worker processes …", flush=True)
         floor = run_floor(pages, args.workers)
 
@@ -203,6 +229,7 @@ def main() -> int:
     in_flow = sum(summary["seconds"].values())
     results = {
         "articles": args.articles, "feeds": args.feeds, "workers": args.workers,
+        "prefect": "a running server" if args.prefect_server else "the run's own temporary server",
         "flow_articles_stored": stored, "flow_wall_seconds": summary["wall_seconds"],
         "flow_per_second_end_to_end": round(stored / summary["wall_seconds"], 2),
         "flow_stage_seconds": summary["seconds"], "flow_seconds_in_stages": round(in_flow, 1),
