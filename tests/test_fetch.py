@@ -218,8 +218,12 @@ def test_requests_to_one_host_are_spaced_by_the_delay(server):
     assert all(isinstance(result, FetchResult) for result in results)
     starts = sorted(moment for path, moment in REQUEST_TIMES if path.startswith("/article"))
     assert len(starts) == 4
-    # A lower bound on politeness, not a speed measurement: never closer than the delay.
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.29
+    # A lower bound on politeness, not a speed measurement.  The server sees
+    # when a request arrives, not when the client sent it: the first one, on
+    # a new connection, can arrive late and shorten the next gap by a few
+    # milliseconds on a busy machine (0.2896 s was seen), so allow 50 ms.
+    # Without the delay the gaps are a millisecond or two.
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.25
 
 
 def test_many_pages_keep_their_order_and_errors(server):
