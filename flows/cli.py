@@ -11,6 +11,9 @@ for _name, _value in {
     # The temporary server logs "Error flushing events ... CancelledError" at exit.
     "PREFECT_LOGGING_SERVER_LEVEL": "CRITICAL",
     "PREFECT_UI_ENABLED": "false",
+    # Prefect gives its temporary server 20 s to start; on a busy 2-core
+    # machine that was seen to run out, ending the run with a traceback.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
 }.items():
     os.environ.setdefault(_name, _value)
 
