@@ -271,6 +271,20 @@ def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
+def _flow_start_up():
+    """Start, side by side, what the ingest flow waits for otherwise one after
+    the other: Prefect's temporary server (when no API is configured) and the
+    worker processes (imports, NER models), after checking the database."""
+    from flows.serve import TemporaryApi
+    from flows.workers import warm_up
+
+    api = TemporaryApi()
+    _engine()  # fail early and clearly when there is no database (before the workers start)
+    settings = get_settings()
+    warm_up(settings.ner_models, settings.workers)
+    return api
+
+
 @app.command()
 def ingest(
     feeds: Annotated[Path | None, typer.Option(help="Feed list: YAML (feeds: [{url, name}]) or OPML. Without it, the stored feeds that are due.")] = None,
@@ -280,14 +294,15 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the ingest flow once: fetch feeds and pages, clean, deduplicate, tag, store."""
-    from flows.ingest import ingest as ingest_flow
-
     if feeds is not None and not feeds.exists():
         console.print(f"[red]no such feed list:[/red] {feeds}")
         raise typer.Exit(2)
-    _engine()  # fail early and clearly when there is no database
     started = time.perf_counter()
-    summary = ingest_flow(feeds_path=str(feeds) if feeds else None, base_url=base_url, limit=limit, force=force)
+    api = _flow_start_up()
+    from flows.ingest import ingest as ingest_flow
+
+    with api.in_use():
+        summary = ingest_flow(feeds_path=str(feeds) if feeds else None, base_url=base_url, limit=limit, force=force)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -303,7 +318,6 @@ def demo(
 ) -> None:
     """Serve the offline demo corpus on 127.0.0.1, ingest it, and show what was stored."""
     from flows.demo import DEMO_CORPUS, DEMO_PORT, serve_directory
-    from flows.ingest import ingest as ingest_flow
 
     root = corpus or DEMO_CORPUS
     feed_list = root / "feeds.yaml"
@@ -311,6 +325,7 @@ def demo(
         console.print(f"[red]no demo corpus at[/red] {root}")
         raise typer.Exit(2)
     started = time.perf_counter()
+    api = _flow_start_up()
     engine = _engine()
     console.print(f"database: {describe(engine)}")
     with serve_directory(root, DEMO_PORT) as base_url:
@@ -318,8 +333,11 @@ def demo(
         os.environ["NEWSFLOW_ALLOW_PRIVATE_HOSTS"] = base_url.removeprefix("http://")
         reset_settings_cache()
         console.print(f"serving {root} at {base_url}")
-        # Forced, so that a second demo shows conditional GET at work.
-        summary = ingest_flow(feeds_path=str(feed_list), base_url=base_url, force=True)
+        from flows.ingest import ingest as ingest_flow
+
+        with api.in_use():
+            # Forced, so that a second demo shows conditional GET at work.
+            summary = ingest_flow(feeds_path=str(feed_list), base_url=base_url, force=True)
     print_summary(summary, time.perf_counter() - started)
     from pipeline.query import table_counts
 

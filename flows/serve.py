@@ -14,6 +14,7 @@ leaves Prefect's environment-driven settings to the caller.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -45,9 +46,9 @@ class LocalServer:
 
     process: subprocess.Popen
     api_url: str
-    ui_url: str
-    home: Path
-    log_path: Path
+    ui_url: str | None
+    home: Path | None
+    log_path: Path | None
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM, then SIGKILL for whatever of its process group is left."""
@@ -174,6 +175,64 @@ def start_local_server(home: Path, *, port: int | None = None, timeout: float = 
         server.stop()
         raise
     return server
+
+
+def launch_temporary_server(port: int | None = None) -> LocalServer:
+    """The temporary API server Prefect starts by itself for a flow run when no
+    API is configured — the same command (uvicorn, no UI, state under
+    PREFECT_HOME) — launched without waiting for it to be healthy."""
+    port = port or free_port(None)
+    env = dict(os.environ)
+    env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+        env=env, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+    )
+    return LocalServer(process, f"http://127.0.0.1:{port}/api", None, None, None)
+
+
+class TemporaryApi:
+    """Prefect's temporary server for this process's flow runs, started early.
+
+    Prefect starts it only when the first flow run begins and then waits for
+    it (about 8 s: the server imports all of Prefect's API).  Launched at the
+    start of a command, its start-up overlaps the command's own imports, the
+    database check and the workers' warm-up.  Nothing is started when an API
+    is configured (PREFECT_API_URL, in the environment or a Prefect profile).
+    """
+
+    def __init__(self) -> None:
+        from prefect.settings import get_current_settings
+
+        settings = get_current_settings()
+        self.timeout = float(settings.server.ephemeral.startup_timeout_seconds)
+        self.server = None if settings.api.url else launch_temporary_server()
+        if self.server is not None:
+            # At exit, as Prefect does with its own: its log and event workers
+            # send what is left first (they drain before atexit handlers run).
+            atexit.register(self.stop)
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Flow runs inside this block use the temporary server, once healthy."""
+        if self.server is None:
+            yield
+            return
+        from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+        wait_until_healthy(self.server.api_url, timeout=self.timeout, process=self.server.process)
+        # In the environment too, for the rest of the process: threads Prefect
+        # starts read their settings from it.  No UI URL: the server has no UI
+        # and is gone when the command ends.
+        os.environ.update(PREFECT_API_URL=self.server.api_url, PREFECT_UI_URL="")
+        with temporary_settings(updates={PREFECT_API_URL: self.server.api_url, PREFECT_UI_URL: ""}):
+            yield
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop(timeout=5)
+            self.server = None
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ R = TypeVar("R")
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
+_warmed: set[tuple[str, ...]] = set()  # the model sets the current pool's workers have loaded
 
 
 def _shutdown() -> None:
@@ -27,6 +28,7 @@ def _shutdown() -> None:
     if _pool is not None:
         _pool.shutdown(wait=True, cancel_futures=True)
         _pool = None
+    _warmed.clear()
 
 
 def pool(workers: int) -> ProcessPoolExecutor | None:
@@ -46,7 +48,9 @@ def warm_up(models: dict[str, str], workers: int) -> None:
     """Start the worker processes now and have each import the extractor and
     load the NER models, while the caller waits on the network; returns at once."""
     executor = pool(workers)
-    if executor is not None:
+    names = tuple(sorted(set(models.values())))
+    if executor is not None and names not in _warmed:
+        _warmed.add(names)
         for _ in range(workers):
             executor.submit(_prepare_worker, models)
 
@@ -54,6 +58,9 @@ def warm_up(models: dict[str, str], workers: int) -> None:
 def _prepare_worker(models: dict[str, str]) -> None:
     import pipeline.process  # noqa: F401  (trafilatura and lxml, imported once)
     from pipeline.enrich import load_nlp
+    from pipeline.neardup import fingerprint
+
+    fingerprint("")  # imports datasketch and draws the permutations
 
     for name in sorted(set(models.values())):
         load_nlp(name)

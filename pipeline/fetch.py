@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import ipaddress
 import random
 import socket
+import ssl
 import time
 import zlib
 from collections import defaultdict
@@ -138,16 +140,13 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         self.inner = inner
 
     async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
-            )
-        except (socket.gaierror, TimeoutError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            # An address literal needs no resolver (and no resolver thread).
+            found = [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            found = await self._resolve(host, port, timeout)
         addresses = []
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0].split("%")[0])
+        for address in found:
             reason = non_public_reason(address)
             if reason and not self.allow.allows(host, port, address):
                 raise RefusedAddressError(f"refused: {reason} {address}")
@@ -163,6 +162,17 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
                 last_error = exc
         raise last_error or httpcore.ConnectError(f"no address for {host}")
 
+    @staticmethod
+    async def _resolve(host, port, timeout) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
+            )
+        except (socket.gaierror, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
     async def connect_unix_socket(self, *args, **kwargs):  # pragma: no cover - never configured
         raise httpcore.ConnectError("refused: unix sockets are not fetched")
 
@@ -173,10 +183,17 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 # ---------------------------------------------------------------- the client
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: building one reads the CA
+    bundle (tens of milliseconds), and every batch gets a new client."""
+    return httpx.create_ssl_context(verify=True)
+
+
 def build_client(settings: Settings) -> httpx.AsyncClient:
     """One client per batch: pooled connections, limits and the guard."""
     transport = httpx.AsyncHTTPTransport(
-        verify=True,
+        verify=_tls_context(),
         trust_env=False,  # a proxy from the environment would bypass the guard
         limits=httpx.Limits(max_connections=settings.max_connections,
                             max_keepalive_connections=settings.max_connections),

@@ -18,13 +18,13 @@ matching new ones instead of matching wrongly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import xxhash
-from datasketch import MinHash
 
 from pipeline.dedup import normalize_text
 
@@ -93,9 +93,23 @@ _U32 = np.dtype("<u4")
 _WORD = re.compile(r"\w+")
 _BAND_PERSON = b"newsflow-band"  # blake2b personalisation, <= 16 bytes
 
-# One set of permutations for every MinHash: creating them costs more than
-# hashing an average article.
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32").permutations
+
+
+@functools.cache
+def _minhash_class():
+    """datasketch, imported on first use: its package imports scipy and redis
+    (about a second), which only the processes that fingerprint need — not
+    the flow's main process, which compares stored fingerprints."""
+    from datasketch import MinHash
+
+    return MinHash
+
+
+@functools.cache
+def _permutations():
+    """One set for every MinHash: creating them costs more than hashing an
+    average article."""
+    return _minhash_class()(num_perm=NUM_PERM, seed=SEED, scheme="affine32").permutations
 
 
 @dataclass(frozen=True)
@@ -173,8 +187,8 @@ def band_keys(minhash: bytes) -> list[int]:
 def fingerprint(text: str) -> Fingerprint:
     """The fingerprint of a cleaned article body.  Never raises on any str."""
     hashes = shingle_hashes(text or "")
-    sketch = MinHash(
-        num_perm=NUM_PERM, seed=SEED, scheme="affine32", permutations=_PERMUTATIONS,
+    sketch = _minhash_class()(
+        num_perm=NUM_PERM, seed=SEED, scheme="affine32", permutations=_permutations(),
         hashfunc=int,  # the inputs are the xxh32 values already; datasketch pre-mixes them
     )
     if hashes.size:

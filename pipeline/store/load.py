@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from pipeline.enrich import UNDECLARED_LANGUAGE, EntityMention, language_tag
@@ -803,52 +803,57 @@ def store_entities(
     conn: Connection, results: Sequence[tuple[int, str, Sequence[EntityMention]]], model: str | None = None
 ) -> int:
     """Save each article's entities (article_id, status, mentions), replacing
-    any it had, and the aliases that resolved to them; returns rows written."""
+    any it had, and the aliases that resolved to them; returns rows written.
+
+    A fixed number of statements per call, whatever the number of entities:
+    arrays through unnest, and COPY for the link rows."""
     names = sorted({(m.name, m.label) for _, _, mentions in results for m in mentions})
     ids: dict[tuple[str, str], int] = {}
     if names:
-        conn.execute(
-            insert(entities).on_conflict_do_nothing(constraint="entities_name_label_key"),
-            [{"name": n, "label": lab} for n, lab in names],
-        )
+        params = {"names": [n for n, _ in names], "labels": [lab for _, lab in names]}
+        conn.execute(text(
+            "INSERT INTO entities (name, label)"
+            " SELECT name, label FROM unnest(CAST(:names AS text[]), CAST(:labels AS text[])) AS w(name, label)"
+            " ON CONFLICT ON CONSTRAINT entities_name_label_key DO NOTHING"
+        ), params)
+        # A statement of its own: it sees the names another run inserted meanwhile.
         lookup = conn.execute(
             text(
                 "SELECT e.id, e.name, e.label FROM entities e"
                 " JOIN unnest(CAST(:names AS text[]), CAST(:labels AS text[])) AS wanted(name, label)"
                 " ON e.name = wanted.name AND e.label = wanted.label"
             ),
-            {"names": [n for n, _ in names], "labels": [lab for _, lab in names]},
+            params,
         )
         ids = {(name, label): entity_id for entity_id, name, label in lookup}
     article_ids = [article_id for article_id, _, _ in results]
     if article_ids:
         conn.execute(article_entities.delete().where(article_entities.c.article_id.in_(article_ids)))
     rows = [
-        {"article_id": article_id, "entity_id": ids[(m.name, m.label)], "mentions": m.mentions,
-         "in_title": m.in_title, "first_offset": m.first_offset, "salience": m.salience}
+        (article_id, ids[(m.name, m.label)], m.mentions, m.in_title, m.first_offset, m.salience)
         for article_id, _, mentions in results
         for m in mentions
     ]
     if rows:
-        # executemany: one compiled statement, sent in pages (a multi-row
-        # VALUES of this size costs more to compile than to run).
-        conn.execute(insert(article_entities), rows)
+        # The article's old rows are deleted above: nothing can conflict.
+        _copy_rows(conn, "article_entities",
+                   ("article_id", "entity_id", "mentions", "in_title", "first_offset", "salience"), rows)
     aliases = sorted({
         (alias, ids[(m.name, m.label)])
         for _, _, mentions in results for m in mentions for alias in m.aliases if alias != m.name
     })
     if aliases:
-        conn.execute(
-            insert(entity_aliases).on_conflict_do_nothing(),
-            [{"alias": alias, "entity_id": entity_id} for alias, entity_id in aliases],
-        )
+        conn.execute(text(
+            "INSERT INTO entity_aliases (alias, entity_id)"
+            " SELECT * FROM unnest(CAST(:aliases AS text[]), CAST(:entity_ids AS bigint[]))"
+            " ON CONFLICT DO NOTHING"
+        ), {"aliases": [alias for alias, _ in aliases], "entity_ids": [entity_id for _, entity_id in aliases]})
     if results:
-        conn.execute(
-            update(articles)
-            .where(articles.c.id == bindparam("article_id"))
-            .values(entities_status=bindparam("status"), entities_model=bindparam("model")),
-            [{"article_id": article_id, "status": status, "model": model} for article_id, status, _ in results],
-        )
+        conn.execute(text(
+            "UPDATE articles SET entities_status = w.status, entities_model = :model"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[])) AS w(id, status)"
+            " WHERE articles.id = w.id"
+        ), {"ids": article_ids, "statuses": [status for _, status, _ in results], "model": model})
     return len(rows)
 
 
