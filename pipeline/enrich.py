@@ -338,26 +338,25 @@ def extract_entities(
 ) -> list[EnrichResult]:
     """Entities of each item with one model; items not in the model's language
     are not guessed at (status "no model for <lang>")."""
-    return _extract_entities(nlp, items, {model_language: "model"}, max_chars=max_chars, batch_size=batch_size)
-
-
-def _extract_entities(
-    nlp, items: Sequence[EnrichInput], models: Mapping[str, str], *, max_chars: int, batch_size: int = 32,
-) -> list[EnrichResult]:
     results: list[EnrichResult | None] = [None] * len(items)
     todo: list[int] = []
-    texts: list[str] = []
     for index, item in enumerate(items):
-        if model_for_language(models, item.language) is None:
+        if model_for_language({model_language: "model"}, item.language) is None:
             results[index] = EnrichResult([], f"no model for {language_tag(item.language)}")
-            continue
-        todo.append(index)
-        texts.append(model_text(item)[:max_chars])
-    for index, text, doc in zip(todo, texts, nlp.pipe(texts, batch_size=batch_size), strict=True):
-        item = items[index]
-        status = "truncated" if len(model_text(item)) > max_chars else "done"
-        results[index] = EnrichResult(normalise_doc(doc, item.title), status)
+        else:
+            todo.append(index)
+    for index, result in zip(todo, _tag(nlp, [items[i] for i in todo], max_chars, batch_size), strict=True):
+        results[index] = result
     return [result for result in results if result is not None]
+
+
+def _tag(nlp, items: Sequence[EnrichInput], max_chars: int, batch_size: int = 32) -> list[EnrichResult]:
+    """Every item through ``nlp``: the caller has chosen it for their language."""
+    texts = [model_text(item)[:max_chars] for item in items]
+    return [
+        EnrichResult(normalise_doc(doc, item.title), "truncated" if len(model_text(item)) > max_chars else "done")
+        for item, doc in zip(items, nlp.pipe(texts, batch_size=batch_size), strict=True)
+    ]
 
 
 def extract_entities_with_models(
@@ -379,10 +378,7 @@ def extract_entities_with_models(
     for name, indexes in by_model.items():
         nlp = load_nlp(name)
         version = model_version(nlp)
-        group = [items[index] for index in indexes]
-        # Every item of the group has this model; the mapping only routes.
-        done = _extract_entities(nlp, group, {language_tag(item.language): name for item in group},
-                                 max_chars=max_chars)
+        done = _tag(nlp, [items[index] for index in indexes], max_chars)
         for index, result in zip(indexes, done, strict=True):
             results[index] = (version, result)
     return [result for result in results if result is not None]
@@ -815,11 +811,3 @@ def _most_common(counter: Counter, in_order: list[str]) -> str:
 
 def _in_text(name: str, folded_text: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", folded_text) is not None
-
-
-def extract_entities_with_model(
-    model_name: str, items: Sequence[EnrichInput], max_chars: int
-) -> list[tuple[str | None, EnrichResult]]:
-    """extract_entities_with_models with one English model (for callers that
-    measure one model, e.g. bench/throughput.py)."""
-    return extract_entities_with_models({"en": model_name}, items, max_chars)

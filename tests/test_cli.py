@@ -39,6 +39,20 @@ def embedded_env(tmp_path_factory) -> dict[str, str]:
     return env
 
 
+def processes_with_env(name: str, value: str) -> list[int]:
+    """The processes whose environment has ``name=value`` (Linux /proc)."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return found
+
+
 def summary_value(output: str, row: str) -> str:
     """The value cell of one row of the printed ingest summary."""
     line = next(line for line in output.splitlines() if f" {row} " in line)
@@ -73,6 +87,9 @@ def test_demo_on_the_embedded_database(embedded_env):
     again = run_cli("demo", env=embedded_env)
     assert_clean_output(again)
     assert summary_value(again.stdout, "new articles") == "0"
+    # Prefect's temporary server (started by newsflow, see flows/serve.py) is
+    # gone with the command.
+    assert processes_with_env("PREFECT_HOME", embedded_env["PREFECT_HOME"]) == []
 
     recorded = json.loads(run_cli("runs", "--json", env=embedded_env).stdout)
     assert [(run["status"], run["feeds"], run["articles_new"]) for run in recorded] == [
