@@ -331,8 +331,12 @@ def start_entities(engine: Engine, article_ids: list[int], settings: Settings) -
     NER (copies take their story's entities later, without the model)."""
     if not article_ids:
         return None
-    with engine.connect() as conn:
-        pending = load.pending_canonical(conn, article_ids)
+
+    def read():
+        with engine.connect() as conn:
+            return load.pending_canonical(conn, article_ids)
+
+    pending = retry_database(read)
     if not pending:
         return None
     inputs = [EnrichInput(item.title, item.text, item.language) for item in pending]

@@ -1,14 +1,22 @@
 """Shared, expensive fixtures, one per session: the database, the Prefect
-test server, the HTTP servers for the corpus and the fixture files."""
+test server, the HTTP servers for the corpus, the fixture files and the
+generated syndication corpora."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from bench.dedup import Page
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -53,15 +61,21 @@ def engine(database_url):
     return engine
 
 
-@pytest.fixture
-def clean_db(engine):
-    """An empty schema for the test that asks for it."""
+def truncate_all(engine) -> None:
+    """Empty every table the pipeline writes, ingest_runs included, and
+    restart their ids: for module fixtures and tests that start over mid-way."""
     from sqlalchemy import text
 
     from pipeline.query import TABLES
 
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)}, ingest_runs RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def clean_db(engine):
+    """An empty schema for the test that asks for it."""
+    truncate_all(engine)
     return engine
 
 
@@ -79,6 +93,45 @@ def fixture_server():
 
     with serve_directory(FIXTURES) as base_url:
         yield base_url
+
+
+@dataclass(frozen=True)
+class SyndicationSite:
+    """A generated syndication corpus (tests/syndication.py) and where it is served."""
+
+    feeds_path: Path  # the feed list: one feed per outlet
+    base_url: str
+    feed_urls: list[str]  # in the feed list's order
+    pages: list[Page]
+
+
+@pytest.fixture(scope="session")
+def syndication_site(tmp_path_factory) -> Iterator[Callable[..., SyndicationSite]]:
+    """``syndication_site(originals=, outlets=, seed=)``: that corpus, built
+    once a session under a temporary folder and served on 127.0.0.1 until the
+    session ends.  Runs write nothing into it: logs and data go elsewhere."""
+    from flows.demo import serve_directory
+    from tests.syndication import build_syndication_corpus
+
+    sites: dict[tuple[int, int, int], SyndicationSite] = {}
+    with contextlib.ExitStack() as servers:
+
+        def site(*, originals: int, outlets: int, seed: int) -> SyndicationSite:
+            key = (originals, outlets, seed)
+            if key not in sites:
+                folder = tmp_path_factory.mktemp(f"syndication-{originals}x{outlets}-{seed}")
+                root = folder / "site"
+                root.mkdir()
+                base_url = servers.enter_context(serve_directory(root))
+                built = build_syndication_corpus(root, base_url, originals=originals, outlets=outlets, seed=seed)
+                feeds_path = folder / "feeds.yaml"
+                feeds_path.write_text(
+                    "feeds:\n" + "".join(f"  - url: {url}\n    name: {name}\n" for url, name in built.feeds)
+                )
+                sites[key] = SyndicationSite(feeds_path, base_url, [url for url, _ in built.feeds], built.pages)
+            return sites[key]
+
+        yield site
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import child_ingest_env
+from tests.conftest import child_ingest_env, truncate_all
 
 pytestmark = pytest.mark.integration
 
@@ -169,13 +169,6 @@ def run_to_completion(feeds: Path, env: dict, logs: Path, *extra: str) -> tuple[
 # ---------------------------------------------------------------- the data
 
 
-def empty_schema(engine) -> None:
-    from pipeline.query import TABLES
-
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-
-
 COUNTED = ("articles", "stories", "raw_pages", "article_fingerprints", "article_bands", "entities",
            "article_entities", "fetch_failures", "site_boilerplate")
 
@@ -275,22 +268,13 @@ class Corpus:
     base_url: str
     pages: int
     feed_urls: list[str]
-    folder: Path
+    folder: Path  # the runs' logs and data
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Iterator[Corpus]:
-    from flows.demo import serve_directory
-    from tests.syndication import build_syndication_corpus
-
-    folder = tmp_path_factory.mktemp("crash")
-    site = folder / "site"
-    site.mkdir()
-    with serve_directory(site) as base_url:
-        built = build_syndication_corpus(site, base_url, originals=ORIGINALS, outlets=OUTLETS, seed=SEED)
-        feeds = folder / "feeds.yaml"
-        feeds.write_text("feeds:\n" + "".join(f"  - url: {url}\n    name: {name}\n" for url, name in built.feeds))
-        yield Corpus(feeds, base_url, len(built.pages), [url for url, _ in built.feeds], folder)
+def corpus(syndication_site, tmp_path_factory) -> Corpus:
+    site = syndication_site(originals=ORIGINALS, outlets=OUTLETS, seed=SEED)
+    return Corpus(site.feeds_path, site.base_url, len(site.pages), site.feed_urls, tmp_path_factory.mktemp("crash"))
 
 
 def ingest_env(corpus: Corpus, database_url: str, data_dir: Path) -> dict:
@@ -315,7 +299,7 @@ def env(corpus, engine, prefect_server) -> dict:
 @pytest.fixture(scope="module")
 def reference(corpus, engine, env) -> Iterator[dict]:
     """One clean run into an empty schema: what every other path must end in."""
-    empty_schema(engine)
+    truncate_all(engine)
     summary, seconds = run_to_completion(corpus.feeds, env, corpus.folder / "logs" / "reference")
     data = snapshot(engine)
     found = checks(engine)
@@ -336,7 +320,7 @@ def reference(corpus, engine, env) -> Iterator[dict]:
         assert conn.execute(text("SELECT count(*) FROM articles WHERE match_kind = 'near'")).scalar_one() > 10
         assert conn.execute(text("SELECT count(*) FROM feeds WHERE last_modified IS NULL")).scalar_one() == 0
     yield {"snapshot": data, "seconds": seconds}
-    empty_schema(engine)  # the next module starts from what it expects
+    truncate_all(engine)  # the next module starts from what it expects
 
 
 # ---------------------------------------------------------------- kill test
@@ -348,7 +332,7 @@ def test_killed_runs_then_one_run_to_completion_equal_one_clean_run(corpus, engi
     that completes its work before its kill is checked against the reference
     like the final run, and the next trial starts from an empty schema."""
     rng = random.Random(SEED)
-    empty_schema(engine)
+    truncate_all(engine)
     lines: list[str] = []
     started = time.monotonic()
     completed = 0
@@ -387,7 +371,7 @@ def test_killed_runs_then_one_run_to_completion_equal_one_clean_run(corpus, engi
             assert not diff, report + "\n" + "\n".join(diff)
             assert not after.broken, report
             completed += 1
-            empty_schema(engine)
+            truncate_all(engine)
     before = state(engine)
     # Killed runs never wrote feed state: a plain run (no --force) fetches
     # every feed in full and completes the data in one go.
@@ -415,7 +399,7 @@ def test_killed_runs_then_one_run_to_completion_equal_one_clean_run(corpus, engi
 def test_feed_whose_articles_were_not_committed_is_fetched_in_full_again(corpus, engine, env, reference):
     from pipeline.config import Settings
 
-    empty_schema(engine)
+    truncate_all(engine)
     # This run extracts in worker processes (where the pipeline has them):
     # killing its process group must leave none of them behind.
     workers = "workers" in Settings.model_fields

@@ -48,27 +48,18 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Iterator[Corpus]:
-    from flows.demo import serve_directory
+def corpus(syndication_site) -> Corpus:
     from pipeline.dedup import canonicalize_url
-    from tests.syndication import build_syndication_corpus
 
-    folder = tmp_path_factory.mktemp("limits")
-    site = folder / "site"
-    site.mkdir()
-    with serve_directory(site) as base_url:
-        built = build_syndication_corpus(site, base_url, originals=ORIGINALS, outlets=OUTLETS, seed=SEED)
-        feeds_path = folder / "feeds.yaml"
-        feeds_path.write_text("feeds:\n" + "".join(f"  - url: {url}\n    name: {name}\n" for url, name in built.feeds))
-        outlets = list(dict.fromkeys(page.outlet for page in built.pages))  # the feeds' order
-        entries = [
-            canonicalize_url(page.feed_link)
-            for outlet in outlets
-            for page in sorted((p for p in built.pages if p.outlet == outlet), key=lambda p: p.published,
-                               reverse=True)
-        ]
-        assert len(entries) == ORIGINALS * OUTLETS
-        yield Corpus(feeds_path, base_url, [url for url, _ in built.feeds], entries)
+    site = syndication_site(originals=ORIGINALS, outlets=OUTLETS, seed=SEED)
+    outlets = list(dict.fromkeys(page.outlet for page in site.pages))  # the feeds' order
+    entries = [
+        canonicalize_url(page.feed_link)
+        for outlet in outlets
+        for page in sorted((p for p in site.pages if p.outlet == outlet), key=lambda p: p.published, reverse=True)
+    ]
+    assert len(entries) == ORIGINALS * OUTLETS
+    return Corpus(site.feeds_path, site.base_url, site.feed_urls, entries)
 
 
 @pytest.fixture

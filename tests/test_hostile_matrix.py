@@ -48,10 +48,9 @@ def matrix(engine, prefect_server, tmp_path_factory):
     from prefect.settings import PREFECT_API_URL
     from sqlalchemy import text as sql
 
-    from pipeline.query import TABLES
+    from tests.conftest import truncate_all
 
-    with engine.begin() as conn:
-        conn.execute(sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    truncate_all(engine)
     folder = tmp_path_factory.mktemp("matrix")
     with HostileServer() as server:
         feed_list = folder / "feeds.yaml"

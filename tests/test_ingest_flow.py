@@ -27,13 +27,9 @@ def _run(corpus_root, base_url, **kwargs) -> dict:
 @pytest.fixture(scope="module")
 def demo_run(engine, corpus_server, allow_test_servers, prefect_server):
     """The demo corpus ingested once into an empty schema, then a second time."""
-    from sqlalchemy import text as sql
+    from tests.conftest import CORPUS, truncate_all
 
-    from pipeline.query import TABLES
-    from tests.conftest import CORPUS
-
-    with engine.begin() as conn:
-        conn.execute(sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    truncate_all(engine)
     first = _run(CORPUS, corpus_server)
     with engine.connect() as conn:
         counts_after_first = table_counts(conn)

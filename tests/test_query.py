@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
-from pipeline.query import TABLES, SearchHit, search_articles, search_parameters, search_statement
+from pipeline.query import SearchHit, search_articles, search_parameters, search_statement
 
 pytestmark = pytest.mark.integration
 
@@ -16,10 +16,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def demo_db(engine, corpus_server, allow_test_servers, prefect_server):
     from flows.ingest import ingest
-    from tests.conftest import CORPUS
+    from tests.conftest import CORPUS, truncate_all
 
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    truncate_all(engine)
     ingest(feeds_path=str(CORPUS / "feeds.yaml"), base_url=corpus_server)
     return engine
 
