@@ -45,10 +45,9 @@ def run_ingest(feed_list, env, *extra) -> tuple[dict, float]:
 
 @pytest.fixture(scope="module")
 def matrix(engine, prefect_server, tmp_path_factory):
-    from prefect.settings import PREFECT_API_URL
     from sqlalchemy import text as sql
 
-    from tests.conftest import truncate_all
+    from tests.conftest import child_ingest_env, truncate_all
 
     truncate_all(engine)
     folder = tmp_path_factory.mktemp("matrix")
@@ -58,18 +57,8 @@ def matrix(engine, prefect_server, tmp_path_factory):
             "feeds:\n" + "".join(f"  - url: {server.base_url}/feed/{case}.xml\n    name: {case}\n"
                                  for case in FEED_CASES)
         )
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")},
-            "DATABASE_URL": os.environ["DATABASE_URL"],
-            "PREFECT_API_URL": PREFECT_API_URL.value(),
-            "NEWSFLOW_DATA_DIR": str(folder / "data"),
-            "NEWSFLOW_ALLOW_PRIVATE_HOSTS": server.base_url.removeprefix("http://"),
-            "NEWSFLOW_RETRIES": "2",
-            "NEWSFLOW_RETRY_BACKOFF": "0.1",
-            "NEWSFLOW_PER_HOST_DELAY": "0",
-            "NEWSFLOW_TOTAL_TIMEOUT": "3",
-            "NEWSFLOW_READ_TIMEOUT": "2",
-        }
+        env = child_ingest_env(server.base_url, folder / "data", retries="2", retry_backoff="0.1",
+                               total_timeout="3", read_timeout="2")
         first, first_rss = run_ingest(feed_list, env)
         second, second_rss = run_ingest(feed_list, env, "--force")
         with engine.connect() as conn:
