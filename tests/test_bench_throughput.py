@@ -38,6 +38,7 @@ def test_throughput_bench_measures_flow_and_floor(database_url, tmp_path):
     results = json.loads(out.read_text())
     assert results["flow_articles_stored"] == 24
     assert results["floor"]["articles"] == 24
+    assert len(results["floor"]["before_and_after"]) == 2  # the floor around the flow
     assert results["ratio_end_to_end"] > 0 and results["ratio_in_stages"] > 0
     assert results["flow_wall_seconds"] >= results["flow_body_seconds"] > 0
     assert {"fetch pages", "extract and clean", "store"} <= set(results["flow_stage_seconds"])
