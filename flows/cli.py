@@ -17,8 +17,10 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
@@ -274,15 +276,29 @@ def _when(moment) -> str:
 def _flow_start_up():
     """Start, side by side, what the ingest flow waits for otherwise one after
     the other: Prefect's temporary server (when no API is configured) and the
-    worker processes (imports, NER models), after checking the database."""
+    worker processes (imports, NER models), after checking the database.
+    Returns the TemporaryApi and the database engine."""
     from flows.serve import TemporaryApi
     from flows.workers import warm_up
 
     api = TemporaryApi()
-    _engine()  # fail early and clearly when there is no database (before the workers start)
+    engine = _engine()  # fail early and clearly when there is no database (before the workers start)
     settings = get_settings()
     warm_up(settings.ner_models, settings.workers)
-    return api
+    return api, engine
+
+
+@contextlib.contextmanager
+def _prefect_api(api) -> Iterator[None]:
+    """``api.in_use()``, with a server that would not start as a clear error."""
+    from flows.serve import ServeError
+
+    try:
+        with api.in_use():
+            yield
+    except ServeError as exc:
+        console.print(f"[red]Prefect's temporary server did not start:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -298,10 +314,10 @@ def ingest(
         console.print(f"[red]no such feed list:[/red] {feeds}")
         raise typer.Exit(2)
     started = time.perf_counter()
-    api = _flow_start_up()
+    api, _ = _flow_start_up()
     from flows.ingest import ingest as ingest_flow
 
-    with api.in_use():
+    with _prefect_api(api):
         summary = ingest_flow(feeds_path=str(feeds) if feeds else None, base_url=base_url, limit=limit, force=force)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
@@ -325,8 +341,7 @@ def demo(
         console.print(f"[red]no demo corpus at[/red] {root}")
         raise typer.Exit(2)
     started = time.perf_counter()
-    api = _flow_start_up()
-    engine = _engine()
+    api, engine = _flow_start_up()
     console.print(f"database: {describe(engine)}")
     with serve_directory(root, DEMO_PORT) as base_url:
         # The demo may fetch from its own server and nothing else private.
@@ -335,7 +350,7 @@ def demo(
         console.print(f"serving {root} at {base_url}")
         from flows.ingest import ingest as ingest_flow
 
-        with api.in_use():
+        with _prefect_api(api):
             # Forced, so that a second demo shows conditional GET at work.
             summary = ingest_flow(feeds_path=str(feed_list), base_url=base_url, force=True)
     print_summary(summary, time.perf_counter() - started)

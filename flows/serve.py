@@ -8,6 +8,10 @@ history survives a restart — and stopped again on exit.  Ctrl-C and SIGTERM
 stop serving (a flow run still going is cancelled, the schedules are paused
 until the next ``newsflow serve``) and then the server.
 
+The one-off commands (`newsflow ingest`, `newsflow demo`) use
+``TemporaryApi``: Prefect's own temporary server, launched at the start of
+the command instead of when the flow begins.
+
 Prefect is imported inside the functions: importing this module is cheap and
 leaves Prefect's environment-driven settings to the caller.
 """

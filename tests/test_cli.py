@@ -14,6 +14,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 NEWSFLOW = [sys.executable, "-m", "flows.cli"]
+CORPUS_FEEDS = Path(__file__).resolve().parents[1] / "seeds" / "demo" / "feeds.yaml"
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -72,6 +73,18 @@ def test_help_describes_every_command():
     assert result.returncode == 0
     for command in ("demo", "ingest", "db", "search", "stats"):
         assert command in result.stdout
+
+
+def test_a_temporary_server_that_does_not_start_is_a_clear_error(embedded_env, tmp_path):
+    # Prefect's temporary server needs seconds to import its API: one second
+    # of patience is too little, on any machine.
+    env = {**embedded_env, "PREFECT_HOME": str(tmp_path / "prefect"),
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"}
+    result = run_cli("ingest", "--feeds", str(CORPUS_FEEDS), env=env)
+    assert result.returncode == 2
+    assert "Prefect's temporary server did not start" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert processes_with_env("PREFECT_HOME", env["PREFECT_HOME"]) == []
 
 
 def test_demo_on_the_embedded_database(embedded_env):
