@@ -195,6 +195,7 @@ def main() -> int:
              " (newsflow serve, workers) do, instead of a temporary server of its own",
     )
     args = parser.parse_args()
+    args.feeds = min(args.feeds, args.articles)  # every feed needs an article
 
     from flows.demo import serve_directory
 
@@ -202,7 +203,7 @@ def main() -> int:
     if args.store_only:
         with tempfile.TemporaryDirectory(prefix="newsflow-store-") as tmp:
             base = "http://127.0.0.1:8000"
-            _, pages = build_corpus(Path(tmp), base, args.articles, min(args.feeds, args.articles), args.seed)
+            _, pages = build_corpus(Path(tmp), base, args.articles, args.feeds, args.seed)
             print(f"store: {args.articles} prepared articles, load.store_articles per batch …", flush=True)
             with dedup.fresh_database(server, f"newsflow_bench_store_{os.getpid()}", False) as url:
                 results = run_store_only(pages, Path(tmp), base, url)
@@ -213,7 +214,7 @@ def main() -> int:
         root.mkdir()
         with serve_directory(root) as base:
             print(f"corpus: {args.articles} articles on {args.feeds} feeds at {base} …", flush=True)
-            feed_list, pages = build_corpus(root, base, args.articles, min(args.feeds, args.articles), args.seed)
+            feed_list, pages = build_corpus(root, base, args.articles, args.feeds, args.seed)
             # The floor before and after the flow, and their mean: the shared
             # machine's speed drifts by 10-20 % within minutes.
             print(f"floor: the same pages in {args.workers} long-lived worker processes …", flush=True)

@@ -173,6 +173,20 @@ def child_ingest_env(
     }
 
 
+def processes_with_env(name: str, value: str) -> list[int]:
+    """The processes whose environment has ``name=value`` (Linux /proc)."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return found
+
+
 @pytest.fixture
 def tmp_corpus(tmp_path):
     """A writable copy of the demo corpus, for tests that change it."""

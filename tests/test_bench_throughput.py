@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import processes_with_env
+from tests.conftest import processes_with_env
 
 pytestmark = pytest.mark.integration
 

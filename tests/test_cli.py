@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import processes_with_env
+
 pytestmark = pytest.mark.integration
 
 NEWSFLOW = [sys.executable, "-m", "flows.cli"]
@@ -38,20 +40,6 @@ def embedded_env(tmp_path_factory) -> dict[str, str]:
         COLUMNS="160",
     )
     return env
-
-
-def processes_with_env(name: str, value: str) -> list[int]:
-    """The processes whose environment has ``name=value`` (Linux /proc)."""
-    wanted = f"{name}={value}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if wanted in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-            except OSError:  # gone meanwhile, or not ours to read
-                continue
-    return found
 
 
 def summary_value(output: str, row: str) -> str:
