@@ -17,8 +17,11 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
+import atexit  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -810,5 +813,30 @@ from flows.serve import serve as serve_command  # noqa: E402
 app.command("serve")(serve_command)
 
 
+def main() -> None:
+    """The `newsflow` command.  It ends without the interpreter's teardown:
+    after a run, freeing every object one by one (Prefect's, SQLAlchemy's,
+    the pages') took 1.5 s for nothing, the operating system frees the
+    memory at once.  What a normal exit does first still happens, in its
+    order: non-daemon threads are joined (Prefect's log and event workers
+    send what they hold), then the atexit handlers run (workers, Prefect's
+    temporary server, the embedded PostgreSQL stop), then the streams are
+    flushed."""
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    threading._shutdown()  # noqa: SLF001 (what the interpreter calls first at exit)
+    atexit._run_exitfuncs()  # noqa: SLF001
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

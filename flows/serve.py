@@ -228,9 +228,13 @@ class TemporaryApi:
         wait_until_healthy(self.server.api_url, timeout=self.timeout, process=self.server.process)
         # In the environment too, for the rest of the process: threads Prefect
         # starts read their settings from it.  No UI URL: the server has no UI
-        # and is gone when the command ends.
+        # and is gone when the command ends.  No flow-run heartbeats: they
+        # tell a long-lived server that a run crashed, and this one ends with
+        # the run; the heartbeat thread sleeps in 1 s steps and held every
+        # run's end for up to a second.
         os.environ.update(PREFECT_API_URL=self.server.api_url, PREFECT_UI_URL="")
-        with temporary_settings(updates={PREFECT_API_URL: self.server.api_url, PREFECT_UI_URL: ""}):
+        with temporary_settings(updates={PREFECT_API_URL: self.server.api_url, PREFECT_UI_URL: "",
+                                         "flows.heartbeat_frequency": None}):
             yield
 
     def stop(self) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +93,12 @@ def test_demo_on_the_embedded_database(embedded_env):
     # Prefect's temporary server (started by newsflow, see flows/serve.py) is
     # gone with the command.
     assert processes_with_env("PREFECT_HOME", embedded_env["PREFECT_HOME"]) == []
+    # Its runs were recorded there, without flow-run heartbeats: the server
+    # ends with the run, no one is there to miss them.
+    with contextlib.closing(sqlite3.connect(Path(embedded_env["PREFECT_HOME"]) / "prefect.db")) as prefect_db:
+        events = dict(prefect_db.execute("SELECT event, count(*) FROM events GROUP BY event").fetchall())
+    assert events["prefect.flow-run.Completed"] == 2
+    assert "prefect.flow-run.heartbeat" not in events
 
     recorded = json.loads(run_cli("runs", "--json", env=embedded_env).stdout)
     assert [(run["status"], run["feeds"], run["articles_new"]) for run in recorded] == [
