@@ -29,9 +29,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    import httpx
 
 #: The port Prefect's documentation uses; taken when free, so that the UI has
 #: the same address from one ``newsflow serve`` to the next.
@@ -97,11 +100,14 @@ def prefect_executable() -> str:
     return str(candidate) if candidate.exists() else "prefect"
 
 
-def server_healthy(api_url: str, timeout: float = 2.0) -> bool:
+def server_healthy(api_url: str, timeout: float = 2.0, client: httpx.Client | None = None) -> bool:
     import httpx
 
     try:
-        response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout, trust_env=False)
+        if client is None:
+            response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout, trust_env=False)
+        else:
+            response = client.get(f"{api_url.rstrip('/')}/health", timeout=timeout)
     except httpx.HTTPError:
         return False
     return response.status_code == 200
@@ -113,18 +119,25 @@ def wait_until_healthy(
 ) -> None:
     """Poll ``<api_url>/health`` until it answers 200; raise ServeError when
     ``process`` exits first or ``timeout`` passes."""
+    import httpx
+
     deadline = time.monotonic() + timeout
-    while True:
-        if server_healthy(api_url):
-            return
-        if process is not None and process.poll() is not None:
-            raise ServeError(
-                f"the Prefect server exited with status {process.returncode} before it was healthy"
-                + _log_tail(log_path)
-            )
-        if time.monotonic() > deadline:
-            raise ServeError(f"the Prefect server at {api_url} was not healthy after {timeout:.0f} s" + _log_tail(log_path))
-        time.sleep(0.25)
+    # One client for the polls (each new one reads the CA bundle again), and
+    # short intervals: a command's flow run waits for this answer.
+    with httpx.Client(trust_env=False) as client:
+        while True:
+            if server_healthy(api_url, client=client):
+                return
+            if process is not None and process.poll() is not None:
+                raise ServeError(
+                    f"the Prefect server exited with status {process.returncode} before it was healthy"
+                    + _log_tail(log_path)
+                )
+            if time.monotonic() > deadline:
+                raise ServeError(
+                    f"the Prefect server at {api_url} was not healthy after {timeout:.0f} s" + _log_tail(log_path)
+                )
+            time.sleep(0.1)
 
 
 def _log_tail(log_path: Path | None, lines: int = 15) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from flows import workers
 from flows.workers import map_in_chunks, pool
 from pipeline.fetch import FetchResult
 from pipeline.process import Entry, ProcessError, prepare_articles
@@ -39,3 +40,17 @@ def test_pages_are_prepared_in_workers_in_input_order_with_failures_in_place():
 def test_one_worker_runs_in_this_process():
     assert pool(1) is None
     assert map_in_chunks(lambda items: [item * 2 for item in items], [1, 2, 3], workers=1) == [2, 4, 6]
+
+
+def test_workers_start_with_the_extractor_and_ner_libraries_loaded():
+    # A fresh pool: its workers fork from a server that imported the
+    # libraries once, rather than importing them again each.
+    workers._shutdown()
+    worker = pool(2).submit(os.getpid).result()
+    assert worker != os.getpid()
+    with open(f"/proc/{worker}/maps") as maps:
+        mapped = maps.read()
+    # Compiled modules of lxml (trafilatura's parser) and spaCy, in memory
+    # before the worker has been given any work that needs them.
+    assert "/lxml/etree" in mapped
+    assert "/spacy/" in mapped
