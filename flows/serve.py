@@ -220,11 +220,18 @@ class TemporaryApi:
     """
 
     def __init__(self) -> None:
+        # Launched before Prefect's settings are read: importing them takes
+        # half a second, and the server's own start-up is what the flow run
+        # waits for.  An API configured elsewhere than in the environment (a
+        # Prefect profile, prefect.toml) is found then, and the server stopped.
+        self.server = None if os.environ.get("PREFECT_API_URL") else launch_temporary_server()
         from prefect.settings import get_current_settings
 
         settings = get_current_settings()
         self.timeout = float(settings.server.ephemeral.startup_timeout_seconds)
-        self.server = None if settings.api.url else launch_temporary_server()
+        if settings.api.url and self.server is not None:
+            self.server.stop(timeout=5)
+            self.server = None
         if self.server is not None:
             # At exit, as Prefect does with its own: its log and event workers
             # send what is left first (they drain before atexit handlers run).

@@ -19,6 +19,8 @@ import pytest
 import yaml
 from sqlalchemy import text
 
+from tests.conftest import processes_with_env
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "seeds" / "demo"
 COMPOSE = ROOT / "docker-compose.yml"
@@ -365,6 +367,21 @@ def test_serve_starts_and_stops_its_own_prefect_server(tmp_path):
         assert "Prefect server stopped." in serve.out.read_text()
         assert "Traceback" not in serve.err.read_text(), serve.err.read_text()
         assert not server_healthy(api_url, timeout=1)
+
+
+@pytest.mark.integration
+def test_a_prefect_profile_with_an_api_leaves_no_temporary_server(tmp_path):
+    """The temporary server is launched before Prefect's settings are read;
+    an API found in the active profile then stops it, unused."""
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text('active = "remote"\n\n[profiles.remote]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n')
+    env = _child_env(tmp_path, PREFECT_PROFILES_PATH=str(profiles), TEMPORARY_API_TEST=str(tmp_path))
+    command = [sys.executable, "-c",
+               "from flows.serve import TemporaryApi; api = TemporaryApi(); print('server:', api.server)"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "server: None" in done.stdout
+    assert processes_with_env("TEMPORARY_API_TEST", str(tmp_path)) == []
 
 
 @pytest.mark.integration
