@@ -6,7 +6,7 @@ once, which per-call pools (nlp.pipe(n_process=…)) pay again every time.
 Workers are not forked from the caller, so they inherit none of Prefect's
 threads and event loops: they fork from multiprocessing's fork server, a
 fresh process that imports the extractor and NER libraries once for all
-of them (spawned workers each imported them again: about 2 s of CPU a
+of them (spawned workers each imported them again: about 1 s of CPU a
 worker, at the start of every command, when the machine is busiest).
 """
 
