@@ -16,6 +16,7 @@ import atexit
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Generic, TypeVar
@@ -80,14 +81,26 @@ def _exit_without_teardown() -> None:
 
 
 def warm_up(models: dict[str, str], workers: int) -> None:
-    """Start the worker processes now and have each import the extractor and
-    load the NER models, while the caller waits on the network; returns at once."""
-    executor = pool(workers)
+    """Start the worker processes now and have each load the NER models,
+    while the caller goes on; returns at once.  The workers are started from
+    a thread: each start waits until the fork server has imported the
+    libraries (about a second), which the caller has better things to do
+    than wait for."""
+    executor = pool(workers)  # no process starts before the first call
     names = tuple(sorted(set(models.values())))
     if executor is not None and names not in _warmed:
         _warmed.add(names)
+        threading.Thread(
+            target=_start_workers, args=(executor, models, workers), name="newsflow-warm-up", daemon=True
+        ).start()
+
+
+def _start_workers(executor: ProcessPoolExecutor, models: dict[str, str], workers: int) -> None:
+    try:
         for _ in range(workers):
             executor.submit(_prepare_worker, models)
+    except RuntimeError:  # the command ended first and shut the pool down
+        pass
 
 
 def _prepare_worker(models: dict[str, str]) -> None:
