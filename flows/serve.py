@@ -66,7 +66,7 @@ class LocalServer:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 pass
-        # The server runs in its own session (see start_local_server): its
+        # The server runs in its own session (see _launch): its
         # children (uvicorn, services) go with its process group.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -157,6 +157,17 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _launch(command: list[str], env: dict[str, str], log=None) -> subprocess.Popen:
+    """A Prefect server process, its output to ``log`` (or ours).  In its own
+    session: Ctrl-C in the terminal reaches newsflow only, which stops what
+    it runs first and the server after.  It dies with newsflow (Linux)."""
+    return subprocess.Popen(
+        command, env=env, stdin=subprocess.DEVNULL, stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+        start_new_session=True, preexec_fn=_die_with_parent,
+    )
+
+
 def start_local_server(home: Path, *, port: int | None = None, timeout: float = HEALTH_TIMEOUT) -> LocalServer:
     """Start ``prefect server start`` on 127.0.0.1 with ``PREFECT_HOME=home``
     and wait until it is healthy.  The caller stops it (``LocalServer.stop``)."""
@@ -174,16 +185,8 @@ def start_local_server(home: Path, *, port: int | None = None, timeout: float = 
     log_path = home / "server.log"
     api_url = f"http://127.0.0.1:{port}/api"
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [prefect_executable(), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # Its own session: Ctrl-C in the terminal reaches `newsflow serve`
-            # only, which stops serving first and the server after.
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
+        process = _launch(
+            [prefect_executable(), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, log
         )
     server = LocalServer(process, api_url, f"http://127.0.0.1:{port}", home, log_path)
     try:
@@ -201,10 +204,10 @@ def launch_temporary_server(port: int | None = None) -> LocalServer:
     port = port or free_port(None)
     env = dict(os.environ)
     env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
-    process = subprocess.Popen(
+    process = _launch(
         [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
-        env=env, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+        env,
     )
     return LocalServer(process, f"http://127.0.0.1:{port}/api", None, None, None)
 
