@@ -830,12 +830,11 @@ def main() -> None:
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
+    from flows.workers import exit_now  # before the exit steps: no import after them
+
     threading._shutdown()  # noqa: SLF001 (what the interpreter calls first at exit)
     atexit._run_exitfuncs()  # noqa: SLF001
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
-    os._exit(code or 0)
+    exit_now(code or 0)
 
 
 if __name__ == "__main__":

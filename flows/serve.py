@@ -103,11 +103,9 @@ def prefect_executable() -> str:
 def server_healthy(api_url: str, timeout: float = 2.0, client: httpx.Client | None = None) -> bool:
     import httpx
 
+    url = f"{api_url.rstrip('/')}/health"
     try:
-        if client is None:
-            response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout, trust_env=False)
-        else:
-            response = client.get(f"{api_url.rstrip('/')}/health", timeout=timeout)
+        response = client.get(url, timeout=timeout) if client else httpx.get(url, timeout=timeout, trust_env=False)
     except httpx.HTTPError:
         return False
     return response.status_code == 200

@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Generic, TypeVar
+from typing import Generic, NoReturn, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,14 +70,16 @@ def _exit_without_teardown() -> None:
     spaCy model object by object takes over a second per worker at the end of
     every command; the operating system frees the memory at once.  Results
     are all sent by then (the pool sends each before taking the next call)."""
+    atexit.register(exit_now, 0)
 
-    def leave() -> None:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-        os._exit(0)
 
-    atexit.register(leave)
+def exit_now(code: int) -> NoReturn:
+    """Flush the standard streams and end the process with ``code``, skipping
+    the interpreter's teardown; the caller has run what must run first."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    os._exit(code)
 
 
 def warm_up(models: dict[str, str], workers: int) -> None:

@@ -340,8 +340,9 @@ def extract_entities(
     are not guessed at (status "no model for <lang>")."""
     results: list[EnrichResult | None] = [None] * len(items)
     todo: list[int] = []
+    models = {model_language: "model"}
     for index, item in enumerate(items):
-        if model_for_language({model_language: "model"}, item.language) is None:
+        if model_for_language(models, item.language) is None:
             results[index] = EnrichResult([], f"no model for {language_tag(item.language)}")
         else:
             todo.append(index)
