@@ -313,15 +313,31 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the ingest flow once: fetch feeds and pages, clean, deduplicate, tag, store."""
-    if feeds is not None and not feeds.exists():
-        console.print(f"[red]no such feed list:[/red] {feeds}")
-        raise typer.Exit(2)
+    if feeds is not None:
+        from pipeline.feeds import FeedListError, load_feed_list
+
+        try:
+            load_feed_list(feeds, base_url)
+        except FeedListError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     started = time.perf_counter()
     api, _ = _flow_start_up()
     from flows.ingest import ingest as ingest_flow
 
+    from flows.serve import ServeError
+
     with _prefect_api(api):
-        summary = ingest_flow(feeds_path=str(feeds) if feeds else None, base_url=base_url, limit=limit, force=force)
+        try:
+            summary = ingest_flow(
+                feeds_path=str(feeds) if feeds else None, base_url=base_url, limit=limit, force=force
+            )
+        except ServeError:
+            raise
+        except Exception as exc:  # recorded as a failed run by the flow, with its leases handed back
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            print(f"run failed: {message}; the next run repairs what this one missed", file=sys.stderr)
+            raise typer.Exit(1) from None
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -389,9 +405,16 @@ def print_summary(summary: dict, seconds: float) -> None:
         ("time", f"{seconds:.1f} s"),
         ("run", f"{summary['run_id']} (newsflow runs)" if summary["run_id"] else "not recorded"),
     ]
+    if summary["feeds_held"]:
+        from flows.ingest import held_feeds_line
+
+        rows.append(("left to other runs", "; ".join(held_feeds_line(*held) for held in summary["feeds_held"])))
     for name, value in rows:
         table.add_row(name, str(value))
     console.print(table)
+    if summary["failures_by_kind"]:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(summary["failures_by_kind"].items()))
+        console.print(f"failures by kind: {kinds}", soft_wrap=True, markup=False)
     if summary["errors"]:
         console.print("[yellow]recorded errors (retried next run):[/yellow]")
         for url, message in summary["errors"]:
@@ -665,6 +688,9 @@ def runs(
     for row in rows:
         if row["database_error"]:
             console.print(f"[red]run {row['id']}:[/red] {row['database_error']}", soft_wrap=True)
+        if row["failures_by_kind"]:
+            kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(row["failures_by_kind"].items()))
+            console.print(f"run {row['id']} failures by kind: {kinds}", soft_wrap=True, markup=False)
 
 
 @app.command()

@@ -7,6 +7,7 @@ gets one HTTP client and one database transaction.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -19,17 +20,18 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run as prefect_flow_run
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from flows.workers import Pending, map_in_chunks, submit_in_chunks, warm_up
+from flows.workers import Pending, TimeLimit, map_in_chunks, submit_in_chunks, warm_up
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
-from pipeline.enrich import EnrichInput, extract_entities_with_models
+from pipeline.enrich import EnrichInput, EnrichResult, extract_entities_with_models
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
 from pipeline.process import Entry, ProcessError, prepare_articles
-from pipeline.store import load
-from pipeline.store.engine import DatabaseUnavailable, get_engine, retry_database
+from pipeline.store import load, runs
+from pipeline.records import EntryFailure
+from pipeline.store.engine import DatabaseUnavailable, database_error_line, get_engine, retry_database
 from pipeline.store.migrate import upgrade
 
 MAX_REPORTED_ERRORS = 20
@@ -57,7 +59,15 @@ class IngestSummary:
     database_error_kind: str | None = None  # "unavailable", "statement-timeout", "disk-full", "refused"
     error_count: int = 0  # all errors; ``errors`` keeps the first few
     run_id: int | None = None  # the row in ingest_runs
+    failures_by_kind: dict[str, int] = field(default_factory=dict)  # "stage: kind" -> entries
+    failure: str | None = None  # what ended the run early, in one line (any error but the database's)
+    # Feeds this run left to live runs that hold them: (run, running since, feeds).
+    feeds_held: list[tuple[int, datetime, int]] = field(default_factory=list)
     flow_seconds: float = 0.0  # the flow's body, start to end: the stages and what lies between them
+
+    def add_failure(self, stage: str, kind: str) -> None:
+        key = f"{stage}: {kind}"
+        self.failures_by_kind[key] = self.failures_by_kind.get(key, 0) + 1
 
     def add_error(self, url: str, message: str) -> None:
         self.error_count += 1
@@ -100,10 +110,11 @@ def _batches(items: list, size: int):
 
 def claim_feeds(
     engine: Engine, run_id: int, sources: list[FeedSource] | None, force: bool, settings: Settings
-) -> tuple[list[FeedJob], list[int]]:
+) -> tuple[list[FeedJob], list[int], list[tuple[int, datetime, int]]]:
     """Store the listed feeds, lease the ones this run works on (among the
     listed ones, or all) and return the jobs to fetch — the due ones, all with
-    ``force`` — and the ids of every feed claimed (due or with entries to retry)."""
+    ``force`` —, the ids of every feed claimed (due or with entries to retry)
+    and the feeds that live runs hold, per run."""
     return retry_database(lambda: _claim_feeds(engine, run_id, sources, force, settings))
 
 
@@ -117,8 +128,9 @@ def _claim_feeds(engine, run_id, sources, force, settings):
             conn, run_id, lease=settings.feed_lease, ids=scope, force=force,
             max_attempts=settings.max_entry_attempts,
         )
+        held = runs.feeds_held_by_others(conn, run_id, scope)
     jobs = [FeedJob(feed_id, url, etag, modified) for feed_id, url, etag, modified, due in claimed if due]
-    return jobs, [row[0] for row in claimed]
+    return jobs, [row[0] for row in claimed], held
 
 
 @task(name="fetch-feeds", cache_policy=NO_CACHE)
@@ -194,7 +206,7 @@ class BatchInFlight:
     entries: list[Entry]
     summary: IngestSummary
     fetched: list[tuple[Entry, FetchResult]] = field(default_factory=list)
-    failures: list[tuple[str, int | None, str, str]] = field(default_factory=list)
+    failures: list[EntryFailure] = field(default_factory=list)
     prepared: Pending | None = None  # None: lost before extraction (the database would not answer)
     lost: DatabaseUnavailable | None = None
 
@@ -221,13 +233,17 @@ def start_batch(
         return batch
     for entry, page in zip(entries, pages, strict=True):
         if isinstance(page, FetchError):
-            batch.failures.append((entry.url, entry.feed_id, "fetch", str(page)))
+            batch.failures.append(EntryFailure(entry.url, entry.feed_id, "fetch", page.kind, str(page)))
             batch.summary.pages_failed += 1
             batch.summary.add_error(entry.link, str(page))
         else:
             batch.fetched.append((entry, page))
     batch.summary.pages_fetched = len(batch.fetched)
-    batch.prepared = submit_in_chunks(partial(prepare_articles, learned=learned), batch.fetched, settings.workers)
+    limit = settings.item_time_limit_seconds
+    batch.prepared = submit_in_chunks(
+        partial(prepare_articles, learned=learned, time_limit=limit), batch.fetched, settings.workers,
+        TimeLimit(limit, _page_failed),
+    )
     return batch
 
 
@@ -239,29 +255,39 @@ def ingest_batch(engine: Engine, batch: BatchInFlight, settings: Settings) -> tu
     if batch.lost is not None:
         return _batch_lost(summary, batch.entries, batch.lost), []
     started = time.perf_counter()
-    records, failures, succeeded = [], list(batch.failures), []
+    failures: list[EntryFailure] = list(batch.failures)
+    entry_of: dict[int, Entry] = {}  # id(record) -> its entry
     for (entry, _), result in zip(batch.fetched, batch.prepared.result(), strict=True):
         if isinstance(result, ProcessError):
-            failures.append((entry.url, entry.feed_id, "extract", str(result)))
+            failures.append(EntryFailure(entry.url, entry.feed_id, "extract", result.kind, str(result)))
             summary.add_error(entry.link, str(result))
         else:
-            records.append(result)
-            succeeded.append(entry.url)
+            entry_of[id(result)] = entry
+    records = [result for result in batch.prepared.result() if id(result) in entry_of]
     summary.timed("extract and clean", started)
 
     started = time.perf_counter()
 
     def store():
         with engine.begin() as conn:
-            outcome = load.store_articles(conn, records)
-            load.record_failures(conn, failures)
-            load.clear_failures(conn, succeeded)
-        return outcome
+            outcome, refused = load.store_articles_isolated(conn, records)
+            rejected = [
+                EntryFailure(entry_of[id(record)].url, record.feed_id, "store", "rejected", database_error_line(exc))
+                for record, exc in refused
+            ]
+            load.record_failures(conn, failures + rejected)
+            refused_ids = {id(record) for record, _ in refused}
+            load.clear_failures(conn, [entry_of[id(record)].url for record in records if id(record) not in refused_ids])
+        return outcome, rejected
 
     try:
-        outcome = retry_database(store)
+        outcome, rejected = retry_database(store)
     except DatabaseUnavailable as exc:
         return _batch_lost(summary, batch.entries, exc), []
+    for failure in failures + rejected:
+        summary.add_failure(failure.stage, failure.kind)
+    for failure in rejected:
+        summary.add_error(failure.url, failure.message)
     summary.timed("store", started)
     summary.articles_new = len(outcome.inserted)
     summary.stories_new = outcome.new_stories
@@ -291,7 +317,8 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
             if not pending:
                 return 0, 0
             results = map_in_chunks(
-                ner, [EnrichInput(item.title, item.text, item.language) for item in pending], settings.workers
+                ner, [EnrichInput(item.title, item.text, item.language) for item in pending], settings.workers,
+                _ner_limit(settings),
             )
             # Each article records the model of its own language (None: no model for it).
             by_model: dict[str | None, list] = {}
@@ -317,6 +344,19 @@ def _ner(settings: Settings):
     return partial(extract_entities_with_models, settings.ner_models, max_chars=settings.ner_max_chars)
 
 
+def _page_failed(_job, kind: str, message: str) -> ProcessError:
+    return ProcessError(f"extraction: {message}", kind=kind)
+
+
+def _entities_failed(_item, kind: str, message: str) -> tuple[None, EnrichResult]:
+    """Stored with no model: the nightly re-enrichment tries such articles again."""
+    return None, EnrichResult([], f"failed: {kind}")
+
+
+def _ner_limit(settings: Settings) -> TimeLimit:
+    return TimeLimit(settings.item_time_limit_seconds, _entities_failed)
+
+
 @dataclass
 class EntitiesInFlight:
     """NER of a stored batch's new canonical articles, running in the workers
@@ -340,7 +380,9 @@ def start_entities(engine: Engine, article_ids: list[int], settings: Settings) -
     if not pending:
         return None
     inputs = [EnrichInput(item.title, item.text, item.language) for item in pending]
-    return EntitiesInFlight([item.id for item in pending], submit_in_chunks(_ner(settings), inputs, settings.workers))
+    return EntitiesInFlight(
+        [item.id for item in pending], submit_in_chunks(_ner(settings), inputs, settings.workers, _ner_limit(settings))
+    )
 
 
 def finish_entities(engine: Engine, job: EntitiesInFlight) -> tuple[int, int]:
@@ -396,18 +438,66 @@ def _write_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Se
                 load.move_feed(conn, feed_id, outcome.moved_to)
 
 
-def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
+class RunHold:
+    """The database session that holds this run (pipeline/store/runs.py),
+    open from the run's start to its end: while it lives, the run's row
+    reads 'running' and its feeds are its own; when it ends, however the
+    process ended, both are free at once."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.run_id: int | None = None
+        self._conn: Connection | None = None
+
+    def start(self, flow_run_id: str | None) -> int:
+        def start() -> int:
+            self.release()
+            self._conn = self.engine.connect()
+            with self._conn.begin():
+                return runs.start_run(self._conn, flow_run_id)
+
+        self.run_id = retry_database(start)
+        return self.run_id
+
+    def keep(self) -> None:
+        """Hold the run again on a new session if its session was lost (a
+        database restart): until then other runs may take its feeds."""
+        def hold() -> None:
+            if self._conn is None or self._conn.invalidated or self._conn.closed:
+                self.release()
+                self._conn = self.engine.connect()
+            with self._conn.begin():
+                runs.hold_run(self._conn, self.run_id)
+
+        if self.run_id is not None:
+            retry_database(hold)
+
+    def release(self) -> None:
+        """End the session: closing it, not an unlock, is what frees the
+        hold, so that no pooled connection can keep a finished run alive."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.invalidate()
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+
+def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force) -> None:
     started = time.perf_counter()
-    engine = get_engine(settings)
+    engine = hold.engine
     retry_database(lambda: upgrade(engine))
-    summary.run_id = retry_database(lambda: _start_run(engine, settings))
+    summary.run_id = hold.start(str(prefect_flow_run.id) if prefect_flow_run.id else None)
     summary.timed("database", started)
 
     started = time.perf_counter()
     sources = load_feed_list(Path(feeds_path), base_url) if feeds_path else None
-    jobs, claimed = claim_feeds(engine, summary.run_id, sources, force, settings)
+    jobs, claimed, summary.feeds_held = claim_feeds(engine, summary.run_id, sources, force, settings)
     summary.feeds = len(jobs)
     summary.timed("database", started)
+    logger.info("run %d claimed %d feeds, %d of them due", summary.run_id, len(claimed), len(jobs))
+    for run_id, since, count in summary.feeds_held:
+        logger.info("%s", held_feeds_line(run_id, since, count))
 
     if jobs:
         # Worker start-up (imports, the NER models: seconds) overlaps the feed fetches.
@@ -420,6 +510,7 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
         summary.feeds_unchanged += outcome.unchanged
         if outcome.error:
             summary.feeds_failed += 1
+            summary.add_failure("feed", outcome.error_kind or "network")
             summary.add_error(outcome.job.url, outcome.error)
             logger.warning("feed %s: %s", outcome.job.url, outcome.error)
         elif outcome.warning:
@@ -431,8 +522,11 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     # Feeds with entries this run did not store: their state (ETag,
     # Last-Modified, next fetch) is not written, so the next run fetches them in full.
     unsettled: set[int | None] = set()
-    if limit is not None:
+    limit = min(limit, settings.max_pages_per_run) if limit is not None else settings.max_pages_per_run
+    if len(new_entries) > limit:
         unsettled.update(entry.feed_id for entry in new_entries[limit:])
+        logger.info("%d new entries wait for the next run (at most %d pages a run: NEWSFLOW_MAX_PAGES_PER_RUN)",
+                    len(new_entries) - limit, limit)
         new_entries = new_entries[:limit]
     summary.entries_new = len(new_entries)
     logger.info(
@@ -440,7 +534,7 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     )
 
     batches = list(_batches(new_entries, settings.batch_size))
-    stopped = _ingest_batches(engine, batches, settings, summary, unsettled, logger)
+    stopped = _ingest_batches(hold, batches, settings, summary, unsettled, logger)
     if not stopped:
         started = time.perf_counter()
         enriched, links = enrich_pending(engine, settings)
@@ -454,12 +548,13 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     summary.timed("database", started)
 
 
-def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bool:
+def _ingest_batches(hold, batches, settings, summary, unsettled, logger) -> bool:
     """The batches as a pipeline: while batch n is stored, the pages of n+2
     are fetched (a thread), n+1 is extracted and n-1's new articles go
     through NER (the worker processes), so the CPUs never wait for the
     network or the database.  Returns True when the run had to stop (the
     database disk is full)."""
+    engine = hold.engine
     ner_jobs: list[EntitiesInFlight] = []
 
     def collect(wait: bool) -> None:
@@ -507,6 +602,7 @@ def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bo
             summary.timed("entities", started)
         collect(wait=False)
         started = time.perf_counter()
+        hold.keep()
         retry_database(lambda: _renew_leases(engine, summary.run_id, settings))
         summary.timed("database", started)
         return True
@@ -539,10 +635,9 @@ def _links(entries: list[Entry]) -> list[str]:
     return [entry.link for entry in entries]
 
 
-def _start_run(engine: Engine, settings: Settings) -> int:
-    with engine.begin() as conn:
-        return load.start_run(conn, str(prefect_flow_run.id) if prefect_flow_run.id else None,
-                              settings.feed_lease)
+def held_feeds_line(run_id: int, since: datetime, count: int) -> str:
+    return (f"{count} feed{'s' if count != 1 else ''} held by run {run_id}, running since "
+            f"{since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC")
 
 
 def _renew_leases(engine: Engine, run_id: int, settings: Settings) -> None:
@@ -551,10 +646,11 @@ def _renew_leases(engine: Engine, run_id: int, settings: Settings) -> None:
 
 
 def record_run(engine: Engine, summary: IngestSummary) -> None:
-    """The run's row in ingest_runs and its Prefect artifact ``ingest-summary``.
-    A database that is gone leaves the row 'running'; a later run marks it
-    abandoned once its leases lapse."""
-    status = "failed" if summary.database_error else "completed"
+    """The run's row in ingest_runs and its Prefect artifact ``ingest-summary``;
+    the run's leases end in the same transaction.  A database that is gone
+    leaves the row 'running': it reads as abandoned once the run's session
+    has ended."""
+    status = "failed" if summary.database_error or summary.failure else "completed"
     counts = {
         "feeds": summary.feeds, "feeds_failed": summary.feeds_failed, "entries_new": summary.entries_new,
         "pages_fetched": summary.pages_fetched, "pages_failed": summary.pages_failed,
@@ -562,13 +658,16 @@ def record_run(engine: Engine, summary: IngestSummary) -> None:
         "articles_enriched": summary.articles_enriched, "errors": summary.error_count,
     }
     details = {"seconds": summary.seconds, "errors": summary.errors, "database_error": summary.database_error,
+               "failure": summary.failure, "failures_by_kind": summary.failures_by_kind,
+               "feeds_held": [{"run": run, "since": since, "feeds": count} for run, since, count in summary.feeds_held],
                "feeds_unchanged": summary.feeds_unchanged, "entries": summary.entries,
                "already_stored": summary.already_stored, "entity_links": summary.entity_links,
                "batches_lost": summary.batches_lost}
     if summary.run_id is not None:
         def write():
             with engine.begin() as conn:
-                load.finish_run(conn, summary.run_id, status, counts, details)
+                runs.finish_run(conn, summary.run_id, status, counts, details)
+                load.release_leases(conn, summary.run_id)
         try:
             retry_database(write, attempts=1)
         except DatabaseUnavailable:
@@ -577,9 +676,10 @@ def record_run(engine: Engine, summary: IngestSummary) -> None:
         create_table_artifact(
             key="ingest-summary",
             table=[{"measure": name.replace("_", " "), "value": value} for name, value in counts.items()]
+            + [{"measure": f"failed: {kind}", "value": count} for kind, count in sorted(summary.failures_by_kind.items())]
             + [{"measure": f"seconds: {stage}", "value": seconds} for stage, seconds in summary.seconds.items()],
             description=f"newsflow ingest run {summary.run_id}: {status}"
-            + (f" ({summary.database_error})" if summary.database_error else ""),
+            + (f" ({summary.database_error or summary.failure})" if status == "failed" else ""),
         )
 
 
@@ -589,6 +689,8 @@ def _merge(total: IngestSummary, part: IngestSummary) -> None:
         setattr(total, name, getattr(total, name) + getattr(part, name))
     for url, message in part.errors:
         total.add_error(url, message)
+    for key, count in part.failures_by_kind.items():
+        total.failures_by_kind[key] = total.failures_by_kind.get(key, 0) + count
     total.error_count += part.error_count - len(part.errors)
     total.database_error = part.database_error or total.database_error
     total.database_error_kind = part.database_error_kind or total.database_error_kind
@@ -608,12 +710,25 @@ def ingest(
     settings = get_settings()
     summary = IngestSummary()
     started = time.perf_counter()
+    hold: RunHold | None = None
     try:
-        _run(summary, logger, settings, feeds_path, base_url, limit, force)
+        hold = RunHold(get_engine(settings))
+        _run(summary, hold, logger, settings, feeds_path, base_url, limit, force)
     except DatabaseUnavailable as exc:
         summary.database_error = str(exc)
         summary.database_error_kind = exc.kind
         logger.error("stopped: %s; the next run repairs what this one missed", exc)
-    summary.flow_seconds = round(time.perf_counter() - started, 3)
-    record_run(get_engine(settings), summary)
+    except BaseException as exc:
+        # Whatever ends the run early — a bad feed list, a bug, Ctrl-C — it
+        # is recorded as failed and its feeds are handed back, then it goes on up.
+        summary.failure = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        logger.error("run failed: %s; the next run repairs what this one missed", summary.failure)
+        raise
+    finally:
+        summary.flow_seconds = round(time.perf_counter() - started, 3)
+        if hold is not None:
+            try:
+                record_run(hold.engine, summary)
+            finally:
+                hold.release()
     return asdict(summary)

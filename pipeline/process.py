@@ -13,6 +13,7 @@ from pipeline.encoding import decode_html
 from pipeline.extract import ExtractError, extract_article
 from pipeline.fetch import FetchResult
 from pipeline.neardup import fingerprint
+from pipeline.timelimit import TimeLimitExceeded, time_limit as page_time_limit
 from pipeline.store.load import ArticleRecord
 
 # A page whose cleaned text is shorter than this is a teaser, an index page
@@ -33,7 +34,16 @@ class Entry:
 
 
 class ProcessError(ValueError):
-    """The page was fetched but holds no usable article."""
+    """The page was fetched but holds no usable article.  ``kind`` names the
+    case for summaries: no-article, or timeout for a page that took a worker
+    longer than its limit."""
+
+    def __init__(self, message: str, kind: str = "no-article"):
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):  # the kind crosses from the worker processes too
+        return type(self), (str(self), self.kind)
 
 
 def extract_page(html: str | bytes, url: str, *, feed_title: str | None = None) -> CleanedArticle:
@@ -118,14 +128,23 @@ def choose_date(feed_date: datetime | None, cleaned: CleanedArticle) -> dict:
 
 
 def prepare_articles(
-    jobs: Sequence[tuple[Entry, FetchResult]], learned: Mapping[str, frozenset[int]] | None = None
+    jobs: Sequence[tuple[Entry, FetchResult]], learned: Mapping[str, frozenset[int]] | None = None,
+    time_limit: float | None = None,
 ) -> list[ArticleRecord | ProcessError]:
     """prepare_article over many pages; a page's failure is returned in its
-    place, not raised, so one bad page costs only itself."""
+    place, not raised, so one bad page costs only itself: no usable article,
+    past ``time_limit`` seconds (in a worker process), or any error of the
+    libraries on its bytes."""
     results: list[ArticleRecord | ProcessError] = []
     for entry, page in jobs:
         try:
-            results.append(prepare_article(entry, page, learned))
+            with page_time_limit(time_limit):
+                results.append(prepare_article(entry, page, learned))
         except ProcessError as exc:
             results.append(exc)
+        except TimeLimitExceeded as exc:
+            results.append(ProcessError(f"extraction {exc}", kind="timeout"))
+        except Exception as exc:  # a parser's bug on hostile bytes is this page's failure
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            results.append(ProcessError(f"extraction failed: {message}", kind="extract-error"))
     return results

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, TextClause, text
 
+from pipeline.store.runs import run_alive
+
 
 # An article's time: when it was published, else when it was fetched (the
 # --since filters and the stats' windows all use this).
@@ -521,10 +523,15 @@ def recent_runs(conn: Connection, limit: int = 20) -> list[dict]:
     """The latest ingest runs, newest first, with their counts."""
     rows = conn.execute(
         text(
-            "SELECT id, flow_run_id, status, started_at, finished_at,"
+            "SELECT id, flow_run_id,"
+            # A run whose session is gone died: abandoned, before any later run says so.
+            f" CASE WHEN status = 'running' AND NOT {run_alive('id')} THEN 'abandoned' ELSE status END AS status,"
+            " started_at, finished_at,"
             " extract(epoch FROM finished_at - started_at) AS seconds,"
             " feeds, feeds_failed, entries_new, pages_fetched, pages_failed, articles_new, stories_new,"
-            " copies, articles_enriched, errors, details->>'database_error' AS database_error"
+            " copies, articles_enriched, errors,"
+            " coalesce(details->>'database_error', details->>'failure') AS database_error,"
+            " coalesce(details->'failures_by_kind', '{}'::jsonb) AS failures_by_kind"
             " FROM ingest_runs ORDER BY started_at DESC, id DESC LIMIT :limit"
         ),
         {"limit": limit},

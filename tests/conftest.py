@@ -62,14 +62,18 @@ def engine(database_url):
 
 
 def truncate_all(engine) -> None:
-    """Empty every table the pipeline writes, ingest_runs included, and
-    restart their ids: for module fixtures and tests that start over mid-way."""
+    """Empty every table the pipeline writes, ingest_runs included, restart
+    their ids and end the pool's sessions: for module fixtures and tests that
+    start over mid-way."""
     from sqlalchemy import text
 
     from pipeline.query import TABLES
 
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)}, ingest_runs RESTART IDENTITY CASCADE"))
+    # Tests start runs on pooled connections, whose sessions keep the runs'
+    # holds (pipeline/store/runs.py): end those sessions, as a run's end would.
+    engine.dispose()
 
 
 @pytest.fixture

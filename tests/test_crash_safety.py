@@ -285,9 +285,8 @@ def ingest_env(corpus: Corpus, database_url: str, data_dir: Path) -> dict:
         # worker pool costs more to start than it saves (21 s against 12 s a
         # run on 2 cores).  The stale-state test kills a run with workers.
         workers="1",
-        # A killed run's feed leases lapse within a second here, as they do
-        # after 15 minutes in production, so the next run may take them.
-        feed_lease_minutes="0.02",
+        # The lease time is the default (15 minutes): a killed run's feeds
+        # are free the moment its database session ends, not when it lapses.
     )
 
 
@@ -391,6 +390,46 @@ def test_killed_runs_then_one_run_to_completion_equal_one_clean_run(corpus, engi
     found = checks(engine)
     assert not any(found.values()), f"{report}\n{found}"
     assert state(engine).feeds_with_state == OUTLETS, report
+
+
+# ---------------------------------------------------------------- kill at chosen moments
+
+# The log line that says a run has reached the moment, and the phase its log
+# then shows.
+MOMENTS = {
+    "during feed fetches": (r"claimed \d+ feeds", "fetching feeds"),
+    "mid-batch": (r"batch 2/\d+", "after batch 2/"),
+    "during entities": (r"batch (\d+)/\1\b", "during entities"),
+}
+
+
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_killed_at_a_moment_then_rerun_at_once_equals_one_clean_run(corpus, engine, env, reference, moment):
+    """kill -9, then the next run at once with the default lease time: it
+    takes every feed (the dead run's session is gone), marks the dead run
+    abandoned and ends in the clean run's data."""
+    pattern, phase = MOMENTS[moment]
+    truncate_all(engine)
+    with ingest(corpus.feeds, env, corpus.folder / "logs" / f"moment-{moment}") as run:
+        assert run.wait_for(pattern), run.output()
+        run.kill()
+        seen = run.phase()
+    assert phase in seen, seen
+    after = state(engine)
+    assert not {name: after.broken[name] for name in ALWAYS if name in after.broken}, after
+    assert after.articles < corpus.pages or after.pending, f"the run was done before the kill: {after}"
+    with engine.connect() as conn:
+        killed_status = conn.execute(text("SELECT status FROM ingest_runs")).scalar_one()
+    summary, _ = run_to_completion(corpus.feeds, env, corpus.folder / "logs" / f"moment-{moment}-rerun")
+    assert summary["feeds"] == OUTLETS and summary["feeds_held"] == [], summary
+    diff = differences(reference["snapshot"], snapshot(engine))
+    assert not diff, f"{seen}\n" + "\n".join(diff)
+    assert not any(checks(engine).values()), checks(engine)
+    with engine.connect() as conn:
+        statuses = conn.execute(text("SELECT status FROM ingest_runs ORDER BY id")).scalars().all()
+    # Written by nobody: the killed run read as abandoned before the rerun began.
+    assert killed_status == "running"
+    assert statuses == ["abandoned", "completed"]
 
 
 # ---------------------------------------------------------------- stale-state test

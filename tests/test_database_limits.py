@@ -207,6 +207,7 @@ def test_statement_timeout_loses_one_batch_the_run_carries_on_and_the_next_run_r
     after the statement timeout, the batch's transaction rolls back, the
     other batches are stored.  Once the lock is released, a plain rerun
     stores the lost batch."""
+    from pipeline.records import EntryFailure
     from pipeline.store import load
 
     engine = clean_db
@@ -215,7 +216,8 @@ def test_statement_timeout_loses_one_batch_the_run_carries_on_and_the_next_run_r
     agency_feed, other_feed = corpus.feed_urls
     with engine.begin() as conn:
         feed_ids = load.upsert_feeds(conn, [(url, None) for url in corpus.feed_urls])
-        load.record_failures(conn, [(locked_url, feed_ids[agency_feed], "fetch", "timed out (an earlier run)")])
+        load.record_failures(
+            conn, [EntryFailure(locked_url, feed_ids[agency_feed], "fetch", "timeout", "timed out (an earlier run)")])
     holder = engine.connect()
     try:
         holder.execute(text("SELECT 1 FROM fetch_failures WHERE url = :url FOR UPDATE"), {"url": locked_url})

@@ -14,7 +14,9 @@ from sqlalchemy import text
 from pipeline.dedup import content_hash
 from pipeline.enrich import EntityMention
 from pipeline.neardup import fingerprint
-from pipeline.store import load
+from pipeline.records import EntryFailure
+from pipeline.store import load, runs
+from pipeline.store.engine import sqlstate
 from pipeline.store.migrate import current_revision, head_revision, upgrade
 from pipeline.store.models import metadata
 
@@ -112,8 +114,8 @@ def test_a_copy_takes_the_entities_of_its_story(clean_db):
 def test_failures_count_attempts_and_clear_on_success(clean_db):
     with clean_db.begin() as conn:
         feed_id = load.upsert_feeds(conn, [("https://a.example/rss", "A")])["https://a.example/rss"]
-        load.record_failures(conn, [("https://a.example/x", feed_id, "fetch", "HTTP 503")])
-        load.record_failures(conn, [("https://a.example/x", feed_id, "fetch", "timed out after 30 s")])
+        load.record_failures(conn, [EntryFailure("https://a.example/x", feed_id, "fetch", "http", "HTTP 503")])
+        load.record_failures(conn, [EntryFailure("https://a.example/x", feed_id, "fetch", "timeout", "timed out after 30 s")])
         assert load.retryable_failures(conn, [feed_id], max_attempts=5) == [("https://a.example/x", feed_id)]
         assert load.retryable_failures(conn, [feed_id], max_attempts=2) == []
         row = conn.execute(text("SELECT error, attempts FROM fetch_failures")).one()
@@ -171,7 +173,7 @@ def test_gone_feed_is_disabled_with_its_reason(clean_db):
             interval=timedelta(minutes=30), max_interval=timedelta(hours=24), disable=True,
         )
         state = _feed_state(conn, url)
-        assert load.claim_feeds(conn, load.start_run(conn, None, LEASE), lease=LEASE, force=True) == []
+        assert load.claim_feeds(conn, runs.start_run(conn, None), lease=LEASE, force=True) == []
     assert state["disabled"] is True
     assert state["disabled_reason"] == "HTTP 410"
 
@@ -183,7 +185,7 @@ def test_only_due_feeds_are_claimed_unless_forced_and_a_leased_feed_is_skipped(c
             conn, ids["https://a.example/1"], status=200, title="One", etag='"e"', last_modified=None,
             next_fetch_at=datetime.now(UTC) + timedelta(minutes=30),
         )
-        first, second, third = (load.start_run(conn, None, LEASE) for _ in range(3))
+        first, second, third = (runs.start_run(conn, None) for _ in range(3))
         due = [(row[1], row[4]) for row in load.claim_feeds(conn, first, lease=LEASE)]
         # Feed 2 is leased by the first run: even a forced run leaves it alone.
         forced = [row[1] for row in load.claim_feeds(conn, second, lease=LEASE, force=True)]
@@ -205,33 +207,58 @@ def test_a_feed_with_entries_to_retry_is_claimed_but_not_due(clean_db):
             conn, ids["https://a.example/1"], status=200, title="One", etag=None, last_modified=None,
             next_fetch_at=datetime.now(UTC) + timedelta(minutes=30),
         )
-        run = load.start_run(conn, None, LEASE)
+        run = runs.start_run(conn, None)
         assert load.claim_feeds(conn, run, lease=LEASE, max_attempts=3) == []
-        load.record_failures(conn, [("https://a.example/x", ids["https://a.example/1"], "fetch", "HTTP 503")])
+        load.record_failures(
+            conn, [EntryFailure("https://a.example/x", ids["https://a.example/1"], "fetch", "http", "HTTP 503")])
         claimed = load.claim_feeds(conn, run, lease=LEASE, max_attempts=3)
     assert [(row[1], row[4]) for row in claimed] == [("https://a.example/1", False)]
 
 
-def test_a_lapsed_lease_is_claimed_again_and_its_dead_run_marked_abandoned(clean_db):
+def test_a_dead_runs_feeds_are_claimed_at_once_and_it_reads_abandoned(clean_db):
+    """A run lives as long as its session: no clock to wait out after a kill."""
+    from pipeline.query import recent_runs
+
+    holder = clean_db.connect()
+    with holder.begin():
+        load.upsert_feeds(holder, [("https://a.example/1", None)])
+        dead = runs.start_run(holder, None)
+        assert len(load.claim_feeds(holder, dead, lease=LEASE)) == 1
+    with clean_db.begin() as conn:
+        other = runs.start_run(conn, None)
+        assert load.claim_feeds(conn, other, lease=LEASE) == []  # alive: its feed is its own
+        assert runs.feeds_held_by_others(conn, other) == [(dead, recent_runs(conn)[-1]["started_at"], 1)]
+    # The process is killed: its session ends, the lease has 15 minutes to run.
+    holder.invalidate()
+    holder.close()
+    with clean_db.begin() as conn:
+        shown = {row["id"]: row["status"] for row in recent_runs(conn)}
+        live = runs.start_run(conn, None)
+        claimed = load.claim_feeds(conn, live, lease=LEASE)
+        statuses = dict(conn.execute(text("SELECT id, status FROM ingest_runs")).all())
+    assert shown[dead] == "abandoned"  # at once, before any later run says so
+    assert [row[1] for row in claimed] == ["https://a.example/1"]
+    assert statuses == {dead: "abandoned", other: "running", live: "running"}
+
+
+def test_a_live_run_whose_lease_lapsed_loses_its_feeds_but_stays_running(clean_db):
+    """The lease time is the backstop for a run that is alive but stuck."""
     with clean_db.begin() as conn:
         load.upsert_feeds(conn, [("https://a.example/1", None)])
-        dead = load.start_run(conn, None, LEASE)
-        assert len(load.claim_feeds(conn, dead, lease=LEASE)) == 1
-        # The run was killed an hour ago: its lease ran out, nobody released it.
-        conn.execute(text("UPDATE feeds SET lease_until = now() - interval '45 minutes'"))
-        conn.execute(text("UPDATE ingest_runs SET started_at = now() - interval '1 hour'"))
-    with clean_db.begin() as conn:
-        live = load.start_run(conn, None, LEASE)
+        stuck = runs.start_run(conn, None)
+        assert len(load.claim_feeds(conn, stuck, lease=LEASE)) == 1
+        conn.execute(text("UPDATE feeds SET lease_until = now() - interval '1 minute'"))
+        live = runs.start_run(conn, None)
         claimed = load.claim_feeds(conn, live, lease=LEASE)
         statuses = dict(conn.execute(text("SELECT id, status FROM ingest_runs")).all())
     assert [row[1] for row in claimed] == ["https://a.example/1"]
-    assert statuses == {dead: "abandoned", live: "running"}
+    assert statuses == {stuck: "running", live: "running"}
 
 
 def test_a_claim_in_progress_is_skipped_not_waited_for(clean_db):
     with clean_db.begin() as conn:
         load.upsert_feeds(conn, [(f"https://a.example/{n}", None) for n in range(4)])
-        first, second = load.start_run(conn, None, LEASE), load.start_run(conn, None, LEASE)
+        first, second = runs.start_run(conn, None), runs.start_run(conn, None)
     with clean_db.connect() as one, clean_db.connect() as other:
         with one.begin():
             taken = load.claim_feeds(one, first, lease=LEASE)
@@ -430,7 +457,7 @@ def test_db_check_finds_broken_invariants_and_repair_fixes_them(clean_db):
         conn.execute(text("DELETE FROM article_fingerprints WHERE article_id = 2"))
         conn.execute(text("INSERT INTO entities (name, label) VALUES ('Nobody', 'PERSON')"))
         ids = load.upsert_feeds(conn, [("https://a.example/dead.xml", None), ("https://a.example/live.xml", None)])
-        dead, live = load.start_run(conn, None, LEASE), load.start_run(conn, None, LEASE)
+        dead, live = runs.start_run(conn, None), runs.start_run(conn, None)
         load.claim_feeds(conn, dead, lease=LEASE, ids=[ids["https://a.example/dead.xml"]])
         load.claim_feeds(conn, live, lease=LEASE, ids=[ids["https://a.example/live.xml"]])
         conn.execute(text("UPDATE feeds SET lease_until = now() - interval '1 minute' WHERE leased_by = :run"),
@@ -460,3 +487,47 @@ def test_the_agency_own_copy_leads_its_story_even_when_published_later(clean_db)
         leader = conn.execute(text(
             "SELECT a.canonical_url FROM stories s JOIN articles a ON a.id = s.canonical_article_id")).scalar()
     assert leader == "https://www.reuters.com/world/strike"
+
+
+def _words_beyond_the_tsvector_limit() -> str:
+    """Distinct made-up words enough for a search vector over PostgreSQL's
+    1 MiB limit (about 1.3 million characters)."""
+    letters = "bcdfghjklmnpqrstvwxz"
+    words = []
+    for number in range(160_000):
+        word = ""
+        for _ in range(6):
+            number, digit = divmod(number, len(letters))
+            word += letters[digit]
+        words.append(word + "a")
+    return " ".join(words)
+
+
+def test_a_row_the_database_refuses_costs_that_article_not_its_batch(clean_db):
+    body = "Harbour workers ended their strike after talks that lasted through the night. " * 6
+    normal = [record(f"https://a.example/{n}", body.replace("night", f"night {n} {'x' * n}"),
+                     datetime(2021, 3, 18, n, tzinfo=UTC)) for n in range(1, 4)]
+    huge = record("https://a.example/huge", _words_beyond_the_tsvector_limit(), datetime(2021, 3, 18, 2, tzinfo=UTC))
+    with clean_db.begin() as conn:
+        outcome, refused = load.store_articles_isolated(conn, [*normal, huge])
+        stored = conn.execute(text("SELECT canonical_url FROM articles ORDER BY canonical_url")).scalars().all()
+    assert stored == [item.canonical_url for item in normal]
+    assert len(outcome.inserted) == 3
+    assert [(item.canonical_url, sqlstate(error)) for item, error in refused] == [("https://a.example/huge", "54000")]
+
+
+def test_a_batch_of_good_rows_is_stored_in_one_go(clean_db):
+    body = "Harbour workers ended their strike after talks that lasted through the night. " * 6
+    with clean_db.begin() as conn:
+        outcome, refused = load.store_articles_isolated(conn, [record("https://a.example/1", body)])
+    assert refused == [] and len(outcome.inserted) == 1
+
+
+def test_a_nul_the_driver_refuses_costs_that_article_not_its_batch(clean_db):
+    body = "Harbour workers ended their strike after talks that lasted through the night. " * 6
+    good = record("https://a.example/good", body)
+    bad = replace(record("https://a.example/nul", body.replace("night", "day")), title="A title with a \x00 in it")
+    with clean_db.begin() as conn:
+        outcome, refused = load.store_articles_isolated(conn, [good, bad])
+    assert len(outcome.inserted) == 1
+    assert [item.canonical_url for item, _ in refused] == ["https://a.example/nul"]

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, text
 
 from pipeline.neardup import fingerprint
 from pipeline.store import load
+from pipeline.store.runs import lease_held
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ CHECKS = [
           "SELECT count(*) FROM articles c JOIN stories s ON s.id = c.story_id"
           " JOIN articles canon ON canon.id = s.canonical_article_id"
           " WHERE NOT c.is_canonical AND c.entities_status = 'pending' AND canon.entities_status <> 'pending'"),
-    Check("stale-lease", "feeds still leased by a run that died (the lease lapsed, nobody released it)",
-          "SELECT count(*) FROM feeds WHERE leased_by IS NOT NULL AND lease_until < now()"),
+    Check("stale-lease", "feeds still leased by a run that died or whose lease lapsed (nobody released it)",
+          f"SELECT count(*) FROM feeds f WHERE f.leased_by IS NOT NULL AND NOT {lease_held('f')}"),
 ]
 
 
@@ -82,7 +83,7 @@ def repair(conn: Connection) -> dict[str, int]:
     done["orphan-entity"] = load.delete_orphan_entities(conn)
     done["copy-without-entities"] = load.copy_entities_to_copies(conn)
     done["stale-lease"] = conn.execute(text(
-        "UPDATE feeds SET leased_by = NULL, lease_until = NULL"
-        " WHERE leased_by IS NOT NULL AND lease_until < now()"
+        "UPDATE feeds f SET leased_by = NULL, lease_until = NULL"
+        f" WHERE f.leased_by IS NOT NULL AND NOT {lease_held('f')}"
     )).rowcount
     return done

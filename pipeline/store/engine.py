@@ -253,6 +253,33 @@ def _driver_error(exc: Exception) -> Exception:
     return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
 
 
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, from SQLAlchemy's wrapper or the
+    driver's own; None when the client lost the server."""
+    return getattr(_driver_error(exc), "sqlstate", None)
+
+
+# Errors that belong to the rows of a statement, not to the connection or the
+# server: a value PostgreSQL will not take (class 22, data exception; 23,
+# integrity) or a limit one row breaks (54, e.g. a tsvector over 1 MiB).
+_ROW_ERROR_CLASSES = {"22", "23", "54"}
+
+
+def database_error_line(exc: BaseException) -> str:
+    """A database error in one line, with its SQLSTATE."""
+    error = _driver_error(exc)
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    state = sqlstate(exc)
+    return f"database error {state}: {reason}" if state else reason
+
+
+def is_row_error(exc: BaseException) -> bool:
+    state = sqlstate(exc)
+    if state is None:  # the driver's own refusal of a value, e.g. a NUL in text
+        return isinstance(_driver_error(exc), psycopg.DataError)
+    return state[:2] in _ROW_ERROR_CLASSES
+
+
 def _is_retried(exc: Exception) -> bool:
     """A lost or refused connection (no SQLSTATE: the client lost the server;
     or a state above), not an error the server raised for the statement."""

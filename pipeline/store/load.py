@@ -5,17 +5,21 @@ and runs inside the caller's transaction."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import psycopg
 from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects.postgresql import insert
 
 from pipeline.enrich import UNDECLARED_LANGUAGE, EntityMention, language_tag
 from pipeline.clean import SITE_RULES_VERSION
 from pipeline.neardup import Fingerprint, same_story
+from pipeline.records import EntryFailure
+from pipeline.store.engine import is_row_error
+from pipeline.store.runs import lease_held
 from pipeline.store.models import (
     Article, ArticleBand, ArticleEntity, ArticleFingerprint, Entity, EntityAlias, Feed, FetchFailure,
     RawPage, SiteBoilerplate, Story,
@@ -112,7 +116,9 @@ def claim_feeds(
     by another run is skipped, and rows another transaction is claiming right
     now are skipped rather than waited for (SKIP LOCKED): overlapping runs and
     several workers split the feeds between them and never fetch one twice.
-    The lease ends when the run releases it or, if the run died, lapses."""
+    The lease ends when the run releases it, or the moment the run's
+    session ends (see ``hold_run``); ``lease_until`` is only a backstop for a
+    run that is alive but stuck."""
     scope = "AND f.id = ANY(:ids)" if ids is not None else ""
     rows = conn.execute(
         text(f"""
@@ -121,7 +127,7 @@ def claim_feeds(
                    (:force OR f.next_fetch_at IS NULL OR f.next_fetch_at <= now()) AS due
             FROM feeds f
             WHERE NOT f.disabled {scope}
-              AND (f.lease_until IS NULL OR f.lease_until < now())
+              AND NOT {lease_held("f")}
               AND (:force OR f.next_fetch_at IS NULL OR f.next_fetch_at <= now()
                    OR EXISTS (SELECT 1 FROM fetch_failures ff
                               WHERE ff.feed_id = f.id AND ff.attempts < :max_attempts))
@@ -152,52 +158,6 @@ def release_leases(conn: Connection, run_id: int, feed_ids: Sequence[int] | None
     if feed_ids is not None:
         condition &= feeds.c.id.in_(feed_ids)
     conn.execute(update(feeds).where(condition).values(leased_by=None, lease_until=None))
-
-
-def prune_raw_pages(conn: Connection, older_than: timedelta) -> int:
-    """Delete stored HTML fetched longer ago than ``older_than``; the articles
-    stay, only re-processing them from their original bytes is no longer possible."""
-    return conn.execute(
-        raw_pages.delete().where(raw_pages.c.fetched_at < func.now() - older_than)
-    ).rowcount
-
-
-# ---------------------------------------------------------------- runs
-
-RUN_COUNTS = (
-    "feeds", "feeds_failed", "entries_new", "pages_fetched", "pages_failed", "articles_new",
-    "stories_new", "copies", "articles_enriched", "errors",
-)
-
-
-def start_run(conn: Connection, flow_run_id: str | None, lease: timedelta) -> int:
-    """Record a run as started.  Runs still 'running' that hold no live lease
-    and began more than a lease ago died without finishing (killed, machine
-    lost): they are marked 'abandoned' on the way."""
-    conn.execute(
-        text("""
-        UPDATE ingest_runs r SET status = 'abandoned'
-        WHERE r.status = 'running' AND r.started_at < now() - :lease
-          AND NOT EXISTS (SELECT 1 FROM feeds f WHERE f.leased_by = r.id AND f.lease_until >= now())
-        """),
-        {"lease": lease},
-    )
-    return conn.execute(
-        text("INSERT INTO ingest_runs (flow_run_id) VALUES (:flow_run) RETURNING id"),
-        {"flow_run": flow_run_id},
-    ).scalar_one()
-
-
-def finish_run(conn: Connection, run_id: int, status: str, counts: dict[str, int], details: dict) -> None:
-    conn.execute(
-        text(f"""
-        UPDATE ingest_runs SET status = :status, finished_at = now(), details = CAST(:details AS jsonb),
-               {", ".join(f"{name} = :{name}" for name in RUN_COUNTS)}
-        WHERE id = :run
-        """),
-        {"run": run_id, "status": status, "details": json.dumps(details, default=str),
-         **{name: counts.get(name, 0) for name in RUN_COUNTS}},
-    )
 
 
 def record_feed_success(
@@ -269,6 +229,14 @@ def move_feed(conn: Connection, feed_id: int, new_url: str) -> bool:
     return True
 
 
+def prune_raw_pages(conn: Connection, older_than: timedelta) -> int:
+    """Delete stored HTML fetched longer ago than ``older_than``; the articles
+    stay, only re-processing them from their original bytes is no longer possible."""
+    return conn.execute(
+        raw_pages.delete().where(raw_pages.c.fetched_at < func.now() - older_than)
+    ).rowcount
+
+
 # ---------------------------------------------------------------- entries
 
 
@@ -283,13 +251,14 @@ def stored_urls(conn: Connection, urls: Sequence[str]) -> set[str]:
     return {row[0] for row in found}
 
 
-def record_failures(conn: Connection, failures: Sequence[tuple[str, int | None, str, str]]) -> None:
-    """(url, feed_id, stage, error) for entries that did not make it this run."""
+def record_failures(conn: Connection, failures: Sequence[EntryFailure]) -> None:
+    """Entries that did not make it this run (the last word on a URL wins)."""
     if not failures:
         return
     rows = [
-        {"url": url, "feed_id": feed_id, "stage": stage, "error": error[:2000]}
-        for url, feed_id, stage, error in {failure[0]: failure for failure in failures}.values()
+        {"url": failure.url, "feed_id": failure.feed_id, "stage": failure.stage, "kind": failure.kind,
+         "error": failure.message[:2000]}
+        for failure in {failure.url: failure for failure in failures}.values()
     ]
     statement = insert(fetch_failures).values(rows)
     conn.execute(
@@ -297,6 +266,7 @@ def record_failures(conn: Connection, failures: Sequence[tuple[str, int | None, 
             index_elements=[fetch_failures.c.url],
             set_={
                 "stage": statement.excluded.stage,
+                "kind": statement.excluded.kind,
                 "error": statement.excluded.error,
                 "attempts": fetch_failures.c.attempts + 1,
                 "last_failed_at": func.now(),
@@ -363,6 +333,39 @@ EXACT_SQL = (
 )
 
 
+def _publication_order(record: ArticleRecord) -> tuple[float, str]:
+    return (record.published_at.timestamp() if record.published_at else float("inf"), record.canonical_url)
+
+
+def store_articles_isolated(
+    conn: Connection, records: Sequence[ArticleRecord]
+) -> tuple[StoreOutcome, list[tuple[ArticleRecord, BaseException]]]:
+    """``store_articles``; when the batch holds a row PostgreSQL will not
+    take, each article again on a savepoint of its own, in publication
+    order, so that one bad row costs one article, not the batch.  Returns
+    the outcome and the articles refused, with the error."""
+    try:
+        with conn.begin_nested():
+            return store_articles(conn, records), []
+    except (DBAPIError, psycopg.Error) as exc:
+        if not is_row_error(exc):
+            raise
+    outcome, refused = StoreOutcome(), []
+    for record in sorted(records, key=_publication_order):
+        try:
+            with conn.begin_nested():
+                part = store_articles(conn, [record])
+        except (DBAPIError, psycopg.Error) as exc:
+            if not is_row_error(exc):
+                raise
+            refused.append((record, exc))
+            continue
+        outcome.inserted += part.inserted
+        for name in ("new_stories", "copies", "already_stored", "near_copies"):
+            setattr(outcome, name, getattr(outcome, name) + getattr(part, name))
+    return outcome, refused
+
+
 def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreOutcome:
     """Insert articles and give each its story: the story of an article with
     the same normalised text (exact copy), else of articles it verifiably
@@ -380,13 +383,7 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
     """
     outcome = StoreOutcome()
     conn.execute(_STORY_LOCK)
-    ordered = sorted(
-        records,
-        key=lambda item: (
-            item.published_at.timestamp() if item.published_at else float("inf"),
-            item.canonical_url,
-        ),
-    )
+    ordered = sorted(records, key=_publication_order)
     # Under the lock no other batch inserts articles, so this read is exact.
     taken = set(conn.execute(
         text("SELECT canonical_url FROM articles WHERE canonical_url = ANY(:urls)"),

@@ -219,6 +219,7 @@ class FetchFailure(SQLModel, table=True):
         sa_column=Column(BigInteger, ForeignKey("feeds.id", ondelete="CASCADE")),
     )
     stage: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(sa_column=Column(Text, nullable=False))  # the case within the stage: timeout, http…
     error: str = Field(sa_column=Column(Text, nullable=False))
     attempts: int = Field(default=1)
     first_failed_at: datetime | None = Field(default=None, sa_column=_now_column())
