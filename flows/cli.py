@@ -20,10 +20,12 @@ for _name, _value in {
 import atexit  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
@@ -272,6 +274,18 @@ def feeds_discover(
     console.print("add one with: newsflow feeds add URL")
 
 
+def _parse_age(value: str) -> datetime:
+    """An option's age (30m, 24h, 7d, 2w) as the moment that long ago."""
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value.lower())
+    if not match:
+        raise typer.BadParameter("use a number and m, h, d or w: 30m, 24h, 7d, 2w")
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+    try:
+        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    except (OverflowError, ValueError):  # before the year 1, or a number of thousands of digits
+        raise typer.BadParameter(f"{value.strip()} ago is before the calendar starts") from None
+
+
 def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
@@ -404,7 +418,7 @@ def print_summary(summary: dict, seconds: float) -> None:
 def search(
     query: Annotated[str, typer.Argument(help='Words to find; "quoted phrases", or, and -excluded words work.')],
     limit: Annotated[int, typer.Option(help="At most this many results.")] = 10,
-    since: Annotated[str | None, typer.Option(help="Only articles published this recently: 24h, 7d.")] = None,
+    since: Annotated[datetime | None, typer.Option(parser=_parse_age, metavar="AGE", help="Only articles published this recently: 24h, 7d.")] = None,
     feed: Annotated[str | None, typer.Option(help="Only articles from this feed (its name or URL).")] = None,
     entity: Annotated[str | None, typer.Option(help="Only articles mentioning this entity (name or alias).")] = None,
     label: Annotated[str | None, typer.Option(help="Only articles with an entity of this label (with --entity: that entity as this label).")] = None,
@@ -416,7 +430,7 @@ def search(
 
     with _engine().connect() as conn:
         hits = search_articles(
-            conn, query, limit=limit, since=_parse_age(since), feed=feed, entity=entity,
+            conn, query, limit=limit, since=since, feed=feed, entity=entity,
             label=label, one_per_story=not all_copies,
         )
     _print_hits(query, hits, as_json=as_json)
@@ -534,22 +548,9 @@ def site_rules(
     console.print(table)
 
 
-def _parse_age(value: str | None):
-    import re
-    from datetime import UTC, datetime, timedelta
-
-    if value is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value.lower())
-    if not match:
-        raise typer.BadParameter("use a number and m, h, d or w: 30m, 24h, 7d, 2w")
-    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-    return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
-
-
 @app.command()
 def stories(
-    since: Annotated[str | None, typer.Option(help="Only stories first seen this recently: 24h, 7d, 2w.")] = None,
+    since: Annotated[datetime | None, typer.Option(parser=_parse_age, metavar="AGE", help="Only stories first seen this recently: 24h, 7d, 2w.")] = None,
     min_outlets: Annotated[int, typer.Option(help="Only stories carried by at least this many outlets.")] = 1,
     limit: Annotated[int, typer.Option(help="At most this many stories.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the stories as JSON.")] = False,
@@ -558,7 +559,7 @@ def stories(
     from pipeline.query import list_stories
 
     with _engine().connect() as conn:
-        rows = list_stories(conn, since=_parse_age(since), min_outlets=min_outlets, limit=limit)
+        rows = list_stories(conn, since=since, min_outlets=min_outlets, limit=limit)
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
@@ -616,7 +617,7 @@ def story(
 
 @app.command()
 def reenrich(
-    since: Annotated[str | None, typer.Option(help="Also recompute articles fetched this recently: 24h, 7d.")] = None,
+    since: Annotated[datetime | None, typer.Option(parser=_parse_age, metavar="AGE", help="Also recompute articles fetched this recently: 24h, 7d.")] = None,
     model: Annotated[list[str] | None, typer.Option(help="LANG=MODEL: read LANG with this installed spaCy pipeline this run (repeatable); a bare MODEL is for English.")] = None,
 ) -> None:
     """Recompute entities of stored articles (another model, or --since), without re-fetching."""
@@ -624,7 +625,7 @@ def reenrich(
 
     models = dict(item.split("=", 1) if "=" in item else ("en", item) for item in model or [])
     _engine()
-    summary = reenrich_flow(since=_parse_age(since), models=models or None)
+    summary = reenrich_flow(since=since, models=models or None)
     console.print(markup(
         "{} articles marked, {} enriched ({} entity links) with {} in {:.1f} s", summary["articles_marked"],
         summary["articles_enriched"], summary["entity_links"], summary["model"], summary["seconds"],
@@ -670,14 +671,14 @@ def runs(
 def entities(
     top: Annotated[int, typer.Option(help="How many entities.")] = 20,
     label: Annotated[str | None, typer.Option(help="Only this label: PERSON, ORG, GPE, …")] = None,
-    since: Annotated[str | None, typer.Option(help="Only articles published this recently: 24h, 7d.")] = None,
+    since: Annotated[datetime | None, typer.Option(parser=_parse_age, metavar="AGE", help="Only articles published this recently: 24h, 7d.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the entities as JSON.")] = False,
 ) -> None:
     """The entities mentioned in the most stories."""
     from pipeline.query import top_entities_by_story
 
     with _engine().connect() as conn:
-        rows = top_entities_by_story(conn, limit=top, label=label, since=_parse_age(since))
+        rows = top_entities_by_story(conn, limit=top, label=label, since=since)
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return

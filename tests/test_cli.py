@@ -296,3 +296,12 @@ def test_stored_text_on_a_colour_terminal_gets_only_newsflows_own_styles(hostile
     assert "\x1b[" in result.stdout  # it did print in colour
     assert HOSTILE_SHOWN in re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
 
+
+@pytest.mark.parametrize("command", [["search", "harbour"], ["stories"], ["entities"], ["reenrich"]])
+def test_an_age_out_of_range_or_malformed_is_a_usage_error(embedded_env, command):
+    for age in ("99999999999d", "9" * 5000 + "w", "soon", "-3d"):
+        result = run_cli(*command, "--since", age, env=embedded_env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "Invalid value for '--since'" in result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+
