@@ -87,15 +87,19 @@ def db_shell(
     """Open psql on the database (the embedded one runs as long as the shell does)."""
     import subprocess
 
-    from pipeline.store.engine import database_url, psql_path
+    from pipeline.store.engine import database_url, psql_connection, psql_path
 
-    url = database_url(get_settings()).replace("postgresql+psycopg://", "postgresql://", 1)
     psql = psql_path()
     if psql is None:
         console.print("[red]psql not found:[/red] install the PostgreSQL client")
         raise typer.Exit(2)
-    arguments = [psql, url] + (["-c", command] if command else [])
-    raise typer.Exit(subprocess.call(arguments))
+    try:
+        connection, environment = psql_connection(database_url(get_settings()))
+    except DatabaseUnavailable as exc:
+        console.print(markup("[red]database unavailable:[/red] {}", exc))
+        raise typer.Exit(2) from None
+    arguments = [psql, connection] + (["-c", command] if command else [])
+    raise typer.Exit(subprocess.call(arguments, env={**os.environ, **environment}))
 
 
 @db_app.command("check")

@@ -305,3 +305,61 @@ def test_an_age_out_of_range_or_malformed_is_a_usage_error(embedded_env, command
         assert "Invalid value for '--since'" in result.stderr
         assert "Traceback" not in result.stdout + result.stderr
 
+
+def test_db_shell_gives_psql_the_password_in_its_environment_not_its_arguments(tmp_path):
+    # A psql that records what it was given, first on PATH.
+    recorded = tmp_path / "psql.json"
+    fake = tmp_path / "bin" / "psql"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
+                    f"json.dump({{'argv': sys.argv, 'password': os.environ.get('PGPASSWORD')}},"
+                    f" open({str(recorded)!r}, 'w'))\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}",
+           "DATABASE_URL": "postgresql://analyst:s3cret-pw@db.example:6543/news?sslmode=require"}
+    result = run_cli("db", "shell", "-c", "SELECT 1", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    given = json.loads(recorded.read_text())
+    assert not any("s3cret" in argument for argument in given["argv"])
+    assert given["password"] == "s3cret-pw"
+    assert set(given["argv"][1].split()) == {
+        "user=analyst", "host=db.example", "port=6543", "dbname=news", "sslmode=require"}
+    assert given["argv"][2:] == ["-c", "SELECT 1"]
+
+
+def test_db_shell_connects_with_a_password_url(clean_db):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ["DATABASE_URL"]).set(password="any-password")  # the test server trusts
+    env = {**os.environ, "DATABASE_URL": url.render_as_string(hide_password=False)}
+    result = run_cli("db", "shell", "-c", "SELECT 40 + 2 AS answer", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 42\n" in result.stdout
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://analyst:s3cret-pw@127.0.0.1:1/news",  # nothing listens there
+    "postgresql://analyst:s3cret-pw@127.0.0.1:port/news",  # no port number
+    "mysql://analyst:s3cret-pw@127.0.0.1/news",
+])
+def test_a_database_url_that_does_not_work_is_shown_without_its_password(embedded_env, url):
+    for command in (["stories"], ["db", "upgrade"], ["db", "shell", "-c", "SELECT 1"]):
+        result = run_cli(*command, env={**embedded_env, "DATABASE_URL": url})
+        output = result.stdout + result.stderr
+        assert result.returncode == 2, output
+        assert "s3cret" not in output and "Traceback" not in output
+        if "port/news" in url or "mysql" in url:
+            assert "not a PostgreSQL URL" in output
+            assert url.replace("s3cret-pw", "***") in output.replace("\n", "")
+
+
+def test_settings_and_messages_mask_the_password():
+    from pipeline.config import Settings
+    from pipeline.store.engine import redacted_url
+
+    assert "s3cret" not in repr(Settings(database_url="postgresql://analyst:s3cret@db.example/news"))
+    assert redacted_url("postgresql://analyst:s3cret@db.example:5432/news") == \
+        "postgresql://analyst:***@db.example:5432/news"
+    assert redacted_url("postgresql://db.example/news?user=analyst&password=s3cret&sslmode=require") == \
+        "postgresql://db.example/news?user=analyst&password=***&sslmode=require"
+    assert redacted_url("postgresql://analyst@db.example/news") == "postgresql://analyst@db.example/news"

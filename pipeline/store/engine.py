@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import time
@@ -18,7 +19,7 @@ from typing import TypeVar
 import psycopg
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from pipeline.config import Settings
@@ -68,11 +69,40 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def redacted_url(url: str) -> str:
+    """``url`` with its password, if it has one, as ``***``: the form to show
+    in a message or a log, also of a URL that does not parse."""
+    url = re.sub(r"(://[^:/?#@]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
+
+
 def database_url(settings: Settings) -> str:
     """The configured server, or the embedded one (started on first use)."""
     if settings.database_url:
-        return sqlalchemy_url(settings.database_url)
+        url = sqlalchemy_url(settings.database_url)
+        try:
+            backend = make_url(url).get_backend_name()
+        except (ArgumentError, ValueError):
+            backend = None
+        if backend != "postgresql":
+            raise DatabaseUnavailable(
+                f"DATABASE_URL is not a PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DB): "
+                f"{redacted_url(settings.database_url)}"
+            )
+        return url
     return sqlalchemy_url(start_embedded(settings.data_dir / "postgres", settings.embedded_backend))
+
+
+def psql_connection(url: str) -> tuple[str, dict[str, str]]:
+    """How psql reaches the database at ``url``: the connection string to pass
+    as its argument, and what to add to its environment.  The password goes
+    into the environment (PGPASSWORD): every user of the machine can read a
+    process's arguments (``ps``), only its owner its environment."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    parameters = conninfo_to_dict(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    password = parameters.pop("password", None)
+    return make_conninfo(**parameters), {"PGPASSWORD": password} if password else {}
 
 
 @lru_cache(maxsize=4)
