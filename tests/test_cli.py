@@ -362,4 +362,5 @@ def test_settings_and_messages_mask_the_password():
         "postgresql://analyst:***@db.example:5432/news"
     assert redacted_url("postgresql://db.example/news?user=analyst&password=s3cret&sslmode=require") == \
         "postgresql://db.example/news?user=analyst&password=***&sslmode=require"
+    assert redacted_url("postgresql://analyst:s3@cret@db.example/news") == "postgresql://analyst:***@db.example/news"
     assert redacted_url("postgresql://analyst@db.example/news") == "postgresql://analyst@db.example/news"

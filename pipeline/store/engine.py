@@ -75,7 +75,7 @@ def sqlalchemy_url(url: str) -> str:
 def redacted_url(url: str) -> str:
     """``url`` with its password, if it has one, as ``***``: the form to show
     in a message or a log, also of a URL that does not parse."""
-    url = re.sub(r"(://[^:/?#@]*:)[^@]*@", r"\1***@", url)
+    url = re.sub(r"(://[^:/?#@]*:)[^?#]*@", r"\1***@", url)  # to the last @: a password may hold one
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
 
 
