@@ -20,17 +20,19 @@ for _name, _value in {
 import atexit  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 
+from flows.terminal import PlainTable, markup, plain, printable  # noqa: E402
 from pipeline.config import get_settings, reset_settings_cache  # noqa: E402
 from pipeline.store.engine import DatabaseUnavailable, describe, get_engine  # noqa: E402
 
@@ -61,10 +63,10 @@ def _engine():
             upgrade(engine)
         return engine
     except DatabaseUnavailable as exc:
-        console.print(f"[red]database unavailable:[/red] {exc}")
+        console.print(markup("[red]database unavailable:[/red] {}", exc))
         raise typer.Exit(2) from None
     except SQLAlchemyError as exc:
-        console.print(f"[red]database error:[/red] {str(exc.orig or exc).splitlines()[0]}")
+        console.print(markup("[red]database error:[/red] {}", str(exc.orig or exc).splitlines()[0]))
         raise typer.Exit(2) from None
 
 
@@ -75,7 +77,7 @@ def db_upgrade() -> None:
 
     engine = _engine()
     revision = upgrade(engine)
-    console.print(f"schema of {describe(engine)} is at revision [bold]{revision}[/bold]")
+    console.print(markup("schema of {} is at revision [bold]{}[/bold]", describe(engine), revision))
 
 
 @db_app.command("shell")
@@ -85,15 +87,19 @@ def db_shell(
     """Open psql on the database (the embedded one runs as long as the shell does)."""
     import subprocess
 
-    from pipeline.store.engine import database_url, psql_path
+    from pipeline.store.engine import database_url, psql_connection, psql_path
 
-    url = database_url(get_settings()).replace("postgresql+psycopg://", "postgresql://", 1)
     psql = psql_path()
     if psql is None:
         console.print("[red]psql not found:[/red] install the PostgreSQL client")
         raise typer.Exit(2)
-    arguments = [psql, url] + (["-c", command] if command else [])
-    raise typer.Exit(subprocess.call(arguments))
+    try:
+        connection, environment = psql_connection(database_url(get_settings()))
+    except DatabaseUnavailable as exc:
+        console.print(markup("[red]database unavailable:[/red] {}", exc))
+        raise typer.Exit(2) from None
+    arguments = [psql, connection] + (["-c", command] if command else [])
+    raise typer.Exit(subprocess.call(arguments, env={**os.environ, **environment}))
 
 
 @db_app.command("check")
@@ -114,11 +120,11 @@ def db_check(
     if as_json:
         print(json.dumps({"found": found, "repaired": repaired}, indent=2))
     else:
-        table = Table(title="consistency", title_justify="left")
+        table = PlainTable(title="consistency", title_justify="left")
         for column in ("check", "rows", "what it means") + (("repaired",) if repair else ()):
             table.add_column(column)
         for item in check.CHECKS:
-            status = "[green]0[/green]" if not found[item.name] else f"[red]{found[item.name]}[/red]"
+            status = plain(found[item.name], "red" if found[item.name] else "green")
             row = [item.name, status, item.description]
             if repair:
                 row.append(str(repaired.get(item.name, "-")))
@@ -142,11 +148,11 @@ def db_grant_reader(
             console.print("[red]the role newsflow_reader does not exist:[/red] migrate as a user that may create roles")
             raise typer.Exit(2)
         if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :user"), {"user": user}).scalar():
-            console.print(f"[red]no role named {user!r}[/red]: CREATE ROLE {user} LOGIN PASSWORD '…' first")
+            console.print(markup("[red]no role named {}[/red]: CREATE ROLE {} LOGIN PASSWORD '…' first", repr(user), user))
             raise typer.Exit(2)
         statement = sql.SQL("GRANT newsflow_reader TO {}").format(sql.Identifier(user))
         conn.exec_driver_sql(statement.as_string(conn.connection.dbapi_connection))
-    console.print(f"{user} can now read (and only read) the newsflow tables and views")
+    console.print(markup("{} can now read (and only read) the newsflow tables and views", user))
 
 
 @feeds_app.callback(invoke_without_command=True)
@@ -167,18 +173,18 @@ def feeds_list(
     if not rows:
         console.print("no feeds stored yet: newsflow feeds add URL, or newsflow ingest --feeds FILE")
         return
-    table = Table(title=f"{len(rows)} feeds", title_justify="left")
+    table = PlainTable(title=f"{len(rows)} feeds", title_justify="left")
     for column in ("feed", "status", "last success", "failures", "next fetch", "articles", "problem"):
         table.add_column(column, overflow="fold")
     for row in rows:
         if row["disabled"]:
-            status = "[red]disabled[/red]"
+            status = plain("disabled", "red")
         elif row["consecutive_failures"]:
-            status = f"[yellow]failing ({row['last_error_kind']})[/yellow]"
+            status = markup("[yellow]failing ({})[/yellow]", row["last_error_kind"])
         elif row["last_status"] is None:
             status = "new"
         else:
-            status = "[green]ok[/green]" + (" (304)" if row["last_status"] == 304 else "")
+            status = plain("ok", "green") + (" (304)" if row["last_status"] == 304 else "")
         problem = row["disabled_reason"] or row["last_error"] or row["last_warning"] or ""
         table.add_row(
             row["name"] or row["url"], status, _when(row["last_success_at"]),
@@ -208,7 +214,7 @@ def feeds_import(
     try:
         sources = load_feed_list(path)
     except FeedListError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(plain(exc, "red"))
         raise typer.Exit(2) from None
     _store_sources(sources)
 
@@ -223,7 +229,7 @@ def _store_sources(sources) -> None:
 
     bad = [source.url for source in sources if urlsplit(source.url).scheme not in {"http", "https"}]
     if bad:
-        console.print(f"[red]not an http(s) URL:[/red] {', '.join(bad)}")
+        console.print(markup("[red]not an http(s) URL:[/red] {}", ", ".join(bad)))
         raise typer.Exit(2)
     engine = _engine()
     upgrade(engine)
@@ -258,18 +264,30 @@ def feeds_discover(
     try:
         found = discover_feeds(site, get_settings())
     except FeedDiscoveryError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(plain(exc, "red"))
         raise typer.Exit(1) from None
     if not found:
-        console.print(f"no feeds found on {site}")
+        console.print(markup("no feeds found on {}", site))
         raise typer.Exit(1)
-    table = Table(title=f"feeds of {site}", title_justify="left")
+    table = PlainTable(title=f"feeds of {site}", title_justify="left")
     for column in ("url", "title", "entries"):
         table.add_column(column, overflow="fold")
     for feed in found:
         table.add_row(feed.url, feed.title or "", str(feed.entries))
     console.print(table)
     console.print("add one with: newsflow feeds add URL")
+
+
+def _parse_age(value: str) -> datetime:
+    """An option's age (30m, 24h, 7d, 2w) as the moment that long ago."""
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value.lower())
+    if not match:
+        raise typer.BadParameter("use a number and m, h, d or w: 30m, 24h, 7d, 2w")
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+    try:
+        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    except (OverflowError, ValueError):  # before the year 1, or a number of thousands of digits
+        raise typer.BadParameter(f"{value.strip()} ago is before the calendar starts") from None
 
 
 def _when(moment) -> str:
@@ -300,7 +318,7 @@ def _prefect_api(api) -> Iterator[None]:
         with api.in_use():
             yield
     except ServeError as exc:
-        console.print(f"[red]Prefect's temporary server did not start:[/red] {exc}")
+        console.print(markup("[red]Prefect's temporary server did not start:[/red] {}", exc))
         raise typer.Exit(2) from None
 
 
@@ -319,7 +337,7 @@ def ingest(
         try:
             load_feed_list(feeds, base_url)
         except FeedListError as exc:
-            console.print(f"[red]{exc}[/red]")
+            console.print(markup("[red]{}[/red]", exc))
             raise typer.Exit(2) from None
     started = time.perf_counter()
     api, _ = _flow_start_up()
@@ -336,14 +354,14 @@ def ingest(
             raise
         except Exception as exc:  # recorded as a failed run by the flow, with its leases handed back
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            print(f"run failed: {message}; the next run repairs what this one missed", file=sys.stderr)
+            print(f"run failed: {printable(message)}; the next run repairs what this one missed", file=sys.stderr)
             raise typer.Exit(1) from None
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     else:
         print_summary(summary, time.perf_counter() - started)
     if summary["database_error"]:
-        console.print(f"[red]{summary['database_error']}[/red]: the next run repairs what this one missed")
+        console.print(markup("[red]{}[/red]: the next run repairs what this one missed", summary["database_error"]))
         raise typer.Exit(1)
 
 
@@ -357,16 +375,16 @@ def demo(
     root = corpus or DEMO_CORPUS
     feed_list = root / "feeds.yaml"
     if not feed_list.exists():
-        console.print(f"[red]no demo corpus at[/red] {root}")
+        console.print(markup("[red]no demo corpus at[/red] {}", root))
         raise typer.Exit(2)
     started = time.perf_counter()
     api, engine = _flow_start_up()
-    console.print(f"database: {describe(engine)}")
+    console.print(markup("database: {}", describe(engine)))
     with serve_directory(root, DEMO_PORT) as base_url:
         # The demo may fetch from its own server and nothing else private.
         os.environ["NEWSFLOW_ALLOW_PRIVATE_HOSTS"] = base_url.removeprefix("http://")
         reset_settings_cache()
-        console.print(f"serving {root} at {base_url}")
+        console.print(markup("serving {} at {}", root, base_url))
         from flows.ingest import ingest as ingest_flow
 
         with _prefect_api(api):
@@ -390,7 +408,7 @@ def demo(
 
 
 def print_summary(summary: dict, seconds: float) -> None:
-    table = Table(title="ingest summary", show_header=False, title_justify="left")
+    table = PlainTable(title="ingest summary", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
     rows = [
@@ -414,11 +432,11 @@ def print_summary(summary: dict, seconds: float) -> None:
     console.print(table)
     if summary["failures_by_kind"]:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(summary["failures_by_kind"].items()))
-        console.print(f"failures by kind: {kinds}", soft_wrap=True, markup=False)
+        console.print(plain(f"failures by kind: {kinds}"), soft_wrap=True)
     if summary["errors"]:
         console.print("[yellow]recorded errors (retried next run):[/yellow]")
         for url, message in summary["errors"]:
-            console.print(f"  {url}: {message}", soft_wrap=True)
+            console.print(markup("  {}: {}", url, message), soft_wrap=True)
         if summary["error_count"] > len(summary["errors"]):
             console.print(f"  … and {summary['error_count'] - len(summary['errors'])} more")
 
@@ -427,7 +445,7 @@ def print_summary(summary: dict, seconds: float) -> None:
 def search(
     query: Annotated[str, typer.Argument(help='Words to find; "quoted phrases", or, and -excluded words work.')],
     limit: Annotated[int, typer.Option(help="At most this many results.")] = 10,
-    since: Annotated[str | None, typer.Option(help="Only articles published this recently: 24h, 7d.")] = None,
+    since: Annotated[datetime | None, typer.Option(parser=_parse_age, metavar="AGE", help="Only articles published this recently: 24h, 7d.")] = None,
     feed: Annotated[str | None, typer.Option(help="Only articles from this feed (its name or URL).")] = None,
     entity: Annotated[str | None, typer.Option(help="Only articles mentioning this entity (name or alias).")] = None,
     label: Annotated[str | None, typer.Option(help="Only articles with an entity of this label (with --entity: that entity as this label).")] = None,
@@ -439,7 +457,7 @@ def search(
 
     with _engine().connect() as conn:
         hits = search_articles(
-            conn, query, limit=limit, since=_parse_age(since), feed=feed, entity=entity,
+            conn, query, limit=limit, since=since, feed=feed, entity=entity,
             label=label, one_per_story=not all_copies,
         )
     _print_hits(query, hits, as_json=as_json)
@@ -454,19 +472,18 @@ def _print_hits(query: str, hits, *, as_json: bool = False) -> None:
         } for hit in hits], indent=2, default=str))
         return
     if not hits:
-        console.print(f"no articles match {query!r}")
+        console.print(markup("no articles match {}", repr(query)))
         return
-    table = Table(title=f"{len(hits)} result(s) for {query!r}", title_justify="left", show_lines=True)
+    table = PlainTable(title=f"{len(hits)} result(s) for {query!r}", title_justify="left", show_lines=True)
     table.add_column("published", no_wrap=True)
     table.add_column("title and snippet", ratio=4)
     table.add_column("site", ratio=1)
     table.add_column("story", justify="right", no_wrap=True)
     table.add_column("entities", ratio=2)
     for hit in hits:
-        snippet = hit.snippet.replace("[", "\\[").replace("**", "")
         table.add_row(
             hit.published_at.strftime("%Y-%m-%d %H:%M") if hit.published_at else "",
-            f"[bold]{hit.title or hit.url}[/bold]\n[dim]{snippet}[/dim]",
+            plain(hit.title or hit.url, "bold") + "\n" + plain(hit.snippet.replace("**", ""), "dim"),
             hit.site_name or "",
             f"#{hit.story_id} ({hit.story_size})",
             ", ".join(hit.entities),
@@ -497,7 +514,7 @@ def extract(
         elif path.is_file():
             pages.append((path, path.parent))
         else:
-            console.print(f"[red]no such file or folder:[/red] {path}")
+            console.print(markup("[red]no such file or folder:[/red] {}", path))
             raise typer.Exit(2)
     failed = 0
     with out.open("w", encoding="utf-8") as sink, Progress(console=console, transient=True) as progress:
@@ -524,7 +541,7 @@ def extract(
                 )
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             progress.advance(task)
-    console.print(f"{len(pages)} pages, {len(pages) - failed} extracted, {failed} failed -> {out}")
+    console.print(markup("{} pages, {} extracted, {} failed -> {}", len(pages), len(pages) - failed, failed, out))
 
 
 @app.command("site-rules")
@@ -545,9 +562,9 @@ def site_rules(
         print(json.dumps([{**rule, "active": rule["support"] >= threshold} for rule in rules], default=str, indent=2))
         return
     if not rules:
-        console.print(f"no lines learned for {site} yet")
+        console.print(markup("no lines learned for {} yet", site))
         return
-    table = Table(title=f"{site}: lines removed once seen on {threshold}+ pages", title_justify="left")
+    table = PlainTable(title=f"{site}: lines removed once seen on {threshold}+ pages", title_justify="left")
     for column in ("support", "active", "line", "first seen", "last seen"):
         table.add_column(column)
     for rule in rules:
@@ -558,22 +575,9 @@ def site_rules(
     console.print(table)
 
 
-def _parse_age(value: str | None):
-    import re
-    from datetime import UTC, datetime, timedelta
-
-    if value is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value.lower())
-    if not match:
-        raise typer.BadParameter("use a number and m, h, d or w: 30m, 24h, 7d, 2w")
-    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-    return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
-
-
 @app.command()
 def stories(
-    since: Annotated[str | None, typer.Option(help="Only stories first seen this recently: 24h, 7d, 2w.")] = None,
+    since: Annotated[datetime | None, typer.Option(parser=_parse_age, metavar="AGE", help="Only stories first seen this recently: 24h, 7d, 2w.")] = None,
     min_outlets: Annotated[int, typer.Option(help="Only stories carried by at least this many outlets.")] = 1,
     limit: Annotated[int, typer.Option(help="At most this many stories.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the stories as JSON.")] = False,
@@ -582,14 +586,14 @@ def stories(
     from pipeline.query import list_stories
 
     with _engine().connect() as conn:
-        rows = list_stories(conn, since=_parse_age(since), min_outlets=min_outlets, limit=limit)
+        rows = list_stories(conn, since=since, min_outlets=min_outlets, limit=limit)
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
     if not rows:
         console.print("no stories match")
         return
-    table = Table(title=f"{len(rows)} stories", title_justify="left")
+    table = PlainTable(title=f"{len(rows)} stories", title_justify="left")
     for column in ("story", "title", "articles", "outlets", "agencies", "first seen"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -617,7 +621,7 @@ def story(
     if not members:
         console.print(f"no story #{story_id}")
         raise typer.Exit(1)
-    table = Table(title=f"story #{story_id}: {len(members)} articles", title_justify="left")
+    table = PlainTable(title=f"story #{story_id}: {len(members)} articles", title_justify="left")
     for column in ("article", "outlet", "title", "published", "dateline", "joined"):
         table.add_column(column, overflow="fold")
     for member in members:
@@ -640,7 +644,7 @@ def story(
 
 @app.command()
 def reenrich(
-    since: Annotated[str | None, typer.Option(help="Also recompute articles fetched this recently: 24h, 7d.")] = None,
+    since: Annotated[datetime | None, typer.Option(parser=_parse_age, metavar="AGE", help="Also recompute articles fetched this recently: 24h, 7d.")] = None,
     model: Annotated[list[str] | None, typer.Option(help="LANG=MODEL: read LANG with this installed spaCy pipeline this run (repeatable); a bare MODEL is for English.")] = None,
 ) -> None:
     """Recompute entities of stored articles (another model, or --since), without re-fetching."""
@@ -648,11 +652,11 @@ def reenrich(
 
     models = dict(item.split("=", 1) if "=" in item else ("en", item) for item in model or [])
     _engine()
-    summary = reenrich_flow(since=_parse_age(since), models=models or None)
-    console.print(
-        f"{summary['articles_marked']} articles marked, {summary['articles_enriched']} enriched "
-        f"({summary['entity_links']} entity links) with {summary['model']} in {summary['seconds']:.1f} s"
-    )
+    summary = reenrich_flow(since=since, models=models or None)
+    console.print(markup(
+        "{} articles marked, {} enriched ({} entity links) with {} in {:.1f} s", summary["articles_marked"],
+        summary["articles_enriched"], summary["entity_links"], summary["model"], summary["seconds"],
+    ))
 
 
 @app.command()
@@ -668,14 +672,14 @@ def runs(
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
-    table = Table(title=f"last {len(rows)} ingest runs", title_justify="left")
+    table = PlainTable(title=f"last {len(rows)} ingest runs", title_justify="left")
     for column in ("run", "started", "took", "status", "feeds", "new entries", "pages", "articles",
                    "stories", "copies", "tagged", "errors"):
         table.add_column(column, justify="right" if column not in ("started", "status") else "left")
     colours = {"completed": "green", "running": "cyan", "failed": "red", "abandoned": "yellow"}
     for row in rows:
         took = f"{row['seconds']:.0f} s" if row["seconds"] is not None else "-"
-        status = f"[{colours.get(row['status'], 'white')}]{row['status']}[/]"
+        status = plain(row["status"], colours.get(row["status"], "white"))
         table.add_row(
             str(row["id"]), _when(row["started_at"]), took, status,
             f"{row['feeds']}" + (f" ({row['feeds_failed']} failed)" if row["feeds_failed"] else ""),
@@ -687,28 +691,28 @@ def runs(
     console.print(table)
     for row in rows:
         if row["database_error"]:
-            console.print(f"[red]run {row['id']}:[/red] {row['database_error']}", soft_wrap=True)
+            console.print(markup("[red]run {}:[/red] {}", row["id"], row["database_error"]), soft_wrap=True)
         if row["failures_by_kind"]:
             kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(row["failures_by_kind"].items()))
-            console.print(f"run {row['id']} failures by kind: {kinds}", soft_wrap=True, markup=False)
+            console.print(plain(f"run {row['id']} failures by kind: {kinds}"), soft_wrap=True)
 
 
 @app.command()
 def entities(
     top: Annotated[int, typer.Option(help="How many entities.")] = 20,
     label: Annotated[str | None, typer.Option(help="Only this label: PERSON, ORG, GPE, …")] = None,
-    since: Annotated[str | None, typer.Option(help="Only articles published this recently: 24h, 7d.")] = None,
+    since: Annotated[datetime | None, typer.Option(parser=_parse_age, metavar="AGE", help="Only articles published this recently: 24h, 7d.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the entities as JSON.")] = False,
 ) -> None:
     """The entities mentioned in the most stories."""
     from pipeline.query import top_entities_by_story
 
     with _engine().connect() as conn:
-        rows = top_entities_by_story(conn, limit=top, label=label, since=_parse_age(since))
+        rows = top_entities_by_story(conn, limit=top, label=label, since=since)
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
-    table = Table(title=f"top {len(rows)} entities", title_justify="left")
+    table = PlainTable(title=f"top {len(rows)} entities", title_justify="left")
     for column in ("entity", "label", "stories", "articles", "mentions"):
         table.add_column(column)
     for row in rows:
@@ -730,20 +734,20 @@ def entity(
         print(json.dumps(report, default=str, indent=2))
         return
     if not report:
-        console.print(f"no entity named {name!r}")
+        console.print(markup("no entity named {}", repr(name)))
         raise typer.Exit(1)
     for item in report:
-        console.print(f"[bold]{item['name']}[/bold] ({item['label']}), also written: "
-                      f"{', '.join(item['aliases']) or '-'}")
-        stories_table = Table(title="stories", title_justify="left")
+        console.print(markup("[bold]{}[/bold] ({}), also written: {}", item["name"], item["label"],
+                             ", ".join(item["aliases"]) or "-"))
+        stories_table = PlainTable(title="stories", title_justify="left")
         for column in ("story", "title", "published", "mentions"):
             stories_table.add_column(column, overflow="fold")
         for story_row in item["stories"]:
             stories_table.add_row(f"#{story_row['story_id']}", story_row["title"] or "",
                                   _when(story_row["published_at"]), str(story_row["mentions"]))
         console.print(stories_table)
-        console.print("appears with: " + ", ".join(
-            f"{other['name']} ({other['label']}, {other['stories']})" for other in item["cooccurring"]))
+        console.print(plain("appears with: " + ", ".join(
+            f"{other['name']} ({other['label']}, {other['stories']})" for other in item["cooccurring"])))
 
 
 @app.command()
@@ -778,25 +782,25 @@ def stats(
                          for url, stage, error, attempts in failures],
         }, default=str, indent=2))
         return
-    table = Table(title="rows", title_justify="left")
+    table = PlainTable(title="rows", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, value in counts.items():
         table.add_row(name, str(value))
     console.print(table)
-    days_table = Table(title="per day (published)", title_justify="left")
+    days_table = PlainTable(title="per day (published)", title_justify="left")
     for column in ("day", "articles", "stories"):
         days_table.add_column(column, justify="right")
     for day, articles_count, stories_count in per_day:
         days_table.add_row(str(day), str(articles_count), str(stories_count))
-    languages_table = Table(title="per language", title_justify="left")
+    languages_table = PlainTable(title="per language", title_justify="left")
     for column in ("language", "articles", "with entities"):
         languages_table.add_column(column, justify="right")
     for language, articles_count, share in per_language:
         languages_table.add_row(language, str(articles_count), f"{share:.0%}")
     console.print(days_table)
     console.print(languages_table)
-    feeds_table = Table(title="feeds", title_justify="left")
+    feeds_table = PlainTable(title="feeds", title_justify="left")
     for column in ("feed", "articles", "failures", "last error"):
         feeds_table.add_column(column)
     for name, articles, failures_count, error in per_feed:
@@ -811,14 +815,14 @@ def stats(
         else:
             console.print(f"[yellow]nothing published in the last 24 h[/yellow]; the newest 24 h of data"
                           f" ({span}), up to the newest article:")
-    stories_table = Table(title="busiest stories (articles in the 24 h)", title_justify="left")
+    stories_table = PlainTable(title="busiest stories (articles in the 24 h)", title_justify="left")
     for column in ("story", "title", "in 24 h", "all", "outlets"):
         stories_table.add_column(column)
     for story_row in stories:
         stories_table.add_row(f"#{story_row['id']}", story_row["title"] or "", str(story_row["window_articles"]),
                               str(story_row["article_count"]), ", ".join(story_row["outlets"]))
     console.print(stories_table)
-    entities_table = Table(title="busiest entities (stories in the 24 h)", title_justify="left")
+    entities_table = PlainTable(title="busiest entities (stories in the 24 h)", title_justify="left")
     for column in ("entity", "label", "stories", "articles", "mentions"):
         entities_table.add_column(column)
     for row in entities:
@@ -826,7 +830,7 @@ def stats(
                                str(row["mentions"]))
     console.print(entities_table)
     if failures:
-        failures_table = Table(title="entries that failed (retried next run)", title_justify="left")
+        failures_table = PlainTable(title="entries that failed (retried next run)", title_justify="left")
         for column in ("url", "stage", "error", "attempts"):
             failures_table.add_column(column)
         for url, stage, error, attempts in failures:

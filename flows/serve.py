@@ -359,8 +359,11 @@ def serve(
     stops it on exit.  Trigger a run by hand with
     `prefect deployment run 'ingest/scheduled' --watch` or the UI's "Run".
     """
+    from flows.terminal import printable
+
     try:
         serve_deployments(port=port)
     except ServeError as exc:
-        print(f"newsflow serve: {exc}", file=sys.stderr)
+        # The message may end with the server's log, which is not ours to trust.
+        print(f"newsflow serve: {printable(exc)}", file=sys.stderr)
         raise typer.Exit(2) from None

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(
         default=None,
+        # Out of the settings' repr, which a log line or a traceback may show: it may hold a password.
+        repr=False,
         validation_alias=AliasChoices("DATABASE_URL", "NEWSFLOW_DATABASE_URL"),
         description="postgresql://user@host:port/db; unset starts an embedded PostgreSQL.",
     )

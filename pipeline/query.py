@@ -31,12 +31,21 @@ class SearchHit:
     entities: list[str]
 
 
+# The text search configuration an article is indexed in, by its language:
+# what the SQL function newsflow_ts_config (migration 0007) returns, which
+# builds the stored search vector; any other language is indexed 'simple'.
+# tests/test_query.py checks that the function and this mapping agree.
+TEXT_SEARCH_CONFIGS = {
+    "en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian", "pt": "portuguese",
+    "nl": "dutch", "sv": "swedish", "da": "danish", "no": "norwegian", "nb": "norwegian", "fi": "finnish",
+    "ru": "russian", "hu": "hungarian", "ro": "romanian", "tr": "turkish",
+}
 # Configurations a query is parsed in: articles are indexed in their own
-# language's configuration, so the query is too, one OR branch per language.
+# language's configuration, so the query is too, one OR branch per configuration.
 # Written inline where rows are selected (not in a CTE): the planner then sees
 # the constant tsquery and estimates from the column's statistics how many
 # articles match, which decides the plan (see search_articles).
-SEARCH_CONFIGS = ("english", "german", "french", "spanish", "italian", "portuguese", "dutch", "simple")
+SEARCH_CONFIGS = (*dict.fromkeys(TEXT_SEARCH_CONFIGS.values()), "simple")
 _QUERY = " || ".join(f"websearch_to_tsquery('{config}', :query)" for config in SEARCH_CONFIGS)
 
 # How many matches a search ranks at most: its newest ones (see search_articles).

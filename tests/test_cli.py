@@ -229,3 +229,138 @@ def test_feeds_add_import_export_and_health(embedded_env, tmp_path):
     ]
     bad = run_cli("feeds", "add", "ftp://example.org/feed", env=env)
     assert bad.returncode == 2 and "not an http(s) URL" in bad.stdout
+
+
+# What a site may put in a title, a name or an error: rich markup (a closing
+# tag with nothing open, a link to another site, a style) and escape
+# sequences (clear the screen; an OSC 8 hyperlink hidden behind "click").
+HOSTILE = ("[/] [link=https://evil.example]Reuters[/link] [bold red]alarm"
+           " \x1b[2J\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\ \x9b31m")
+# How it must print: every character of it as text, without the controls.
+HOSTILE_SHOWN = "[/] [link=https://evil.example]Reuters[/link] [bold red]alarm [2J]8;;https://evil.example\\click]8;;\\ 31m"
+
+
+@pytest.fixture
+def hostile_db(clean_db) -> dict[str, str]:
+    """Stored rows whose every text is HOSTILE (with a word to find them by),
+    and the environment of a newsflow command on that database."""
+    from sqlalchemy import text
+
+    from pipeline.clean import SITE_RULES_VERSION
+
+    values = {"title": f"Harbour {HOSTILE}", "name": f"Feed {HOSTILE}", "error": f"refused {HOSTILE}",
+              "entity": f"Entity {HOSTILE}", "version": SITE_RULES_VERSION}
+    with clean_db.begin() as conn:
+        for statement in (
+            "INSERT INTO feeds (url, name, consecutive_failures, last_error, last_error_kind)"
+            " VALUES ('https://harbour.example/rss', :name, 1, :error, :error)",
+            "INSERT INTO stories (id, article_count) VALUES (1, 2)",
+            "INSERT INTO articles (id, canonical_url, url, title, text, content_hash, story_id, is_canonical,"
+            " site_name, agency, dateline, language, feed_id, published_at)"
+            " SELECT n, 'https://harbour.example/' || n, 'https://harbour.example/' || n, :title,"
+            " 'The harbour reopened. ' || :title, 'hash' || n, 1, n = 1, :name, :name, :name, 'en',"
+            " (SELECT id FROM feeds), now() - interval '1 hour' FROM generate_series(1, 2) n",
+            "UPDATE stories SET canonical_article_id = 1",
+            "INSERT INTO entities (id, name, label) VALUES (1, :entity, :entity)",
+            "INSERT INTO entity_aliases (entity_id, alias) VALUES (1, 'hostile'), (1, :entity)",
+            "INSERT INTO article_entities (article_id, entity_id, mentions) VALUES (1, 1, 2), (2, 1, 1)",
+            "INSERT INTO ingest_runs (status, finished_at, details)"
+            " VALUES ('failed', now(), jsonb_build_object('database_error', CAST(:error AS text)))",
+            "INSERT INTO fetch_failures (url, stage, error, attempts) VALUES (:title, :name, :error, 1)",
+            "INSERT INTO site_boilerplate (rules_version, host, line_hash, text, support)"
+            " VALUES (:version, 'harbour.example', 1, :title, 9)",
+        ):
+            conn.execute(text(statement), values)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("NEWSFLOW_", "PREFECT_"))}
+    return {**env, "DATABASE_URL": os.environ["DATABASE_URL"], "COLUMNS": "1000"}
+
+
+@pytest.mark.parametrize("command", [
+    ["search", "harbour"], ["search", "harbour", "--all-copies"], ["stories"], ["story", "1"], ["feeds"],
+    ["entities"], ["entity", "hostile"], ["runs"], ["stats"], ["site-rules", "harbour.example"],
+])
+def test_stored_text_prints_as_text_without_escape_sequences(hostile_db, command):
+    result = run_cli(*command, env=hostile_db)
+    assert_clean_output(result)
+    assert HOSTILE_SHOWN in result.stdout
+    assert "\x1b" not in result.stdout + result.stderr and "\x9b" not in result.stdout
+
+
+def test_stored_text_on_a_colour_terminal_gets_only_newsflows_own_styles(hostile_db):
+    import re
+
+    result = run_cli("search", "harbour", env={**hostile_db, "FORCE_COLOR": "1", "TTY_COMPATIBLE": "1"})
+    assert_clean_output(result)
+    # Colours and bold (SGR: ESC [ … m) and nothing else: no OSC 8 link, no screen clearing.
+    assert re.findall(r"\x1b(?!\[[0-9;]*m)", result.stdout) == []
+    assert "\x1b[" in result.stdout  # it did print in colour
+    assert HOSTILE_SHOWN in re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+
+
+@pytest.mark.parametrize("command", [["search", "harbour"], ["stories"], ["entities"], ["reenrich"]])
+def test_an_age_out_of_range_or_malformed_is_a_usage_error(embedded_env, command):
+    for age in ("99999999999d", "9" * 5000 + "w", "soon", "-3d"):
+        result = run_cli(*command, "--since", age, env=embedded_env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "Invalid value for '--since'" in result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_db_shell_gives_psql_the_password_in_its_environment_not_its_arguments(tmp_path):
+    # A psql that records what it was given, first on PATH.
+    recorded = tmp_path / "psql.json"
+    fake = tmp_path / "bin" / "psql"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
+                    f"json.dump({{'argv': sys.argv, 'password': os.environ.get('PGPASSWORD')}},"
+                    f" open({str(recorded)!r}, 'w'))\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}",
+           "DATABASE_URL": "postgresql://analyst:s3cret-pw@db.example:6543/news?sslmode=require"}
+    result = run_cli("db", "shell", "-c", "SELECT 1", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    given = json.loads(recorded.read_text())
+    assert not any("s3cret" in argument for argument in given["argv"])
+    assert given["password"] == "s3cret-pw"
+    assert set(given["argv"][1].split()) == {
+        "user=analyst", "host=db.example", "port=6543", "dbname=news", "sslmode=require"}
+    assert given["argv"][2:] == ["-c", "SELECT 1"]
+
+
+def test_db_shell_connects_with_a_password_url(clean_db):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ["DATABASE_URL"]).set(password="any-password")  # the test server trusts
+    env = {**os.environ, "DATABASE_URL": url.render_as_string(hide_password=False)}
+    result = run_cli("db", "shell", "-c", "SELECT 40 + 2 AS answer", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 42\n" in result.stdout
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://analyst:s3cret-pw@127.0.0.1:1/news",  # nothing listens there
+    "postgresql://analyst:s3cret-pw@127.0.0.1:port/news",  # no port number
+    "mysql://analyst:s3cret-pw@127.0.0.1/news",
+])
+def test_a_database_url_that_does_not_work_is_shown_without_its_password(embedded_env, url):
+    for command in (["stories"], ["db", "upgrade"], ["db", "shell", "-c", "SELECT 1"]):
+        result = run_cli(*command, env={**embedded_env, "DATABASE_URL": url})
+        output = result.stdout + result.stderr
+        assert result.returncode == 2, output
+        assert "s3cret" not in output and "Traceback" not in output
+        if "port/news" in url or "mysql" in url:
+            assert "not a PostgreSQL URL" in output
+            assert url.replace("s3cret-pw", "***") in output.replace("\n", "")
+
+
+def test_settings_and_messages_mask_the_password():
+    from pipeline.config import Settings
+    from pipeline.store.engine import redacted_url
+
+    assert "s3cret" not in repr(Settings(database_url="postgresql://analyst:s3cret@db.example/news"))
+    assert redacted_url("postgresql://analyst:s3cret@db.example:5432/news") == \
+        "postgresql://analyst:***@db.example:5432/news"
+    assert redacted_url("postgresql://db.example/news?user=analyst&password=s3cret&sslmode=require") == \
+        "postgresql://db.example/news?user=analyst&password=***&sslmode=require"
+    assert redacted_url("postgresql://analyst:s3@cret@db.example/news") == "postgresql://analyst:***@db.example/news"
+    assert redacted_url("postgresql://analyst@db.example/news") == "postgresql://analyst@db.example/news"

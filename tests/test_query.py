@@ -181,3 +181,39 @@ def test_stats_window_is_the_last_24_hours_or_else_the_newest_24_hours_of_data(d
     assert window.current and window.end - window.start == timedelta(hours=24)
     assert [(row["id"], row["window_articles"]) for row in busiest] == [(story, 2)]
     assert entities == []  # the demo's entities are all older than the last 24 h
+
+
+def test_search_parses_queries_in_every_configuration_articles_are_indexed_in(engine):
+    import re
+
+    from pipeline.query import SEARCH_CONFIGS, TEXT_SEARCH_CONFIGS
+
+    with engine.connect() as conn:
+        definition = conn.execute(text(
+            "SELECT pg_get_functiondef('newsflow_ts_config(text)'::regprocedure)")).scalar_one()
+        by_function = {code: conn.execute(text("SELECT newsflow_ts_config(:code)::text"), {"code": code}).scalar()
+                       for code in TEXT_SEARCH_CONFIGS}
+        other = conn.execute(text("SELECT newsflow_ts_config('xx')::text")).scalar()
+    assert dict(re.findall(r"WHEN '([a-z-]+)' THEN '([a-z]+)'", definition)) == TEXT_SEARCH_CONFIGS
+    assert by_function == TEXT_SEARCH_CONFIGS and other == "simple"
+    assert sorted(SEARCH_CONFIGS) == sorted({*TEXT_SEARCH_CONFIGS.values(), "simple"})
+
+
+def test_swedish_and_russian_articles_are_found_by_their_word_stems(engine):
+    articles = {
+        "sv": ("Skolorna stängs i Malmö", "Skolorna i Malmö stängs efter stormen."),
+        "ru": ("Правительство объявило новые налоги", "Правительство объявило новые налоги на импорт."),
+    }
+    with engine.connect() as conn:
+        for language, (title, body) in articles.items():
+            conn.execute(text(
+                "INSERT INTO articles (canonical_url, url, title, text, content_hash, language)"
+                " VALUES (:url, :url, :title, :body, :url, :language)"),
+                {"url": f"https://{language}.example/1", "title": title, "body": body, "language": language})
+        # Other forms of the words than those in the articles: only the
+        # language's own stemmer brings them together.
+        swedish = search_articles(conn, "skolor")
+        russian = search_articles(conn, "налогами")
+        conn.rollback()
+    assert titles(swedish) == [articles["sv"][0]]
+    assert titles(russian) == [articles["ru"][0]]

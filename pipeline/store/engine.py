@@ -4,13 +4,17 @@ embedded PostgreSQL started for the user under their data directory."""
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
+import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
@@ -18,7 +22,7 @@ from typing import TypeVar
 import psycopg
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from pipeline.config import Settings
@@ -68,11 +72,40 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def redacted_url(url: str) -> str:
+    """``url`` with its password, if it has one, as ``***``: the form to show
+    in a message or a log, also of a URL that does not parse."""
+    url = re.sub(r"(://[^:/?#@]*:)[^?#]*@", r"\1***@", url)  # to the last @: a password may hold one
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
+
+
 def database_url(settings: Settings) -> str:
     """The configured server, or the embedded one (started on first use)."""
     if settings.database_url:
-        return sqlalchemy_url(settings.database_url)
+        url = sqlalchemy_url(settings.database_url)
+        try:
+            backend = make_url(url).get_backend_name()
+        except (ArgumentError, ValueError):
+            backend = None
+        if backend != "postgresql":
+            raise DatabaseUnavailable(
+                f"DATABASE_URL is not a PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DB): "
+                f"{redacted_url(settings.database_url)}"
+            )
+        return url
     return sqlalchemy_url(start_embedded(settings.data_dir / "postgres", settings.embedded_backend))
+
+
+def psql_connection(url: str) -> tuple[str, dict[str, str]]:
+    """How psql reaches the database at ``url``: the connection string to pass
+    as its argument, and what to add to its environment.  The password goes
+    into the environment (PGPASSWORD): every user of the machine can read a
+    process's arguments (``ps``), only its owner its environment."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    parameters = conninfo_to_dict(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    password = parameters.pop("password", None)
+    return make_conninfo(**parameters), {"PGPASSWORD": password} if password else {}
 
 
 @lru_cache(maxsize=4)
@@ -81,7 +114,7 @@ def start_embedded(pgdata: Path, backend: str = "auto") -> str:
 
     ``backend`` is "pgserver" (the wheel, Python <= 3.12), "initdb" (the
     PostgreSQL binaries on PATH) or "auto" (the first that is there).  The
-    server stops when the process that started it exits.
+    server stops when the last newsflow process using it exits.
     """
     pgdata.mkdir(parents=True, exist_ok=True)
     pgserver = _import_pgserver() if backend in {"auto", "pgserver"} else None
@@ -141,7 +174,13 @@ def _start_initdb(pgdata: Path) -> str:
 class InitdbCluster:
     """A private cluster from the local PostgreSQL binaries, reached by a Unix
     socket in ``pgdata/run``.  PostgreSQL will not run as root; as root, the
-    binaries run as the system's ``postgres`` user, like pgserver does with its own."""
+    binaries run as the system's ``postgres`` user, like pgserver does with its own.
+
+    Several newsflow processes share one cluster (`newsflow serve` and the
+    commands run beside it), so, as pgserver does, each process that uses it
+    is counted in ``pgdata/users.json``: ``stop`` stops the cluster only when
+    the last of them leaves, and only a cluster that newsflow started (not
+    one the user started by hand)."""
 
     def __init__(self, pgdata: Path):
         self.pgdata = pgdata
@@ -168,7 +207,33 @@ class InitdbCluster:
             )
         return result
 
+    @contextlib.contextmanager
+    def _users(self) -> Iterator[dict]:
+        """The record of who uses the cluster ({"started": newsflow started
+        it, "pids": the processes using it, the exited ones left out}), held
+        under an exclusive lock (also against a start and a stop at once), and
+        written back at the end of the block."""
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        record = self.pgdata / "users.json"
+        with open(self.pgdata / "users.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                users = json.loads(record.read_text())
+            except (OSError, ValueError):
+                users = {"started": False, "pids": []}
+            users["pids"] = [pid for pid in users["pids"] if _process_exists(pid)]
+            yield users
+            record.write_text(json.dumps(users))
+
     def start(self) -> None:
+        """Start the cluster unless it runs, and count this process as a user."""
+        with self._users() as users:
+            self._start()
+            users["started"] = users["started"] or self._started
+            users["pids"].append(os.getpid())
+
+    def _start(self) -> None:
+        self._started = False
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         if self._prefix:
             for path in (self.pgdata, self.socket_dir):
@@ -180,6 +245,7 @@ class InitdbCluster:
             options = f"-c listen_addresses='' -k {self.socket_dir}"
             self._run("pg_ctl", "-D", str(self.data), "-l", str(self.pgdata / "postgres.log"),
                       "-o", options, "-w", "start")
+            self._started = True
         admin = sqlalchemy_url(f"postgresql://postgres@/postgres?host={self.socket_dir}")
         admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         with admin_engine.connect() as conn:
@@ -190,7 +256,25 @@ class InitdbCluster:
                 conn.execute(text(f"CREATE DATABASE {EMBEDDED_DATABASE}"))
 
     def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+        """This process no longer uses the cluster: stop it if newsflow
+        started it and no other newsflow process uses it."""
+        with self._users() as users:
+            if os.getpid() in users["pids"]:
+                users["pids"].remove(os.getpid())
+            if users["pids"] or not users["started"]:
+                return
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+            users["started"] = False
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 _EMBEDDED_SERVERS: list = []
