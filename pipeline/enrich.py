@@ -77,7 +77,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -778,14 +778,13 @@ def _aggregate(mentions: list[_Mention], title: str | None, text: str, on: dict[
                 changed[name] = label
         labels.update(changed)
 
-    folded_title = (title or "").casefold()
     length = max(len(text), 1)
     top = max((len(members) for members in by_name.values()), default=1)
     result = []
     for name, members in by_name.items():
         aliases = tuple(sorted({m.surface for m in members}, key=lambda s: (len(s), s)))
         first_offset = min(m.start for m in members)
-        in_title = any(_in_text(alias, folded_title) for alias in {name, *aliases})
+        in_title = named_in_title(title, {name, *aliases})
         salience = 0.6 * len(members) / top + 0.25 * in_title + 0.15 * (1 - first_offset / length)
         result.append(
             EntityMention(
@@ -808,6 +807,14 @@ def _most_common(counter: Counter, in_order: list[str]) -> str:
     best = max(counter.values())
     tied = {label for label, count in counter.items() if count == best}
     return next(label for label in in_order if label in tied)
+
+
+def named_in_title(title: str | None, names: Iterable[str]) -> bool:
+    """Whether the headline names the entity by its name or one of its
+    aliases, as a whole word in any case: for a new article and for a copy
+    that takes its story's entities alike."""
+    folded = (title or "").casefold()
+    return any(_in_text(name, folded) for name in names)
 
 
 def _in_text(name: str, folded_text: str) -> bool:

@@ -266,7 +266,7 @@ def hostile_db(clean_db) -> dict[str, str]:
             "INSERT INTO article_entities (article_id, entity_id, mentions) VALUES (1, 1, 2), (2, 1, 1)",
             "INSERT INTO ingest_runs (status, finished_at, details)"
             " VALUES ('failed', now(), jsonb_build_object('database_error', CAST(:error AS text)))",
-            "INSERT INTO fetch_failures (url, stage, error, attempts) VALUES (:title, :name, :error, 1)",
+            "INSERT INTO fetch_failures (url, stage, kind, error, attempts) VALUES (:title, :name, :name, :error, 1)",
             "INSERT INTO site_boilerplate (rules_version, host, line_hash, text, support)"
             " VALUES (:version, 'harbour.example', 1, :title, 9)",
         ):

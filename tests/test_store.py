@@ -531,3 +531,45 @@ def test_a_nul_the_driver_refuses_costs_that_article_not_its_batch(clean_db):
         outcome, refused = load.store_articles_isolated(conn, [good, bad])
     assert len(outcome.inserted) == 1
     assert [item.canonical_url for item, _ in refused] == ["https://a.example/nul"]
+
+
+def test_a_copy_whose_headline_names_an_entity_by_an_alias_has_it_in_title(clean_db):
+    """One rule for new articles and copies: name or alias, whole word, any case."""
+    body = "Antony Blinken spoke in Seoul about North Korea. Blinken said talks go on. " * 4
+    canonical = replace(record("https://a.example/1", body, datetime(2021, 3, 18, 9, tzinfo=UTC)),
+                        title="Talks on North Korea")
+    copy = replace(record("https://b.example/1", body, datetime(2021, 3, 18, 10, tzinfo=UTC)),
+                   title="BLINKEN in Seoul")
+    with clean_db.begin() as conn:
+        load.store_articles(conn, [canonical, copy])
+        load.store_entities(conn, [(1, "done", [
+            EntityMention("Antony Blinken", "PERSON", 8, False, aliases=("Antony Blinken", "Blinken")),
+            EntityMention("North Korea", "GPE", 4, True),
+        ])])
+        load.copy_entities_to_copies(conn)
+        rows = conn.execute(text(
+            "SELECT a.canonical_url, e.name, ae.in_title FROM article_entities ae"
+            " JOIN entities e ON e.id = ae.entity_id JOIN articles a ON a.id = ae.article_id ORDER BY 1, 2"
+        )).all()
+    assert rows == [
+        ("https://a.example/1", "Antony Blinken", False), ("https://a.example/1", "North Korea", True),
+        ("https://b.example/1", "Antony Blinken", True), ("https://b.example/1", "North Korea", False),
+    ]
+
+
+def test_orphan_entities_are_not_deleted_under_a_writer_about_to_link_them(clean_db):
+    with clean_db.begin() as conn:
+        conn.execute(text("INSERT INTO entities (name, label) VALUES ('Seoul', 'GPE')"))  # an orphan
+        load.store_articles(conn, [record("https://a.example/1", "Talks in Seoul went on. " * 12)])
+    with clean_db.connect() as writer, clean_db.connect() as maintenance:
+        with writer.begin():
+            load.store_entities(writer, [(1, "done", [EntityMention("Seoul", "GPE", 12, False)])])
+            # Not committed: the maintenance waits rather than delete the entity under it.
+            with maintenance.begin():
+                maintenance.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                with pytest.raises(Exception, match="lock timeout"):
+                    load.delete_orphan_entities(maintenance)
+        with maintenance.begin():
+            assert load.delete_orphan_entities(maintenance) == 0
+    with clean_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM article_entities")).scalar_one() == 1

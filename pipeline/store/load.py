@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects.postgresql import insert
 
-from pipeline.enrich import UNDECLARED_LANGUAGE, EntityMention, language_tag
+from pipeline.enrich import UNDECLARED_LANGUAGE, EntityMention, language_tag, named_in_title
 from pipeline.clean import SITE_RULES_VERSION
 from pipeline.neardup import Fingerprint, same_story
 from pipeline.records import EntryFailure
@@ -807,6 +807,9 @@ def store_entities(
     names = sorted({(m.name, m.label) for _, _, mentions in results for m in mentions})
     ids: dict[tuple[str, str], int] = {}
     if names:
+        # Until this transaction links them, the entities it names may be
+        # orphans: delete_orphan_entities waits (shared here, exclusive there).
+        conn.execute(_ENTITIES_IN_USE_SHARED)
         params = {"names": [n for n, _ in names], "labels": [lab for _, lab in names]}
         conn.execute(text(
             "INSERT INTO entities (name, label)"
@@ -894,8 +897,15 @@ def mark_for_reenrichment(
     return len(ids)
 
 
+_ENTITIES_IN_USE_KEY = 7351120004
+_ENTITIES_IN_USE_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_ENTITIES_IN_USE_KEY})")
+
+
 def delete_orphan_entities(conn: Connection) -> int:
-    """Entities no article mentions any more (after a re-enrichment)."""
+    """Entities no article mentions any more (after a re-enrichment).  Not
+    while a writer is between naming an entity and linking it: an entity
+    that already existed unlinked would be deleted under it."""
+    conn.execute(text(f"SELECT pg_advisory_xact_lock({_ENTITIES_IN_USE_KEY})"))
     return conn.execute(text(
         "DELETE FROM entities e WHERE NOT EXISTS (SELECT 1 FROM article_entities ae WHERE ae.entity_id = e.id)"
     )).rowcount
@@ -903,32 +913,49 @@ def delete_orphan_entities(conn: Connection) -> int:
 
 def copy_entities_to_copies(conn: Connection) -> int:
     """Copies take their story's canonical entities instead of paying for NER
-    again: the text is the same, only the headline differs."""
-    result = conn.execute(
-        text(
-            """
-            WITH ready AS (
-                SELECT copy.id AS copy_id, copy.title AS copy_title, s.canonical_article_id,
-                       canon.entities_model
-                FROM articles copy
-                JOIN stories s ON s.id = copy.story_id
-                JOIN articles canon ON canon.id = s.canonical_article_id
-                WHERE copy.entities_status = 'pending' AND NOT copy.is_canonical
-                  AND canon.entities_status <> 'pending'
-                FOR UPDATE OF copy SKIP LOCKED
-            ), inserted AS (
-                INSERT INTO article_entities (article_id, entity_id, mentions, first_offset, salience, in_title)
-                SELECT ready.copy_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience,
-                       coalesce(ready.copy_title ~* ('(^|\\W)' || regexp_replace(e.name, '([.^$*+?()\\[\\]{}|\\\\])', '\\\\\\1', 'g') || '($|\\W)'), false)
-                FROM ready
-                JOIN article_entities ae ON ae.article_id = ready.canonical_article_id
-                JOIN entities e ON e.id = ae.entity_id
-                ON CONFLICT DO NOTHING
-            )
-            UPDATE articles SET entities_status = 'copied', entities_model = ready.entities_model
-            FROM ready WHERE articles.id = ready.copy_id
-            RETURNING articles.id
-            """
-        )
-    )
-    return len(result.fetchall())
+    again: the text is the same, only the headline differs, so whether the
+    headline names each entity is decided again, by the rule new articles
+    follow (``named_in_title``, over the entity's name and aliases)."""
+    ready = conn.execute(text("""
+        SELECT copy.id, copy.title, s.canonical_article_id, canon.entities_model
+        FROM articles copy
+        JOIN stories s ON s.id = copy.story_id
+        JOIN articles canon ON canon.id = s.canonical_article_id
+        WHERE copy.entities_status = 'pending' AND NOT copy.is_canonical
+          AND canon.entities_status <> 'pending'
+        ORDER BY copy.id
+        FOR UPDATE OF copy SKIP LOCKED
+        """)).all()
+    if not ready:
+        return 0
+    canonical_entities: dict[int, list] = {}
+    for row in conn.execute(text("""
+        SELECT ae.article_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience, e.name,
+               coalesce(array_agg(a.alias) FILTER (WHERE a.alias IS NOT NULL), '{}') AS aliases
+        FROM article_entities ae
+        JOIN entities e ON e.id = ae.entity_id
+        LEFT JOIN entity_aliases a ON a.entity_id = e.id
+        WHERE ae.article_id = ANY(:canonical)
+        GROUP BY ae.article_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience, e.name
+        """), {"canonical": sorted({row.canonical_article_id for row in ready})}):
+        canonical_entities.setdefault(row.article_id, []).append(row)
+    links = [
+        (copy.id, entity.entity_id, entity.mentions, named_in_title(copy.title, [entity.name, *entity.aliases]),
+         entity.first_offset, entity.salience)
+        for copy in ready for entity in canonical_entities.get(copy.canonical_article_id, ())
+    ]
+    if links:
+        conn.execute(text("""
+            INSERT INTO article_entities (article_id, entity_id, mentions, in_title, first_offset, salience)
+            SELECT * FROM unnest(CAST(:articles AS bigint[]), CAST(:entities AS bigint[]),
+                                 CAST(:mentions AS integer[]), CAST(:in_title AS boolean[]),
+                                 CAST(:offsets AS integer[]), CAST(:salience AS double precision[]))
+            ON CONFLICT DO NOTHING
+            """), {name: list(column) for name, column in zip(
+                ("articles", "entities", "mentions", "in_title", "offsets", "salience"), zip(*links), strict=True)})
+    conn.execute(text("""
+        UPDATE articles SET entities_status = 'copied', entities_model = w.model
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:models AS text[])) AS w(id, model)
+        WHERE articles.id = w.id
+        """), {"ids": [row.id for row in ready], "models": [row.entities_model for row in ready]})
+    return len(ready)
