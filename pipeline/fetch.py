@@ -15,6 +15,7 @@ import email.utils
 import functools
 import ipaddress
 import random
+import re
 import socket
 import ssl
 import time
@@ -36,7 +37,8 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 class FetchError(Exception):
     """Fetching one URL failed; the message says why in a line, ``kind`` in a
     word (http, timeout, network, refused, too-large, redirects, robots,
-    content-type) and ``status`` gives the HTTP status where there was one."""
+    content-type, invalid-url, unexpected) and ``status`` gives the HTTP
+    status where there was one."""
 
     def __init__(self, url: str, message: str, kind: str = "network", status: int | None = None):
         super().__init__(message)
@@ -210,7 +212,39 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.full_user_agent, "Accept-Encoding": "gzip, deflate"},
         trust_env=False,
+        # Every hop of a redirect chain, not only the URL we were given.
+        event_hooks={"request": [_check_request_url]},
     )
+
+
+class InvalidURLError(Exception):
+    """A URL no request can be made to (bad host, port or scheme)."""
+
+
+def url_problem(url: str | httpx.URL) -> str | None:
+    """Why no request can be made to ``url``, or None.  httpx parses some
+    URLs the socket layer then rejects with exceptions that are not
+    httpx's (port 99999: OverflowError inside a task group), and
+    urllib.parse rejects others httpx accepts; both must agree first."""
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+        urlsplit(str(url)).port  # raises ValueError for what urllib cannot read
+        host, port = parsed.host, parsed.port  # .host decodes IDNA ("xn--a" fails here)
+    except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError (IDNA) is a ValueError
+        return f"invalid URL: {_first_line(exc)}"
+    if parsed.scheme not in ("http", "https"):
+        return f"invalid URL: not http(s): {parsed.scheme or 'no scheme'}"
+    if not host:
+        return "invalid URL: no host"
+    if port is not None and not 0 < port < 65536:
+        return f"invalid URL: port {port} out of range"
+    return None
+
+
+async def _check_request_url(request: httpx.Request) -> None:
+    problem = url_problem(request.url)
+    if problem:
+        raise InvalidURLError(problem)
 
 
 class Inflater:
@@ -261,13 +295,21 @@ class TransientHTTPError(Exception):
         self.retry_after = retry_after
 
 
+# ASCII digits only: "²".isdigit() is true and float("²") raises.
+_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date);
+    None for anything else."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.fullmatch(value):
         return float(value)
+    # The date parser takes any Unicode digit int() takes ("١٢"): not HTTP.
+    if not value.isascii():
+        return None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -314,6 +356,9 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> FetchResult:
+        problem = url_problem(url)
+        if problem:
+            raise FetchError(url, problem, "invalid-url")
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -360,6 +405,11 @@ class Fetcher:
                 raise _TransientNetworkError(_describe(exc), kind) from None
             except httpx.HTTPError as exc:
                 raise FetchError(url, _describe(exc)) from None
+            except InvalidURLError as exc:  # a redirect hop's, from the request hook
+                raise FetchError(url, str(exc), "invalid-url") from None
+            except (httpx.InvalidURL, ValueError) as exc:
+                # httpx reads a redirect's Location with errors it does not wrap (IDNA).
+                raise FetchError(url, f"invalid URL: {_first_line(exc)}", "invalid-url") from None
 
     async def _wait_turn(self, host: _Host) -> None:
         """Space the starts of requests to one host by the configured delay
@@ -444,6 +494,9 @@ class Fetcher:
 
         async def one(url: str) -> FetchResult | FetchError:
             try:
+                problem = url_problem(url)
+                if problem:
+                    return FetchError(url, problem, "invalid-url")
                 if self.settings.respect_robots and not await self.robots_allows(url):
                     return FetchError(url, "disallowed by robots.txt", "robots")
                 result = await self.fetch(
@@ -452,6 +505,8 @@ class Fetcher:
                 )
             except FetchError as exc:
                 return exc
+            except Exception as exc:  # noqa: BLE001
+                return _unexpected(url, exc)
             media_type = (result.content_type or "text/html").split(";")[0].strip().lower()
             if media_type not in HTML_TYPES:
                 return FetchError(url, f"not an HTML page: {media_type}", "content-type")
@@ -474,6 +529,8 @@ class Fetcher:
                 )
             except FetchError as exc:
                 return exc
+            except Exception as exc:  # noqa: BLE001
+                return _unexpected(url, exc)
 
         return list(await asyncio.gather(*(one(*feed) for feed in feeds)))
 
@@ -497,8 +554,18 @@ def _is_refusal(exc: Exception) -> bool:
 def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out ({type(exc).__name__})"
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0]
+
+
+def _unexpected(url: str, exc: Exception) -> FetchError:
+    """The last line of defence: whatever a dependency raises for one URL
+    costs that URL, never the batch (and so never the run)."""
+    return FetchError(url, f"unexpected {type(exc).__name__}: {_first_line(exc)}", "unexpected")
 
 
 def run_fetch_pages(urls: Iterable[str], settings: Settings) -> list[FetchResult | FetchError]:

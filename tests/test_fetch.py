@@ -8,13 +8,16 @@ import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from pipeline.config import Settings
 from tests.hostile_server import QuietHTTPServer
 from pipeline.fetch import (
-    FetchError, FetchResult, HostAllowList, non_public_reason, run_fetch_feeds, run_fetch_pages,
+    FetchError, FetchResult, HostAllowList, non_public_reason, parse_retry_after, run_fetch_feeds,
+    run_fetch_pages, url_problem,
 )
 
 pytestmark = pytest.mark.integration
@@ -91,6 +94,13 @@ class MisbehavingHandler(BaseHTTPRequestHandler):
             self._send(301, b"", {"Location": "/article"})
         elif path == "/redirect-to-other-loopback":
             self._send(302, b"", {"Location": f"http://127.0.0.2:{port}/article"})
+        elif path == "/redirect-to-invalid-port":
+            self._send(302, b"", {"Location": "http://127.0.0.1:99999/article"})
+        elif path == "/redirect-to-bad-idna":
+            self._send(302, b"", {"Location": "http://xn--a.example/article"})
+        elif path == "/429-retry-after-superscript":
+            # http.server writes headers as Latin-1: the byte 0xB2 is "²".
+            self._send(429, b"slow down", {"Retry-After": "\u00b2"})
         elif path == "/feed-etag":
             if self.headers.get("If-None-Match") == '"v1"':
                 self._send(304, b"", {"ETag": '"v1"'})
@@ -211,6 +221,72 @@ def test_conditional_get_gives_not_modified(server):
     assert second.content == b""
 
 
+# Links a feed can carry that httpx or the socket layer reject with
+# exceptions that are not httpx.HTTPError (InvalidURL, IDNAError, ValueError,
+# OverflowError in a task group).
+INVALID_URLS = [
+    "http://999.0.0.1/a",
+    "http://x.example:abc/",
+    "http://xn--a.example/",  # IDNA: U+0080 is no letter
+    "http://[::1/",
+    "http://x.example:99999/",
+    "http:///no-host",
+]
+
+
+def test_invalid_urls_end_as_errors_of_their_own_url(server):
+    redirects = [server + "/redirect-to-invalid-port", server + "/redirect-to-bad-idna"]
+    urls = INVALID_URLS + redirects + [server + "/article"]
+    settings = settings_for(server)
+    pages = run_fetch_pages(urls, settings)
+    feeds = run_fetch_feeds([(url, None, None) for url in urls], settings)
+    for results in (pages, feeds):
+        assert [result.url for result in results] == urls
+        assert [result.kind for result in results[:-1]] == ["invalid-url"] * (len(urls) - 1)
+        assert all(str(result).startswith("invalid URL: ") for result in results[:-1])
+        assert isinstance(results[-1], FetchResult)
+
+
+from hypothesis import given, settings as hypothesis_settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(host=st.text(max_size=30), port=st.one_of(st.none(), st.text(max_size=8)))
+def test_url_problem_never_raises_and_passes_only_what_httpx_and_urllib_read(host, port):
+    url = f"http://{host}" + (f":{port}" if port is not None else "") + "/a"
+    problem = url_problem(url)
+    if problem is None:
+        parsed = httpx.URL(url)
+        assert parsed.host and 0 < (parsed.port or 80) < 65536
+        urlsplit(url).port
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("\u00b2", None),  # isdigit() is true, float() raises
+        ("\u0661\u0662", None),  # Arabic-Indic 12: float() reads it, HTTP does not
+        ("1.5", None),
+        ("-3", None),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+        ("Wed, \u0662\u0661 Oct 2015 07:28:30 GMT", None),
+    ],
+)
+def test_retry_after_is_ascii_delta_seconds_or_an_http_date(value, seconds):
+    now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    assert parse_retry_after(value, now=now) == seconds
+
+
+def test_unreadable_retry_after_is_ignored_not_raised(server):
+    result = fetch_one(server, "/429-retry-after-superscript")
+    assert isinstance(result, FetchError)
+    assert (str(result), result.kind, result.status) == ("HTTP 429", "http", 429)
+
+
 def test_requests_to_one_host_are_spaced_by_the_delay(server):
     REQUEST_TIMES.clear()
     urls = [f"{server}/article?n={n}" for n in range(4)]
@@ -272,9 +348,6 @@ def test_allow_list_parsing():
 
 
 # ---------------------------------------------------------------- the guard, property-based
-
-from hypothesis import given, settings as hypothesis_settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 PRIVATE_NETWORKS = [ipaddress.ip_network(net) for net in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8",
