@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import email.utils
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -126,10 +127,7 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
     ``FeedParseError``; a feed with small faults (feedparser's "bozo") that
     still yields entries is accepted, as readers of real feeds must.
     """
-    headers = {"content-location": feed_url}
-    if content_type:
-        headers["content-type"] = content_type
-    parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False)
+    parsed = _feedparser_parse(content, feed_url, content_type)
     # "Small faults" are a content type or charset that do not match the bytes;
     # a document with no RSS/Atom root, or XML that breaks off, is not a feed.
     if not parsed.entries and (
@@ -183,6 +181,42 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
         skipped=skipped,
         warning=warning,
     )
+
+
+def _feedparser_parse(content: bytes, url: str, content_type: str | None) -> feedparser.FeedParserDict:
+    """feedparser.parse on fetched bytes, which are only ever read as a document.
+
+    feedparser takes a bytes or str argument that names an existing path for
+    that path (a body of "/etc/hostname" reads that file, "/dev/zero" reads
+    forever) and a str that looks like a URL for a URL to fetch itself: a
+    stream is read as it is.  Character references to no character make its
+    fallback parser raise (chr() of U+110000): they become U+FFFD first, as
+    the HTML standard reads them.  Whatever else it raises is a parse error
+    of this feed."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        return feedparser.parse(
+            io.BytesIO(_CHAR_REF.sub(_replace_bad_char_ref, content)),
+            response_headers=headers, sanitize_html=False,
+        )
+    except Exception as exc:  # noqa: BLE001 - a hostile feed costs itself, not the run
+        raise FeedParseError(f"not a feed: {type(exc).__name__}: {exc}") from exc
+
+
+# A numeric character reference, in any ASCII-compatible encoding; more digits
+# than any code point needs are matched too (int() refuses past 4,300).
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _replace_bad_char_ref(match: re.Match) -> bytes:
+    hex_digits, decimal_digits = match.groups()
+    digits = (hex_digits or decimal_digits).lstrip(b"0")
+    value = int(digits or b"0", 16 if hex_digits else 10) if len(digits) <= 8 else -1
+    if 0 < value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
+        return match.group(0)
+    return b"&#xFFFD;"
 
 
 def refresh_interval(
@@ -483,12 +517,9 @@ def _as_feed(url: str, result: FetchResult | FetchError) -> DiscoveredFeed | Non
     """The fetched document as a discovered feed, or None if it is no feed."""
     if isinstance(result, FetchError) or result.status != 200:
         return None
-    headers = {"content-location": result.final_url}
-    if result.content_type:
-        headers["content-type"] = result.content_type
-    if not feedparser.parse(result.content, response_headers=headers).get("version"):
-        return None
     try:
+        if not _feedparser_parse(result.content, result.final_url, result.content_type).get("version"):
+            return None
         parsed = parse_feed(result.content, result.final_url, result.content_type)
     except FeedParseError:
         return None
