@@ -346,7 +346,11 @@ def _json_ld_objects(tree: HtmlElement):
                     stack.extend(graph)
 
 
-_AUTHOR_EDGE = re.compile(r"^(?:by|von|par|por|di|door)\s+|[\s·|,;:•/–—-]+$|^[\s·|,;:•/–—-]+", re.IGNORECASE)
+# The trailing run is only tried where a run starts (the lookbehind): tried at
+# every position of a long run of separators mid-string, it took quadratic time.
+_AUTHOR_EDGE = re.compile(
+    r"^(?:by|von|par|por|di|door)\s+|(?<![\s·|,;:•/–—-])[\s·|,;:•/–—-]+$|^[\s·|,;:•/–—-]+", re.IGNORECASE
+)
 
 
 def _page_author_strings(tree: HtmlElement) -> list[str]:
