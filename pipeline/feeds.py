@@ -20,6 +20,7 @@ from lxml import etree
 
 from pipeline.config import Settings
 from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
+from pipeline.text import storable_text
 
 
 class FeedListError(ValueError):
@@ -164,7 +165,7 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
         entries.append(
             FeedEntry(
                 url=url,
-                title=(item.get("title") or "").strip() or None,
+                title=storable_text(item.get("title")),
                 published_at=_entry_time(item),
                 summary=item.get("summary"),
             )
@@ -173,9 +174,9 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
     ttl_match = _TTL.fullmatch(ttl) if isinstance(ttl, str) else None
     warning = None
     if parsed.get("bozo") and isinstance(parsed.get("bozo_exception"), SAXException):
-        warning = f"malformed feed, read {len(parsed.entries)} entries: {parsed.bozo_exception}"
+        warning = storable_text(f"malformed feed, read {len(parsed.entries)} entries: {parsed.bozo_exception}")
     return ParsedFeed(
-        title=parsed.feed.get("title"),
+        title=storable_text(parsed.feed.get("title")),
         entries=entries,
         ttl_minutes=int(ttl_match.group(1)) if ttl_match else None,
         skipped=skipped,

@@ -14,6 +14,7 @@ from pipeline.extract import ExtractError, extract_article
 from pipeline.fetch import FetchResult
 from pipeline.neardup import fingerprint
 from pipeline.store.load import ArticleRecord
+from pipeline.text import storable_text
 
 # A page whose cleaned text is shorter than this is a teaser, an index page
 # or an error page, not an article.
@@ -56,22 +57,24 @@ def prepare_article(
     cleaned = extract_page(decoded.text, page.final_url, feed_title=entry.feed_title)
     canonical_url = article_url(page.final_url, cleaned.canonical_link)
     site = site_of(canonical_url)
-    lines = site_lines(cleaned.text)
-    text = remove_learned_lines(cleaned.text, (learned or {}).get(site, frozenset()))
+    # Stored as it is hashed, fingerprinted and learned from.
+    body = storable_text(cleaned.text, multiline=True) or ""
+    lines = site_lines(body)
+    text = remove_learned_lines(body, (learned or {}).get(site, frozenset()))
     if len(text) < MIN_ARTICLE_CHARS:
         raise ProcessError(f"too little text for an article ({len(text)} characters)")
     return ArticleRecord(
         canonical_url=canonical_url,
         url=entry.url,
         feed_id=entry.feed_id,
-        title=cleaned.title or entry.title,
+        title=storable_text(cleaned.title or entry.title),
         text=text,
-        author=cleaned.author,
+        author=storable_text(cleaned.author),
         **choose_date(entry.published_at, cleaned),
-        language=cleaned.language,
-        site_name=cleaned.site_name,
-        dateline=cleaned.dateline,
-        agency=cleaned.agency,
+        language=storable_text(cleaned.language),
+        site_name=storable_text(cleaned.site_name),
+        dateline=storable_text(cleaned.dateline),
+        agency=storable_text(cleaned.agency),
         content_hash=content_hash(text),
         html_gzip=gzip.compress(page.content, compresslevel=6),
         final_url=page.final_url,

@@ -314,6 +314,12 @@ def test_char_ref_to_no_character_in_a_broken_feed_is_read_too(reference):
     assert [entry.title for entry in parsed.entries][0] == "A \ufffd b"
 
 
+def test_control_characters_leave_feed_and_entry_titles_single_line():
+    parsed = parse_feed(fixture_bytes("feed-titles-with-control-characters.xml"), HARBOUR_FEED_URL)
+    assert parsed.title == "Harbour Gazette News"
+    assert [entry.title for entry in parsed.entries] == ["Ferry pier delayed until May", "Fish market reopens"]
+
+
 @pytest.mark.integration
 def test_a_feed_body_naming_a_local_file_is_not_read_as_that_file(tmp_path):
     # feedparser.parse opens a bytes or str argument that names an existing path.

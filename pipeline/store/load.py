@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from pipeline.enrich import UNDECLARED_LANGUAGE, EntityMention, language_tag
 from pipeline.clean import SITE_RULES_VERSION
 from pipeline.neardup import Fingerprint, same_story
+from pipeline.text import storable_text
 from pipeline.store.models import (
     Article, ArticleBand, ArticleEntity, ArticleFingerprint, Entity, EntityAlias, Feed, FetchFailure,
     RawPage, SiteBoilerplate, Story,
@@ -195,9 +196,19 @@ def finish_run(conn: Connection, run_id: int, status: str, counts: dict[str, int
                {", ".join(f"{name} = :{name}" for name in RUN_COUNTS)}
         WHERE id = :run
         """),
-        {"run": run_id, "status": status, "details": json.dumps(details, default=str),
+        {"run": run_id, "status": status, "details": json.dumps(_storable_details(details), default=str),
          **{name: counts.get(name, 0) for name in RUN_COUNTS}},
     )
+
+
+def _storable_details(details: dict) -> dict:
+    """Error messages quote what a feed or a page sent: jsonb refuses NUL."""
+    details = dict(details)
+    if details.get("errors"):
+        details["errors"] = [[storable_text(str(part)) for part in error] for error in details["errors"]]
+    if details.get("database_error"):
+        details["database_error"] = storable_text(str(details["database_error"]))
+    return details
 
 
 def record_feed_success(
@@ -217,7 +228,7 @@ def record_feed_success(
             consecutive_failures=0,
             last_error=None,
             last_error_kind=None,
-            last_warning=warning,
+            last_warning=storable_text(warning),
             entries_skipped=entries_skipped,
         )
     )
@@ -240,6 +251,7 @@ def record_feed_failure(
     """Count the failure and back off: interval x 2^failures, capped, so a
     broken feed is asked less often but never given up on (unless 410 Gone)."""
     failures = feeds.c.consecutive_failures + 1
+    error = storable_text(error) or kind
     backoff = func.least(
         func.make_interval(0, 0, 0, 0, 0, 0, interval.total_seconds() * func.power(2, failures - 1)),
         func.make_interval(0, 0, 0, 0, 0, 0, max_interval.total_seconds()),
@@ -288,7 +300,7 @@ def record_failures(conn: Connection, failures: Sequence[tuple[str, int | None, 
     if not failures:
         return
     rows = [
-        {"url": url, "feed_id": feed_id, "stage": stage, "error": error[:2000]}
+        {"url": url, "feed_id": feed_id, "stage": stage, "error": (storable_text(error) or stage)[:2000]}
         for url, feed_id, stage, error in {failure[0]: failure for failure in failures}.values()
     ]
     statement = insert(fetch_failures).values(rows)

@@ -1,0 +1,31 @@
+"""Text as it may be stored: what every field taken from a feed, a page or
+an error message goes through before it becomes a record.
+
+PostgreSQL's text and jsonb refuse NUL, and UTF-8 cannot carry a lone
+surrogate; the other C0 and C1 control characters mean nothing in a title or
+an article and would only make equal texts differ.  Kept light (no imports
+beyond the standard library) so that every stage can use it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but \t and \n, DEL, C1 controls, lone surrogates.
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")
+
+
+def storable_text(value: str | None, *, multiline: bool = False) -> str | None:
+    """``value`` without control characters, or None when nothing is left.
+
+    A single line (a title, a name, a message) has every run of white space,
+    line breaks included, folded into one space and its edges trimmed.  Text
+    (``multiline``) keeps its tabs and line breaks, written as "\\n"."""
+    if value is None:
+        return None
+    if multiline:
+        text = _NOT_IN_TEXT.sub("", _LINE_BREAK.sub("\n", value))
+    else:
+        text = " ".join(_NOT_IN_TEXT.sub("", value).split())
+    return text or None
