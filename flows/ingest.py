@@ -143,7 +143,7 @@ def fetch_feeds(jobs: list[FeedJob], settings: Settings) -> list[FeedOutcome]:
             outcomes.append(outcome)
             continue
         try:
-            parsed = parse_feed(result.content, result.final_url, result.content_type)
+            parsed = parse_feed(result.content, result.final_url, result.content_type, settings=settings)
         except FeedParseError as exc:
             outcome.error, outcome.error_kind = str(exc), "parse"
             outcomes.append(outcome)
@@ -227,7 +227,9 @@ def start_batch(
         else:
             batch.fetched.append((entry, page))
     batch.summary.pages_fetched = len(batch.fetched)
-    batch.prepared = submit_in_chunks(partial(prepare_articles, learned=learned), batch.fetched, settings.workers)
+    batch.prepared = submit_in_chunks(
+        partial(prepare_articles, learned=learned, settings=settings), batch.fetched, settings.workers
+    )
     return batch
 
 

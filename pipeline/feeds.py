@@ -18,7 +18,7 @@ import lxml.html
 import yaml
 from lxml import etree
 
-from pipeline.config import Settings
+from pipeline.config import Settings, default_settings
 from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
 from pipeline.text import storable_text
 
@@ -121,13 +121,18 @@ def _parse_opml(raw: bytes, path: Path) -> list[FeedSource]:
     return sources
 
 
-def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -> ParsedFeed:
+def parse_feed(
+    content: bytes, feed_url: str, content_type: str | None = None, *, settings: Settings | None = None
+) -> ParsedFeed:
     """Parse feed bytes into entries with absolute links.
 
     A document feedparser cannot read as a feed at all raises
     ``FeedParseError``; a feed with small faults (feedparser's "bozo") that
-    still yields entries is accepted, as readers of real feeds must.
+    still yields entries is accepted, as readers of real feeds must.  The
+    first ``max_entries_per_feed`` entries are read, titles are cut to
+    ``max_title_chars`` (``settings``, the defaults when None).
     """
+    limits = settings or default_settings()
     parsed = _feedparser_parse(content, feed_url, content_type)
     # "Small faults" are a content type or charset that do not match the bytes;
     # a document with no RSS/Atom root, or XML that breaks off, is not a feed.
@@ -141,7 +146,7 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
     entries = []
     seen: set[str] = set()
     skipped = 0
-    for item in parsed.entries:
+    for item in parsed.entries[:limits.max_entries_per_feed]:
         link = _entry_link(item)
         guid = (item.get("id") or "").strip()
         url = None
@@ -165,22 +170,24 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
         entries.append(
             FeedEntry(
                 url=url,
-                title=storable_text(item.get("title")),
+                title=storable_text(item.get("title"), limit=limits.max_title_chars),
                 published_at=_entry_time(item),
                 summary=item.get("summary"),
             )
         )
     ttl = parsed.feed.get("ttl")
     ttl_match = _TTL.fullmatch(ttl) if isinstance(ttl, str) else None
-    warning = None
+    warnings = []
     if parsed.get("bozo") and isinstance(parsed.get("bozo_exception"), SAXException):
-        warning = storable_text(f"malformed feed, read {len(parsed.entries)} entries: {parsed.bozo_exception}")
+        warnings.append(f"malformed feed, read {len(parsed.entries)} entries: {parsed.bozo_exception}")
+    if len(parsed.entries) > limits.max_entries_per_feed:
+        warnings.append(f"read the first {limits.max_entries_per_feed} of {len(parsed.entries)} entries")
     return ParsedFeed(
-        title=storable_text(parsed.feed.get("title")),
+        title=storable_text(parsed.feed.get("title"), limit=limits.max_title_chars),
         entries=entries,
         ttl_minutes=int(ttl_match.group(1)) if ttl_match else None,
         skipped=skipped,
-        warning=warning,
+        warning=storable_text("; ".join(warnings)),
     )
 
 

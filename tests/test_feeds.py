@@ -314,6 +314,18 @@ def test_char_ref_to_no_character_in_a_broken_feed_is_read_too(reference):
     assert [entry.title for entry in parsed.entries][0] == "A \ufffd b"
 
 
+def test_a_feed_is_read_up_to_its_entry_limit_and_titles_up_to_theirs():
+    from pipeline.config import Settings
+
+    items = "".join(f"<item><title>Story {n} {'word ' * 300}</title><link>/{n}.html</link></item>" for n in range(600))
+    parsed = parse_feed(rss(items), HARBOUR_FEED_URL)
+    assert len(parsed.entries) == 500 and parsed.entries[-1].url.endswith("/499.html")
+    assert parsed.warning == "read the first 500 of 600 entries"
+    assert len(parsed.entries[0].title) <= 1000 and parsed.entries[0].title.endswith(" word")
+    few = parse_feed(rss(items), HARBOUR_FEED_URL, settings=Settings(max_entries_per_feed=3, max_title_chars=20))
+    assert [entry.title for entry in few.entries] == ["Story 0 word word", "Story 1 word word", "Story 2 word word"]
+
+
 def test_control_characters_leave_feed_and_entry_titles_single_line():
     parsed = parse_feed(fixture_bytes("feed-titles-with-control-characters.xml"), HARBOUR_FEED_URL)
     assert parsed.title == "Harbour Gazette News"

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.clean import CleanedArticle
+from pipeline.config import Settings
 from pipeline.fetch import FetchResult
 from pipeline.process import Entry, choose_date, prepare_article
 
@@ -91,3 +92,47 @@ def test_control_characters_from_a_feed_and_a_page_never_reach_postgresql(clean_
             "Harbour Gazette News", "malformed feed", "HTTP 500")
         assert conn.execute(text("SELECT details->'errors' FROM ingest_runs")).scalar() == [
             [url, "not a feed"]]
+
+
+def test_text_past_the_limit_is_cut_at_a_paragraph_and_the_title_at_a_word():
+    url = "https://harbour.example.org/news/long.html"
+    paragraph = "The harbour authority said on Tuesday that the new ferry pier will open in May. " * 6
+    html = "<html><head><title>" + "Pier " * 400 + "</title></head><body><article>" + "".join(
+        f"<p>{n} {paragraph}</p>" for n in range(40)) + "</article></body></html>"
+    page = FetchResult(url, url, 200, html.encode(), "text/html; charset=utf-8")
+    settings = Settings(max_text_chars=5_000, max_title_chars=100)
+    record = prepare_article(Entry(url=url, link=url, feed_id=None), page, settings=settings)
+    assert 2_500 <= len(record.text) <= 5_000
+    assert record.text.endswith(paragraph.strip())  # whole paragraphs only
+    assert record.title == ("Pier " * 20).strip()
+
+
+def test_limits_that_could_make_a_search_vector_too_large_are_refused():
+    with pytest.raises(ValueError, match="at most 95000"):
+        Settings(max_text_chars=200_000)
+
+
+def worst_case_search_vector_page(paragraphs: int) -> bytes:
+    """Text that costs the most search vector per character: hyphenated
+    pairs of 4-byte letters ("𠀀-𠀁"), each a lexeme with both its parts."""
+    letters = [chr(code) for code in range(0x20000, 0x2A6D0)]  # CJK Extension B
+    count = len(letters)
+    # Pair i is letters i and 7i + i // count: no pair repeats.
+    pairs = [f"{letters[i % count]}-{letters[(7 * i + i // count) % count]}" for i in range(250 * paragraphs)]
+    body = "".join(f"<p>{' '.join(pairs[n * 250:(n + 1) * 250])}</p>" for n in range(paragraphs))
+    return f"<html><head><title>Harbour</title></head><body><article>{body}</article></body></html>".encode()
+
+
+@pytest.mark.integration
+def test_the_longest_text_stored_keeps_its_search_vector_under_postgresql_limit(clean_db):
+    from pipeline.store import load
+
+    url = "https://harbour.example.org/news/worst-case.html"
+    page = FetchResult(url, url, 200, worst_case_search_vector_page(250), "text/html; charset=utf-8")
+    record = prepare_article(Entry(url=url, link=url, feed_id=None, title="\U00020000-\U00020001 " * 300), page)
+    assert len(record.text) <= Settings().max_text_chars
+    with clean_db.begin() as conn:  # PostgreSQL refused it before: "string is too long for tsvector"
+        load.store_articles(conn, [record])
+    with clean_db.connect() as conn:
+        size = conn.execute(text("SELECT pg_column_size(search_vector) FROM articles")).scalar()
+    assert 0 < size < 1024 * 1024

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.text import storable_text
+from pipeline.text import cut_text, storable_text
 
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -40,3 +40,18 @@ def test_storable_text_holds_no_control_character_and_is_stable(value, multiline
     assert storable_text(text, multiline=multiline) == text
     if not multiline:
         assert text == text.strip() and "  " not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "at", "expected"),
+    [
+        ("First paragraph.\nSecond one.\nThird paragraph here.", 30, "\n", "First paragraph.\nSecond one."),
+        ("One long paragraph without a break in it", 20, "\n", "One long paragraph"),
+        ("x\nOne long paragraph without a break", 20, "\n", "x\nOne long paragraph"),
+        ("Pier opening moves to May", 12, " ", "Pier opening"),
+        ("Pieropeningmovestomay", 10, " ", "Pieropenin"),
+        ("short", 10, "\n", "short"),
+    ],
+)
+def test_cut_text_prefers_a_paragraph_then_a_word(text, limit, at, expected):
+    assert cut_text(text, limit, at=at) == expected
