@@ -26,7 +26,7 @@ from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
 from pipeline.enrich import EnrichInput, extract_entities_with_models
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
-from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
+from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
 from pipeline.process import Entry, ProcessError, prepare_articles
 from pipeline.store import load
 from pipeline.store.engine import DatabaseUnavailable, get_engine, retry_database
@@ -122,8 +122,8 @@ def _claim_feeds(engine, run_id, sources, force, settings):
 
 
 @task(name="fetch-feeds", cache_policy=NO_CACHE)
-def fetch_feeds(jobs: list[FeedJob], settings: Settings) -> list[FeedOutcome]:
-    results = run_fetch_feeds([(job.url, job.etag, job.last_modified) for job in jobs], settings)
+def fetch_feeds(jobs: list[FeedJob], settings: Settings, politeness: Politeness | None = None) -> list[FeedOutcome]:
+    results = run_fetch_feeds([(job.url, job.etag, job.last_modified) for job in jobs], settings, politeness)
     outcomes = []
     now = datetime.now(UTC)
     for job, result in zip(jobs, results, strict=True):
@@ -415,7 +415,8 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
         # Worker start-up (imports, the NER models: seconds) overlaps the feed fetches.
         warm_up(settings.ner_models, settings.workers)
     started = time.perf_counter()
-    outcomes = fetch_feeds(jobs, settings)
+    politeness = Politeness()  # the gap to each host and its robots.txt hold for the whole run
+    outcomes = fetch_feeds(jobs, settings, politeness)
     summary.timed("fetch feeds", started)
     for outcome in outcomes:
         summary.entries += len(outcome.entries)
@@ -442,7 +443,7 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     )
 
     batches = list(_batches(new_entries, settings.batch_size))
-    stopped = _ingest_batches(engine, batches, settings, summary, unsettled, logger)
+    stopped = _ingest_batches(engine, batches, settings, summary, unsettled, logger, politeness)
     if not stopped:
         started = time.perf_counter()
         enriched, links = enrich_pending(engine, settings)
@@ -456,7 +457,7 @@ def _run(summary, logger, settings, feeds_path, base_url, limit, force) -> None:
     summary.timed("database", started)
 
 
-def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bool:
+def _ingest_batches(engine, batches, settings, summary, unsettled, logger, politeness=None) -> bool:
     """The batches as a pipeline: while batch n is stored, the pages of n+2
     are fetched (a thread), n+1 is extracted and n-1's new articles go
     through NER (the worker processes), so the CPUs never wait for the
@@ -515,14 +516,14 @@ def _ingest_batches(engine, batches, settings, summary, unsettled, logger) -> bo
 
     fetcher = ThreadPoolExecutor(1, thread_name_prefix="newsflow-fetch")
     try:
-        upcoming = fetcher.submit(run_fetch_pages, _links(batches[0]), settings) if batches else None
+        upcoming = fetcher.submit(run_fetch_pages, _links(batches[0]), settings, politeness) if batches else None
         previous: BatchInFlight | None = None
         for index, entries in enumerate(batches):
             started = time.perf_counter()
             pages = upcoming.result()
             summary.timed("fetch pages", started)
             if index + 1 < len(batches):
-                upcoming = fetcher.submit(run_fetch_pages, _links(batches[index + 1]), settings)
+                upcoming = fetcher.submit(run_fetch_pages, _links(batches[index + 1]), settings, politeness)
             started = time.perf_counter()
             current = start_batch(engine, index + 1, entries, pages, settings)
             summary.timed("extract and clean", started)

@@ -19,7 +19,7 @@ import yaml
 from lxml import etree
 
 from pipeline.config import Settings, default_settings
-from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
+from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
 from pipeline.text import storable_text
 
 
@@ -470,13 +470,14 @@ def discover_feeds(site_url: str, settings: Settings) -> list[DiscoveredFeed]:
         absolute = False
     if not absolute:
         raise FeedDiscoveryError(site_url, f"not an absolute http(s) URL: {site_url!r}", "url")
-    [page] = run_fetch_pages([site_url], settings)
+    politeness = Politeness()  # the site page and the candidates are one host's
+    [page] = run_fetch_pages([site_url], settings, politeness)
     declared: list[str] = []
     base_url = site_url
     if isinstance(page, FetchError):
         if page.kind == "content-type":
             # Not HTML: perhaps the feed itself.
-            [result] = run_fetch_feeds([(site_url, None, None)], settings)
+            [result] = run_fetch_feeds([(site_url, None, None)], settings, politeness)
             feed = _as_feed(site_url, result)
             if feed is not None:
                 return [feed]
@@ -492,7 +493,7 @@ def discover_feeds(site_url: str, settings: Settings) -> list[DiscoveredFeed]:
                 return [feed]
         declared = feed_links_in_page(page.content, page.final_url)
     candidates = list(dict.fromkeys(declared + [urljoin(base_url, path) for path in COMMON_FEED_PATHS]))
-    results = run_fetch_feeds([(url, None, None) for url in candidates], settings)
+    results = run_fetch_feeds([(url, None, None) for url in candidates], settings, politeness)
     if isinstance(page, FetchError) and all(
         isinstance(result, FetchError) and _unreachable(result) for result in results
     ):

@@ -16,8 +16,8 @@ import pytest
 from pipeline.config import Settings
 from tests.hostile_server import QuietHTTPServer
 from pipeline.fetch import (
-    FetchError, FetchResult, HostAllowList, non_public_reason, parse_retry_after, run_fetch_feeds,
-    run_fetch_pages, url_problem,
+    FetchError, FetchResult, HostAllowList, Politeness, host_key, non_public_reason, parse_retry_after,
+    run_fetch_feeds, run_fetch_pages, url_problem,
 )
 
 pytestmark = pytest.mark.integration
@@ -300,6 +300,68 @@ def test_requests_to_one_host_are_spaced_by_the_delay(server):
     # milliseconds on a busy machine (0.2896 s was seen), so allow 50 ms.
     # Without the delay the gaps are a millisecond or two.
     assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.25
+
+
+def article_starts() -> list[float]:
+    return sorted(moment for path, moment in REQUEST_TIMES if path.startswith("/article"))
+
+
+def test_two_batches_of_one_run_to_one_host_are_spaced_by_the_delay(server):
+    # Each batch has its own client and event loop; the run's Politeness
+    # carries the host's last start from one to the next.
+    REQUEST_TIMES.clear()
+    settings = settings_for(server, per_host_delay=0.3, respect_robots=False)
+    politeness = Politeness()
+    first = run_fetch_pages([f"{server}/article?batch=1"], settings, politeness)
+    second = run_fetch_pages([f"{server}/article?batch=2"], settings, politeness)
+    feeds = run_fetch_feeds([(f"{server}/article?batch=3", None, None)], settings, politeness)
+    assert all(isinstance(result, FetchResult) for result in first + second + feeds)
+    starts = article_starts()
+    assert len(starts) == 3
+    # A lower bound, with the same 50 ms allowance as the test above.
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.25
+
+
+def test_user_info_and_case_do_not_make_another_host(server):
+    REQUEST_TIMES.clear()
+    port = server.rsplit(":", 1)[1]
+    settings = settings_for(server, per_host_delay=0.3, respect_robots=False,
+                            allow_private_hosts=f"127.0.0.1:{port},localhost:{port}")
+    urls = [f"http://a@127.0.0.1:{port}/article?n=1", f"http://b@127.0.0.1:{port}/article?n=2",
+            f"http://LOCALHOST:{port}/article?n=3", f"http://localhost:{port}/article?n=4"]
+    politeness = Politeness()
+    for pair in (urls[:2], urls[2:]):
+        results = run_fetch_pages(pair, settings, politeness)
+        assert all(isinstance(result, FetchResult) for result in results), results
+    starts = article_starts()
+    assert len(starts) == 4
+    assert starts[1] - starts[0] >= 0.25 and starts[3] - starts[2] >= 0.25
+
+
+def test_host_key_is_the_lower_cased_host_and_port():
+    assert host_key("http://a@News.Example.org/x") == host_key("http://B@news.example.ORG:80/y") == "news.example.org:80"
+    assert host_key("https://news.example.org/x") == "news.example.org:443"
+    assert host_key("http://[::1]:8080/x") == "[::1]:8080"
+
+
+def test_politeness_forgets_the_least_recently_asked_host_past_its_bound():
+    politeness = Politeness(max_hosts=2)
+    first = politeness.reserve_start("a:80", 100.0, 10.0)
+    assert politeness.reserve_start("a:80", 100.0, 10.0) >= first + 100  # remembered
+    politeness.reserve_start("b:80", 100.0, 10.0)
+    politeness.reserve_start("c:80", 100.0, 10.0)
+    assert politeness.reserve_start("a:80", 100.0, 10.0) < first + 100  # forgotten: a new host again
+
+
+def test_politeness_keeps_robots_txt_within_its_byte_budget():
+    politeness = Politeness(robots_bytes=1000)
+    politeness.remember_robots("http://a:80", None, 600)
+    politeness.remember_robots("http://b:80", None, 300)
+    assert politeness.robots("http://a:80") == (True, None)  # a is now the most recently used
+    politeness.remember_robots("http://c:80", None, 300)
+    assert politeness.robots("http://b:80") == (False, None)
+    assert politeness.robots("http://a:80") == (True, None)
+    assert politeness.robots("http://c:80") == (True, None)
 
 
 def test_many_pages_keep_their_order_and_errors(server):
