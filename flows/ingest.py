@@ -27,7 +27,7 @@ from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
 from pipeline.enrich import EnrichInput, EnrichResult, extract_entities_with_models
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
-from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
+from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
 from pipeline.process import Entry, ProcessError, prepare_articles
 from pipeline.store import load, runs
 from pipeline.records import EntryFailure
@@ -134,8 +134,8 @@ def _claim_feeds(engine, run_id, sources, force, settings):
 
 
 @task(name="fetch-feeds", cache_policy=NO_CACHE)
-def fetch_feeds(jobs: list[FeedJob], settings: Settings) -> list[FeedOutcome]:
-    results = run_fetch_feeds([(job.url, job.etag, job.last_modified) for job in jobs], settings)
+def fetch_feeds(jobs: list[FeedJob], settings: Settings, politeness: Politeness | None = None) -> list[FeedOutcome]:
+    results = run_fetch_feeds([(job.url, job.etag, job.last_modified) for job in jobs], settings, politeness)
     outcomes = []
     now = datetime.now(UTC)
     for job, result in zip(jobs, results, strict=True):
@@ -155,7 +155,7 @@ def fetch_feeds(jobs: list[FeedJob], settings: Settings) -> list[FeedOutcome]:
             outcomes.append(outcome)
             continue
         try:
-            parsed = parse_feed(result.content, result.final_url, result.content_type)
+            parsed = parse_feed(result.content, result.final_url, result.content_type, settings=settings)
         except FeedParseError as exc:
             outcome.error, outcome.error_kind = str(exc), "parse"
             outcomes.append(outcome)
@@ -241,8 +241,8 @@ def start_batch(
     batch.summary.pages_fetched = len(batch.fetched)
     limit = settings.item_time_limit_seconds
     batch.prepared = submit_in_chunks(
-        partial(prepare_articles, learned=learned, time_limit=limit), batch.fetched, settings.workers,
-        TimeLimit(limit, _page_failed),
+        partial(prepare_articles, learned=learned, settings=settings, time_limit=limit), batch.fetched,
+        settings.workers, TimeLimit(limit, _page_failed),
     )
     return batch
 
@@ -503,7 +503,8 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force) ->
         # Worker start-up (imports, the NER models: seconds) overlaps the feed fetches.
         warm_up(settings.ner_models, settings.workers)
     started = time.perf_counter()
-    outcomes = fetch_feeds(jobs, settings)
+    politeness = Politeness()  # the gap to each host and its robots.txt hold for the whole run
+    outcomes = fetch_feeds(jobs, settings, politeness)
     summary.timed("fetch feeds", started)
     for outcome in outcomes:
         summary.entries += len(outcome.entries)
@@ -534,7 +535,7 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force) ->
     )
 
     batches = list(_batches(new_entries, settings.batch_size))
-    stopped = _ingest_batches(hold, batches, settings, summary, unsettled, logger)
+    stopped = _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness)
     if not stopped:
         started = time.perf_counter()
         enriched, links = enrich_pending(engine, settings)
@@ -548,7 +549,7 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force) ->
     summary.timed("database", started)
 
 
-def _ingest_batches(hold, batches, settings, summary, unsettled, logger) -> bool:
+def _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness=None) -> bool:
     """The batches as a pipeline: while batch n is stored, the pages of n+2
     are fetched (a thread), n+1 is extracted and n-1's new articles go
     through NER (the worker processes), so the CPUs never wait for the
@@ -609,14 +610,14 @@ def _ingest_batches(hold, batches, settings, summary, unsettled, logger) -> bool
 
     fetcher = ThreadPoolExecutor(1, thread_name_prefix="newsflow-fetch")
     try:
-        upcoming = fetcher.submit(run_fetch_pages, _links(batches[0]), settings) if batches else None
+        upcoming = fetcher.submit(run_fetch_pages, _links(batches[0]), settings, politeness) if batches else None
         previous: BatchInFlight | None = None
         for index, entries in enumerate(batches):
             started = time.perf_counter()
             pages = upcoming.result()
             summary.timed("fetch pages", started)
             if index + 1 < len(batches):
-                upcoming = fetcher.submit(run_fetch_pages, _links(batches[index + 1]), settings)
+                upcoming = fetcher.submit(run_fetch_pages, _links(batches[index + 1]), settings, politeness)
             started = time.perf_counter()
             current = start_batch(engine, index + 1, entries, pages, settings)
             summary.timed("extract and clean", started)

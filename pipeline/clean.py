@@ -127,8 +127,10 @@ _WIRE_CREDIT = re.compile(
     r"^\W*(?:additional\ )?(?:reporting|writing|editing|compiled|research|produced|edited|translated)\ by\b",
     re.IGNORECASE | re.VERBOSE,
 )
-# "SOURCE: News agencies", "Quelle: dpa": a short source credit line.
-_SOURCE_LINE = re.compile(r"^\W*(?:source|sources|quelle|fonte|fuente)\s*:\s*\S(?:\W*\w+){0,6}\W*$", re.IGNORECASE)
+# "SOURCE: News agencies", "Quelle: dpa": a short source credit line.  The
+# possessive \W*+ and \w++ take whole runs: with \W* free to match nothing, a
+# long word could be cut into six pieces in every way before the match failed.
+_SOURCE_LINE = re.compile(r"^\W*(?:source|sources|quelle|fonte|fuente)\s*:\s*\S(?:\W*+\w++){0,6}\W*$", re.IGNORECASE)
 # "Filed under: Politics |", "Tags: …": taxonomy lines.
 _TAXONOMY_LINE = re.compile(
     r"^\W*(?:filed under|tags|tagged|tagged with|topics|categories|category|schlagworte|themen|étiquettes|etiquetas|argomenti)\s*:",
@@ -193,10 +195,13 @@ _SITE_ONLY_SEPARATORS = (" : ", ": ")
 _SITE_SUFFIX_MAX_WORDS = 5
 
 # "Seoul / Pyongyang (dpa) – ", "WASHINGTON (Reuters) - ", "Berlin, 18 March (AFP) — ",
-# "LONDON — " (upper-case place, no agency).
+# "LONDON — " (upper-case place, no agency).  Each word of the place is taken
+# whole (possessive *+, ++): the separator may be a bare word boundary, so
+# "A.a.a.a…" could otherwise be cut into up to eight words in every way
+# before the match failed, ~n^7 steps.
 _DATELINE = re.compile(
     r"""^(?P<dateline>
-        (?P<place>[^\W\d_][\w.'’]*(?:[ \t]*(?:[/,]|\b)[ \t]*[\w.'’]+){0,7}?)
+        (?P<place>[^\W\d_][\w.'’]*+(?:[ \t]*+(?:[/,]|\b)[ \t]*+[\w.'’]++){0,7}?)
         [ \t]*(?:\((?P<agency>[^\W\d_][\w/&.+ -]{0,24})\))?
     )[ \t]*[–—-]{1,2}[ \t]+(?=\S)""",
     re.VERBOSE,

@@ -15,10 +15,19 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VERSION = "0.1.0"
+
+# What one article may hold so that its search vector (articles.search_vector,
+# to_tsvector of title and text) stays under PostgreSQL's 1 MiB tsvector
+# limit whatever the text: at worst a character costs 10.5 bytes of tsvector
+# (hyphenated pairs of 4-byte letters, "𠀀-𠀁": the compound and each part
+# become lexemes, each with an entry, a position and padding; measured with
+# pg_column_size), so 11 bytes a character bounds every text, and
+# 95,000 x 11 = 1,045,000 < 1,048,576.
+MAX_ARTICLE_CHARS = 95_000
 
 
 class Settings(BaseSettings):
@@ -101,6 +110,14 @@ class Settings(BaseSettings):
         description='Language code to spaCy model, as JSON: {"en": "en_core_web_sm", "de": "de_core_news_sm"}.',
     )
     ner_max_chars: int = 100_000
+    max_entries_per_feed: int = Field(
+        default=500, ge=1, description="Entries read from one feed document; the rest are ignored this run."
+    )
+    max_title_chars: int = Field(default=1_000, ge=1, description="Characters of a title stored.")
+    max_text_chars: int = Field(
+        default=90_000, ge=1,
+        description="Characters of an article's text stored, cut at a paragraph where possible.",
+    )
     keep_raw_html: bool = True
     raw_html_days: float = Field(
         default=90, ge=0,
@@ -111,6 +128,15 @@ class Settings(BaseSettings):
     statement_timeout_seconds: float = Field(
         default=120, ge=0, description="Longest a single SQL statement may run (0: no limit)."
     )
+
+    @model_validator(mode="after")
+    def _search_vector_fits(self) -> Settings:
+        if self.max_title_chars + self.max_text_chars > MAX_ARTICLE_CHARS:
+            raise ValueError(
+                f"max_title_chars + max_text_chars must be at most {MAX_ARTICLE_CHARS}: "
+                "PostgreSQL's search vector of a longer article could pass its 1 MiB limit"
+            )
+        return self
 
     @property
     def feed_interval(self) -> timedelta:
@@ -132,6 +158,13 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    """The defaults alone, without the environment: the limits of a pure
+    function whose caller passes no settings."""
+    return Settings.model_construct()
 
 
 def reset_settings_cache() -> None:

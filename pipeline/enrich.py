@@ -81,6 +81,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from pipeline.text import storable_text
+
 # Numbers and times are attributes of a story, not things it is about.
 SKIPPED_LABELS = {"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"}
 
@@ -304,8 +306,9 @@ def model_version(nlp) -> str:
 
 
 def normalize_entity_name(text: str) -> str:
-    """Possessives, leading articles, quotes and stray punctuation removed, spacing folded."""
-    name = " ".join(text.split())
+    """Possessives, leading articles, quotes and stray punctuation removed,
+    spacing folded, control characters dropped."""
+    name = storable_text(text) or ""
     for _ in range(2):
         name = _POSSESSIVE.sub("", name).strip(_EDGE_PUNCT + " ")
         name = _LEADING_ARTICLE.sub("", name)

@@ -26,6 +26,8 @@ from urllib.parse import urljoin, urlsplit
 import trafilatura
 from lxml.html import HtmlElement
 
+from pipeline.text import storable_text
+
 TRAFILATURA_OPTIONS = dict(
     favor_precision=True,
     include_comments=False,
@@ -95,12 +97,12 @@ def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
     published_at, date_source = choose_date(candidates)
     return ExtractedArticle(
         url=url,
-        title=_tidy(document.title),
+        title=storable_text(document.title),
         text=text,
         author=clean_author(document.author, page_authors),
         published_at=published_at,
-        site_name=_tidy(document.sitename),
-        language=detect_language(text, html_language or _tidy(document.language)),
+        site_name=storable_text(document.sitename),
+        language=detect_language(text, html_language or storable_text(document.language)),
         canonical_link=canonical,
         image_url=image_url or _absolute(url, document.image),
         date_source=date_source,
@@ -346,7 +348,11 @@ def _json_ld_objects(tree: HtmlElement):
                     stack.extend(graph)
 
 
-_AUTHOR_EDGE = re.compile(r"^(?:by|von|par|por|di|door)\s+|[\s·|,;:•/–—-]+$|^[\s·|,;:•/–—-]+", re.IGNORECASE)
+# The trailing run is only tried where a run starts (the lookbehind): tried at
+# every position of a long run of separators mid-string, it took quadratic time.
+_AUTHOR_EDGE = re.compile(
+    r"^(?:by|von|par|por|di|door)\s+|(?<![\s·|,;:•/–—-])[\s·|,;:•/–—-]+$|^[\s·|,;:•/–—-]+", re.IGNORECASE
+)
 
 
 def _page_author_strings(tree: HtmlElement) -> list[str]:
@@ -359,7 +365,7 @@ def _page_author_strings(tree: HtmlElement) -> list[str]:
 def clean_author(author: str | None, page_strings: list[str] | None = None) -> str | None:
     """Author names as written on the page: separators and "By" trimmed,
     case restored from the page where trafilatura changed it ("Dpa" -> "dpa")."""
-    author = _tidy(author)
+    author = storable_text(author)
     if not author:
         return None
     names = []
@@ -476,10 +482,3 @@ def is_future(
     timed = any(moment == published_at and has_time for _, moment, has_time in candidates or ())
     slack = timedelta(minutes=5) if timed else timedelta(hours=14)
     return published_at - now > slack
-
-
-def _tidy(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = " ".join(value.split())
-    return value or None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import email.utils
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,8 +18,9 @@ import lxml.html
 import yaml
 from lxml import etree
 
-from pipeline.config import Settings
-from pipeline.fetch import FetchError, FetchResult, run_fetch_feeds, run_fetch_pages
+from pipeline.config import Settings, default_settings
+from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
+from pipeline.text import storable_text
 
 
 class FeedListError(ValueError):
@@ -119,17 +121,19 @@ def _parse_opml(raw: bytes, path: Path) -> list[FeedSource]:
     return sources
 
 
-def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -> ParsedFeed:
+def parse_feed(
+    content: bytes, feed_url: str, content_type: str | None = None, *, settings: Settings | None = None
+) -> ParsedFeed:
     """Parse feed bytes into entries with absolute links.
 
     A document feedparser cannot read as a feed at all raises
     ``FeedParseError``; a feed with small faults (feedparser's "bozo") that
-    still yields entries is accepted, as readers of real feeds must.
+    still yields entries is accepted, as readers of real feeds must.  The
+    first ``max_entries_per_feed`` entries are read, titles are cut to
+    ``max_title_chars`` (``settings``, the defaults when None).
     """
-    headers = {"content-location": feed_url}
-    if content_type:
-        headers["content-type"] = content_type
-    parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False)
+    limits = settings or default_settings()
+    parsed = _feedparser_parse(content, feed_url, content_type)
     # "Small faults" are a content type or charset that do not match the bytes;
     # a document with no RSS/Atom root, or XML that breaks off, is not a feed.
     if not parsed.entries and (
@@ -142,7 +146,7 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
     entries = []
     seen: set[str] = set()
     skipped = 0
-    for item in parsed.entries:
+    for item in parsed.entries[:limits.max_entries_per_feed]:
         link = _entry_link(item)
         guid = (item.get("id") or "").strip()
         url = None
@@ -166,23 +170,61 @@ def parse_feed(content: bytes, feed_url: str, content_type: str | None = None) -
         entries.append(
             FeedEntry(
                 url=url,
-                title=(item.get("title") or "").strip() or None,
+                title=storable_text(item.get("title"), limit=limits.max_title_chars),
                 published_at=_entry_time(item),
                 summary=item.get("summary"),
             )
         )
     ttl = parsed.feed.get("ttl")
     ttl_match = _TTL.fullmatch(ttl) if isinstance(ttl, str) else None
-    warning = None
+    warnings = []
     if parsed.get("bozo") and isinstance(parsed.get("bozo_exception"), SAXException):
-        warning = f"malformed feed, read {len(parsed.entries)} entries: {parsed.bozo_exception}"
+        warnings.append(f"malformed feed, read {len(parsed.entries)} entries: {parsed.bozo_exception}")
+    if len(parsed.entries) > limits.max_entries_per_feed:
+        warnings.append(f"read the first {limits.max_entries_per_feed} of {len(parsed.entries)} entries")
     return ParsedFeed(
-        title=parsed.feed.get("title"),
+        title=storable_text(parsed.feed.get("title"), limit=limits.max_title_chars),
         entries=entries,
         ttl_minutes=int(ttl_match.group(1)) if ttl_match else None,
         skipped=skipped,
-        warning=warning,
+        warning=storable_text("; ".join(warnings)),
     )
+
+
+def _feedparser_parse(content: bytes, url: str, content_type: str | None) -> feedparser.FeedParserDict:
+    """feedparser.parse on fetched bytes, which are only ever read as a document.
+
+    feedparser takes a bytes or str argument that names an existing path for
+    that path (a body of "/etc/hostname" reads that file, "/dev/zero" reads
+    forever) and a str that looks like a URL for a URL to fetch itself: a
+    stream is read as it is.  Character references to no character make its
+    fallback parser raise (chr() of U+110000): they become U+FFFD first, as
+    the HTML standard reads them.  Whatever else it raises is a parse error
+    of this feed."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        return feedparser.parse(
+            io.BytesIO(_CHAR_REF.sub(_replace_bad_char_ref, content)),
+            response_headers=headers, sanitize_html=False,
+        )
+    except Exception as exc:  # noqa: BLE001 - a hostile feed costs itself, not the run
+        raise FeedParseError(f"not a feed: {type(exc).__name__}: {exc}") from exc
+
+
+# A numeric character reference, in any ASCII-compatible encoding; more digits
+# than any code point needs are matched too (int() refuses past 4,300).
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _replace_bad_char_ref(match: re.Match) -> bytes:
+    hex_digits, decimal_digits = match.groups()
+    digits = (hex_digits or decimal_digits).lstrip(b"0")
+    value = int(digits or b"0", 16 if hex_digits else 10) if len(digits) <= 8 else -1
+    if 0 < value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
+        return match.group(0)
+    return b"&#xFFFD;"
 
 
 def refresh_interval(
@@ -428,13 +470,14 @@ def discover_feeds(site_url: str, settings: Settings) -> list[DiscoveredFeed]:
         absolute = False
     if not absolute:
         raise FeedDiscoveryError(site_url, f"not an absolute http(s) URL: {site_url!r}", "url")
-    [page] = run_fetch_pages([site_url], settings)
+    politeness = Politeness()  # the site page and the candidates are one host's
+    [page] = run_fetch_pages([site_url], settings, politeness)
     declared: list[str] = []
     base_url = site_url
     if isinstance(page, FetchError):
         if page.kind == "content-type":
             # Not HTML: perhaps the feed itself.
-            [result] = run_fetch_feeds([(site_url, None, None)], settings)
+            [result] = run_fetch_feeds([(site_url, None, None)], settings, politeness)
             feed = _as_feed(site_url, result)
             if feed is not None:
                 return [feed]
@@ -450,7 +493,7 @@ def discover_feeds(site_url: str, settings: Settings) -> list[DiscoveredFeed]:
                 return [feed]
         declared = feed_links_in_page(page.content, page.final_url)
     candidates = list(dict.fromkeys(declared + [urljoin(base_url, path) for path in COMMON_FEED_PATHS]))
-    results = run_fetch_feeds([(url, None, None) for url in candidates], settings)
+    results = run_fetch_feeds([(url, None, None) for url in candidates], settings, politeness)
     if isinstance(page, FetchError) and all(
         isinstance(result, FetchError) and _unreachable(result) for result in results
     ):
@@ -483,12 +526,9 @@ def _as_feed(url: str, result: FetchResult | FetchError) -> DiscoveredFeed | Non
     """The fetched document as a discovered feed, or None if it is no feed."""
     if isinstance(result, FetchError) or result.status != 200:
         return None
-    headers = {"content-location": result.final_url}
-    if result.content_type:
-        headers["content-type"] = result.content_type
-    if not feedparser.parse(result.content, response_headers=headers).get("version"):
-        return None
     try:
+        if not _feedparser_parse(result.content, result.final_url, result.content_type).get("version"):
+            return None
         parsed = parse_feed(result.content, result.final_url, result.content_type)
     except FeedParseError:
         return None

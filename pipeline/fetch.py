@@ -15,11 +15,13 @@ import email.utils
 import functools
 import ipaddress
 import random
+import re
 import socket
 import ssl
+import threading
 import time
 import zlib
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -36,7 +38,8 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 class FetchError(Exception):
     """Fetching one URL failed; the message says why in a line, ``kind`` in a
     word (http, timeout, network, refused, too-large, redirects, robots,
-    content-type) and ``status`` gives the HTTP status where there was one."""
+    content-type, invalid-url, unexpected) and ``status`` gives the HTTP
+    status where there was one."""
 
     def __init__(self, url: str, message: str, kind: str = "network", status: int | None = None):
         super().__init__(message)
@@ -210,7 +213,39 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.full_user_agent, "Accept-Encoding": "gzip, deflate"},
         trust_env=False,
+        # Every hop of a redirect chain, not only the URL we were given.
+        event_hooks={"request": [_check_request_url]},
     )
+
+
+class InvalidURLError(Exception):
+    """A URL no request can be made to (bad host, port or scheme)."""
+
+
+def url_problem(url: str | httpx.URL) -> str | None:
+    """Why no request can be made to ``url``, or None.  httpx parses some
+    URLs the socket layer then rejects with exceptions that are not
+    httpx's (port 99999: OverflowError inside a task group), and
+    urllib.parse rejects others httpx accepts; both must agree first."""
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+        urlsplit(str(url)).port  # raises ValueError for what urllib cannot read
+        host, port = parsed.host, parsed.port  # .host decodes IDNA ("xn--a" fails here)
+    except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError (IDNA) is a ValueError
+        return f"invalid URL: {_first_line(exc)}"
+    if parsed.scheme not in ("http", "https"):
+        return f"invalid URL: not http(s): {parsed.scheme or 'no scheme'}"
+    if not host:
+        return "invalid URL: no host"
+    if port is not None and not 0 < port < 65536:
+        return f"invalid URL: port {port} out of range"
+    return None
+
+
+async def _check_request_url(request: httpx.Request) -> None:
+    problem = url_problem(request.url)
+    if problem:
+        raise InvalidURLError(problem)
 
 
 class Inflater:
@@ -261,13 +296,21 @@ class TransientHTTPError(Exception):
         self.retry_after = retry_after
 
 
+# ASCII digits only: "²".isdigit() is true and float("²") raises.
+_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date);
+    None for anything else."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.fullmatch(value):
         return float(value)
+    # The date parser takes any Unicode digit int() takes ("١٢"): not HTTP.
+    if not value.isascii():
+        return None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -277,20 +320,82 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
-class _Host:
-    """Politeness state of one host: how many at once, when the next may start."""
-
-    def __init__(self, connections: int):
-        self.slots = asyncio.Semaphore(connections)
-        self.lock = asyncio.Lock()
-        self.next_start = 0.0
-        self.crawl_delay = 0.0
-
-
-# robots.txt per origin, shared by the batches of one process for an hour.
 _ROBOTS_TTL = 3600.0
 _ROBOTS_MAX_BYTES = 512 * 1024
-_robots_cache: dict[str, tuple[float, Protego | None]] = {}
+# Hosts whose request times a run remembers.  The least recently asked goes
+# first, and by the time this many other hosts were asked its delay (10 s at
+# most, the Crawl-delay cap) has long passed: forgetting it costs nothing.
+POLITENESS_MAX_HOSTS = 10_000
+# robots.txt text a run keeps parsed, by size (each may be 512 KiB); an origin
+# forgotten is asked for its robots.txt again, one request.
+ROBOTS_CACHE_BYTES = 16 * 1024 * 1024
+
+
+def host_key(url: str) -> str:
+    """The host politeness is owed to: lower-cased name and port, without the
+    user info ("a@host" and "B@HOST" are one host)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Politeness:
+    """What a run owes each host, kept for the whole run: each batch has its
+    own client and event loop, but the gap between request starts to a host
+    and its robots.txt must not start over with every batch.  Create one per
+    run and pass it to every ``run_fetch_*`` call; thread-safe (the flow
+    fetches the next batch's pages in a thread)."""
+
+    def __init__(self, max_hosts: int = POLITENESS_MAX_HOSTS, robots_bytes: int = ROBOTS_CACHE_BYTES):
+        self._lock = threading.Lock()
+        self._max_hosts = max_hosts
+        self._robots_bytes = robots_bytes
+        # host key -> [next start (monotonic), robots.txt Crawl-delay]
+        self._hosts: OrderedDict[str, list[float]] = OrderedDict()
+        # origin -> (expires (monotonic), rules or None for "allow all", size)
+        self._robots: OrderedDict[str, tuple[float, Protego | None, int]] = OrderedDict()
+        self._robots_size = 0
+
+    def reserve_start(self, host: str, delay: float, max_crawl_delay: float) -> float:
+        """When the next request to ``host`` may start (monotonic): no sooner
+        than ``delay``, or the host's Crawl-delay up to ``max_crawl_delay``,
+        after the one before it."""
+        with self._lock:
+            state = self._hosts.pop(host, None) or [0.0, 0.0]
+            self._hosts[host] = state
+            while len(self._hosts) > self._max_hosts:
+                self._hosts.popitem(last=False)
+            start = max(time.monotonic(), state[0])
+            state[0] = start + max(delay, min(state[1], max_crawl_delay))
+            return start
+
+    def set_crawl_delay(self, host: str, seconds: float) -> None:
+        with self._lock:
+            state = self._hosts.pop(host, None) or [0.0, 0.0]
+            state[1] = seconds
+            self._hosts[host] = state
+            while len(self._hosts) > self._max_hosts:
+                self._hosts.popitem(last=False)
+
+    def robots(self, origin: str) -> tuple[bool, Protego | None]:
+        """(known, rules) of an origin's robots.txt; rules None allows all."""
+        with self._lock:
+            cached = self._robots.get(origin)
+            if cached is None or cached[0] < time.monotonic():
+                return False, None
+            self._robots.move_to_end(origin)
+            return True, cached[1]
+
+    def remember_robots(self, origin: str, rules: Protego | None, size: int) -> None:
+        with self._lock:
+            old = self._robots.pop(origin, None)
+            if old is not None:
+                self._robots_size -= old[2]
+            self._robots[origin] = (time.monotonic() + _ROBOTS_TTL, rules, size)
+            self._robots_size += size
+            while self._robots_size > self._robots_bytes and len(self._robots) > 1:
+                self._robots_size -= self._robots.popitem(last=False)[1][2]
 
 
 class Fetcher:
@@ -298,11 +403,15 @@ class Fetcher:
     host at once and a minimum gap between their starts, robots.txt for pages,
     retries with back-off for transient failures only."""
 
-    def __init__(self, client: httpx.AsyncClient, settings: Settings):
+    def __init__(self, client: httpx.AsyncClient, settings: Settings, politeness: Politeness | None = None):
         self.client = client
         self.settings = settings
+        self.politeness = politeness if politeness is not None else Politeness()
         self._global = asyncio.Semaphore(settings.max_connections)
-        self._hosts: dict[str, _Host] = defaultdict(lambda: _Host(settings.per_host_connections))
+        # Requests at once per host: this batch's own, like its connections.
+        self._slots: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.per_host_connections)
+        )
         self._robots_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def fetch(
@@ -314,6 +423,9 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> FetchResult:
+        problem = url_problem(url)
+        if problem:
+            raise FetchError(url, problem, "invalid-url")
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -339,8 +451,8 @@ class Fetcher:
         return base * random.uniform(0.5, 1.5)
 
     async def _fetch_once(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
-        host = self._hosts[(urlsplit(url).netloc or "").lower()]
-        async with self._global, host.slots:
+        host = host_key(url)
+        async with self._global, self._slots[host]:
             await self._wait_turn(host)
             try:
                 async with asyncio.timeout(self.settings.total_timeout):
@@ -360,17 +472,19 @@ class Fetcher:
                 raise _TransientNetworkError(_describe(exc), kind) from None
             except httpx.HTTPError as exc:
                 raise FetchError(url, _describe(exc)) from None
+            except InvalidURLError as exc:  # a redirect hop's, from the request hook
+                raise FetchError(url, str(exc), "invalid-url") from None
+            except (httpx.InvalidURL, ValueError) as exc:
+                # httpx reads a redirect's Location with errors it does not wrap (IDNA).
+                raise FetchError(url, f"invalid URL: {_first_line(exc)}", "invalid-url") from None
 
-    async def _wait_turn(self, host: _Host) -> None:
+    async def _wait_turn(self, host: str) -> None:
         """Space the starts of requests to one host by the configured delay
         (or the site's robots.txt Crawl-delay, when longer)."""
-        gap = max(self.settings.per_host_delay, min(host.crawl_delay, self.settings.max_crawl_delay))
-        async with host.lock:
-            now = time.monotonic()
-            start = max(now, host.next_start)
-            host.next_start = start + gap
-        if start > now:
-            await asyncio.sleep(start - now)
+        start = self.politeness.reserve_start(host, self.settings.per_host_delay, self.settings.max_crawl_delay)
+        wait = start - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def _get(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
         async with self.client.stream("GET", url, headers=headers) as response:
@@ -410,40 +524,42 @@ class Fetcher:
 
     async def robots_allows(self, url: str) -> bool:
         """Whether robots.txt of the URL's site lets our user agent fetch it."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        host = host_key(url)
+        origin = f"{urlsplit(url).scheme.lower()}://{host}"
         async with self._robots_locks[origin]:
-            cached = _robots_cache.get(origin)
-            if cached is None or cached[0] < time.monotonic():
-                rules = await self._load_robots(origin)
-                _robots_cache[origin] = (time.monotonic() + _ROBOTS_TTL, rules)
-            else:
-                rules = cached[1]
+            known, rules = self.politeness.robots(origin)
+            if not known:
+                rules, size = await self._load_robots(origin)
+                self.politeness.remember_robots(origin, rules, size)
         if rules is None:
             return True
         delay = rules.crawl_delay(self.settings.user_agent)
         if delay:
-            self._hosts[parts.netloc.lower()].crawl_delay = float(delay)
+            self.politeness.set_crawl_delay(host, float(delay))
         return rules.can_fetch(url, self.settings.user_agent)
 
-    async def _load_robots(self, origin: str) -> Protego | None:
-        """RFC 9309: a missing robots.txt (4xx) allows everything; an
-        unreachable one (5xx, network) allows nothing for now."""
+    async def _load_robots(self, origin: str) -> tuple[Protego | None, int]:
+        """The rules and their size.  RFC 9309: a missing robots.txt (4xx)
+        allows everything; an unreachable one (5xx, network) allows nothing
+        for now."""
         try:
             result = await self.fetch(origin + "/robots.txt", max_bytes=_ROBOTS_MAX_BYTES)
         except FetchError as exc:
             if exc.kind == "refused":
                 raise  # the page's own error: its address may not be fetched at all
             if (exc.status is not None and 400 <= exc.status < 500) or exc.kind == "too-large":
-                return None
-            return Protego.parse("User-agent: *\nDisallow: /")
-        return Protego.parse(result.content.decode("utf-8", errors="replace"))
+                return None, 0
+            return Protego.parse("User-agent: *\nDisallow: /"), 0
+        return Protego.parse(result.content.decode("utf-8", errors="replace")), len(result.content)
 
     async def fetch_pages(self, urls: Sequence[str]) -> list[FetchResult | FetchError]:
         """Fetch article pages concurrently; each result or error in input order."""
 
         async def one(url: str) -> FetchResult | FetchError:
             try:
+                problem = url_problem(url)
+                if problem:
+                    return FetchError(url, problem, "invalid-url")
                 if self.settings.respect_robots and not await self.robots_allows(url):
                     return FetchError(url, "disallowed by robots.txt", "robots")
                 result = await self.fetch(
@@ -452,6 +568,8 @@ class Fetcher:
                 )
             except FetchError as exc:
                 return exc
+            except Exception as exc:  # noqa: BLE001
+                return _unexpected(url, exc)
             media_type = (result.content_type or "text/html").split(";")[0].strip().lower()
             if media_type not in HTML_TYPES:
                 return FetchError(url, f"not an HTML page: {media_type}", "content-type")
@@ -474,6 +592,8 @@ class Fetcher:
                 )
             except FetchError as exc:
                 return exc
+            except Exception as exc:  # noqa: BLE001
+                return _unexpected(url, exc)
 
         return list(await asyncio.gather(*(one(*feed) for feed in feeds)))
 
@@ -497,25 +617,39 @@ def _is_refusal(exc: Exception) -> bool:
 def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out ({type(exc).__name__})"
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0]
 
 
-def run_fetch_pages(urls: Iterable[str], settings: Settings) -> list[FetchResult | FetchError]:
-    """Synchronous entry for callers without an event loop: one client for the lot."""
+def _unexpected(url: str, exc: Exception) -> FetchError:
+    """The last line of defence: whatever a dependency raises for one URL
+    costs that URL, never the batch (and so never the run)."""
+    return FetchError(url, f"unexpected {type(exc).__name__}: {_first_line(exc)}", "unexpected")
+
+
+def run_fetch_pages(
+    urls: Iterable[str], settings: Settings, politeness: Politeness | None = None
+) -> list[FetchResult | FetchError]:
+    """Synchronous entry for callers without an event loop: one client for
+    the lot.  ``politeness``: the run's (see Politeness); a new one if None."""
 
     async def main() -> list[FetchResult | FetchError]:
         async with build_client(settings) as client:
-            return await Fetcher(client, settings).fetch_pages(list(urls))
+            return await Fetcher(client, settings, politeness).fetch_pages(list(urls))
 
     return asyncio.run(main())
 
 
 def run_fetch_feeds(
-    feeds: Iterable[tuple[str, str | None, str | None]], settings: Settings
+    feeds: Iterable[tuple[str, str | None, str | None]], settings: Settings,
+    politeness: Politeness | None = None,
 ) -> list[FetchResult | FetchError]:
     async def main() -> list[FetchResult | FetchError]:
         async with build_client(settings) as client:
-            return await Fetcher(client, settings).fetch_feeds(list(feeds))
+            return await Fetcher(client, settings, politeness).fetch_feeds(list(feeds))
 
     return asyncio.run(main())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pipeline.clean import CleanedArticle, clean_article, remove_learned_lines, site_lines
+from pipeline.config import Settings, default_settings
 from pipeline.dedup import article_url, content_hash, site_of
 from pipeline.encoding import decode_html
 from pipeline.extract import ExtractError, extract_article
@@ -15,6 +16,7 @@ from pipeline.fetch import FetchResult
 from pipeline.neardup import fingerprint
 from pipeline.timelimit import TimeLimitExceeded, time_limit as page_time_limit
 from pipeline.store.load import ArticleRecord
+from pipeline.text import storable_text
 
 # A page whose cleaned text is shorter than this is a teaser, an index page
 # or an error page, not an article.
@@ -59,29 +61,34 @@ def extract_page(html: str | bytes, url: str, *, feed_title: str | None = None) 
 
 
 def prepare_article(
-    entry: Entry, page: FetchResult, learned: Mapping[str, frozenset[int]] | None = None
+    entry: Entry, page: FetchResult, learned: Mapping[str, frozenset[int]] | None = None,
+    settings: Settings | None = None,
 ) -> ArticleRecord:
-    """``learned`` holds each site's learned furniture lines (pipeline.clean)."""
+    """``learned`` holds each site's learned furniture lines (pipeline.clean);
+    title and text are cut to ``settings``' limits (the defaults when None)."""
+    limits = settings or default_settings()
     decoded = decode_html(page.content, page.content_type)
     cleaned = extract_page(decoded.text, page.final_url, feed_title=entry.feed_title)
     canonical_url = article_url(page.final_url, cleaned.canonical_link)
     site = site_of(canonical_url)
-    lines = site_lines(cleaned.text)
-    text = remove_learned_lines(cleaned.text, (learned or {}).get(site, frozenset()))
+    # Stored as it is hashed, fingerprinted and learned from.
+    body = storable_text(cleaned.text, multiline=True, limit=limits.max_text_chars) or ""
+    lines = site_lines(body)
+    text = remove_learned_lines(body, (learned or {}).get(site, frozenset()))
     if len(text) < MIN_ARTICLE_CHARS:
         raise ProcessError(f"too little text for an article ({len(text)} characters)")
     return ArticleRecord(
         canonical_url=canonical_url,
         url=entry.url,
         feed_id=entry.feed_id,
-        title=cleaned.title or entry.title,
+        title=storable_text(cleaned.title or entry.title, limit=limits.max_title_chars),
         text=text,
-        author=cleaned.author,
+        author=storable_text(cleaned.author),
         **choose_date(entry.published_at, cleaned),
-        language=cleaned.language,
-        site_name=cleaned.site_name,
-        dateline=cleaned.dateline,
-        agency=cleaned.agency,
+        language=storable_text(cleaned.language),
+        site_name=storable_text(cleaned.site_name),
+        dateline=storable_text(cleaned.dateline),
+        agency=storable_text(cleaned.agency),
         content_hash=content_hash(text),
         html_gzip=gzip.compress(page.content, compresslevel=6),
         final_url=page.final_url,
@@ -129,7 +136,7 @@ def choose_date(feed_date: datetime | None, cleaned: CleanedArticle) -> dict:
 
 def prepare_articles(
     jobs: Sequence[tuple[Entry, FetchResult]], learned: Mapping[str, frozenset[int]] | None = None,
-    time_limit: float | None = None,
+    settings: Settings | None = None, time_limit: float | None = None,
 ) -> list[ArticleRecord | ProcessError]:
     """prepare_article over many pages; a page's failure is returned in its
     place, not raised, so one bad page costs only itself: no usable article,
@@ -139,7 +146,7 @@ def prepare_articles(
     for entry, page in jobs:
         try:
             with page_time_limit(time_limit):
-                results.append(prepare_article(entry, page, learned))
+                results.append(prepare_article(entry, page, learned, settings))
         except ProcessError as exc:
             results.append(exc)
         except TimeLimitExceeded as exc:

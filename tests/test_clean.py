@@ -187,6 +187,36 @@ def test_split_dateline_leaves_text_without_a_dateline_alone(text):
     assert split_dateline(text) == (None, None, text)
 
 
+# Text that made a pattern backtrack for hours: a dateline "place" of 16
+# segments took 3.6 s, growing ~n^7; a source line's long word was cut into
+# six pieces every way.  Run in a child process: a regex holds the GIL, so no
+# thread could time it out.
+BODY_LINE = "The fish market on the east quay reopened on Thursday after a three-month renovation."
+PATHOLOGICAL_TEXTS = {
+    "dateline": ("split_dateline", "A" + ".a" * 59 + " said the minister on Tuesday.\n" + BODY_LINE),
+    "source-line": ("strip_boilerplate", BODY_LINE + "\nSource: " + "x" * 200 + " and seven more words after it here."),
+}
+HANG_GUARD_SECONDS = 60  # the patterns take milliseconds now; before, hours
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL_TEXTS))
+def test_pathological_text_is_cleaned_without_hanging(name):
+    import json
+    import subprocess
+    import sys
+
+    function, text = PATHOLOGICAL_TEXTS[name]
+    script = f"import json, sys; from pipeline.clean import {function}; print(json.dumps({function}(sys.stdin.read())))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=text, capture_output=True, text=True,
+        timeout=HANG_GUARD_SECONDS, cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    # Neither is what it looked like at first: the text is left as it was.
+    expected = [None, None, text] if function == "split_dateline" else text
+    assert json.loads(done.stdout) == expected
+
+
 # ----------------------------------------------------------------- boilerplate
 
 

@@ -292,3 +292,20 @@ def test_heading_repeated_as_first_line_is_dropped_even_when_it_differs_from_og_
     cleaned = clean_article(extract_article(fixture_bytes("page-heading-repeated-differs-from-og-title.html"), NORTH_PIER_URL))
     assert cleaned.title == "Jetty plan approved"
     assert cleaned.text.startswith("The harbour authority approved a plan on Tuesday")
+
+
+def test_author_with_a_long_run_of_separators_is_cleaned_without_hanging():
+    # The trailing-separators pattern was tried at every position of the run:
+    # quadratic, minutes for this.  A child process: a regex holds the GIL.
+    import subprocess
+    import sys
+
+    author = "Maren Holt" + " |" * 150_000 + " Harbour Gazette"
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from pipeline.extract import clean_author;"
+         " print(clean_author(sys.stdin.read())[-40:])"],
+        input=author, capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip("\n") == author[-40:]

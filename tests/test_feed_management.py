@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from flows.demo import serve_directory
-from pipeline import fetch
 from pipeline.config import Settings
 from pipeline.feeds import (
     COMMON_FEED_PATHS,
@@ -224,12 +223,6 @@ def test_page_links_are_absolute_http_urls_without_duplicates_whatever_the_page(
 
 ATOM = fixture_bytes("feed-atom.xml")  # "Valley Observer", 2 entries
 RSS = fixture_bytes("feed-rss2-relative-links.xml")  # "Harbour Gazette", 2 usable entries
-
-
-@pytest.fixture(autouse=True)
-def fresh_robots_cache(monkeypatch):
-    # robots.txt is cached per origin for an hour; a later test's server may get a freed port.
-    monkeypatch.setattr(fetch, "_robots_cache", {})
 
 
 @pytest.fixture

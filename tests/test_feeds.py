@@ -294,6 +294,68 @@ def test_bytes_that_are_no_feed_raise_feed_parse_error(content):
         parse_feed(content, HARBOUR_FEED_URL)
 
 
+def test_char_refs_to_no_character_become_u_fffd_and_the_feed_is_read():
+    # U+110000, 99999999, a lone surrogate and a number past int()'s limit on
+    # a C int: feedparser's fallback parser raised ValueError/OverflowError.
+    parsed = parse_feed(fixture_bytes("feed-title-char-ref-beyond-unicode.xml"), HARBOUR_FEED_URL)
+    assert parsed.title == "Harbour Gazette \ufffd News"
+    assert [(entry.title, entry.url) for entry in parsed.entries] == [
+        ("Ferry pier delayed \ufffd until May", "https://harbour.example.org/news/ferry-pier.html"),
+        ("Fish market reopens \ufffd on Saturday", "https://harbour.example.org/news/fish-market.html"),
+        ("Council approves \ufffd new quay", "https://harbour.example.org/news/new-quay.html"),
+    ]
+
+
+@pytest.mark.parametrize("reference", ["&#x110000;", "&#99999999;", "&#xD800;", "&#0;", "&#" + "9" * 5000 + ";"])
+def test_char_ref_to_no_character_in_a_broken_feed_is_read_too(reference):
+    # Broken XML goes to feedparser's fallback parser, where chr() raised.
+    content = rss(f"<item><title>A {reference} b</title><link>/a</link></item><item><title>Cut <b>off</title>")
+    parsed = parse_feed(content, HARBOUR_FEED_URL)
+    assert [entry.title for entry in parsed.entries][0] == "A \ufffd b"
+
+
+def test_a_feed_is_read_up_to_its_entry_limit_and_titles_up_to_theirs():
+    from pipeline.config import Settings
+
+    items = "".join(f"<item><title>Story {n} {'word ' * 300}</title><link>/{n}.html</link></item>" for n in range(600))
+    parsed = parse_feed(rss(items), HARBOUR_FEED_URL)
+    assert len(parsed.entries) == 500 and parsed.entries[-1].url.endswith("/499.html")
+    assert parsed.warning == "read the first 500 of 600 entries"
+    assert len(parsed.entries[0].title) <= 1000 and parsed.entries[0].title.endswith(" word")
+    few = parse_feed(rss(items), HARBOUR_FEED_URL, settings=Settings(max_entries_per_feed=3, max_title_chars=20))
+    assert [entry.title for entry in few.entries] == ["Story 0 word word", "Story 1 word word", "Story 2 word word"]
+
+
+def test_control_characters_leave_feed_and_entry_titles_single_line():
+    parsed = parse_feed(fixture_bytes("feed-titles-with-control-characters.xml"), HARBOUR_FEED_URL)
+    assert parsed.title == "Harbour Gazette News"
+    assert [entry.title for entry in parsed.entries] == ["Ferry pier delayed until May", "Fish market reopens"]
+
+
+@pytest.mark.integration
+def test_a_feed_body_naming_a_local_file_is_not_read_as_that_file(tmp_path):
+    # feedparser.parse opens a bytes or str argument that names an existing path.
+    from flows.demo import serve_directory
+    from pipeline.config import Settings
+    from pipeline.fetch import run_fetch_feeds
+
+    local_feed = (FIXTURES / "feed-atom.xml").resolve()
+    assert parse_feed(local_feed.read_bytes(), VALLEY_FEED_URL).entries  # a feed when read as a file
+    (tmp_path / "feed-body-is-a-local-path.xml").write_text(str(local_feed))
+    with serve_directory(tmp_path) as base_url:
+        settings = Settings(allow_private_hosts=base_url.removeprefix("http://"), retries=0)
+        [result] = run_fetch_feeds([(base_url + "/feed-body-is-a-local-path.xml", None, None)], settings)
+    assert result.content == str(local_feed).encode()
+    with pytest.raises(FeedParseError, match="^not a feed"):
+        parse_feed(result.content, result.final_url, result.content_type)
+
+
+_CHAR_REFS = st.one_of(
+    st.just(""),
+    st.integers(min_value=0, max_value=2**70).map(lambda n: f"&#{n};"),
+    st.integers(min_value=0, max_value=2**70).map(lambda n: f"&#x{n:x};"),
+)
+
 _LINKS = st.one_of(
     st.text(max_size=30),
     st.text(alphabet="htps:/[]@?#.exampl%\uff0f ", max_size=30),
@@ -312,6 +374,7 @@ def feed_like_bytes(draw) -> bytes:
         return (
             f'{declaration}<rss version="2.0"><channel><title>t</title>'
             f"<ttl>{escape(draw(st.text(max_size=6)))}</ttl><item><title>{escape(draw(st.text(max_size=10)))}"
+            f"{draw(_CHAR_REFS)}"
             f"</title><link>{escape(draw(_LINKS))}</link><guid>{escape(draw(_LINKS))}</guid>"
             f"<pubDate>{escape(draw(st.text(max_size=25)))}</pubDate></item></channel></rss>"
         ).encode("utf-8", "surrogatepass")

@@ -8,13 +8,16 @@ import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from pipeline.config import Settings
 from tests.hostile_server import QuietHTTPServer
 from pipeline.fetch import (
-    FetchError, FetchResult, HostAllowList, non_public_reason, run_fetch_feeds, run_fetch_pages,
+    FetchError, FetchResult, HostAllowList, Politeness, host_key, non_public_reason, parse_retry_after,
+    run_fetch_feeds, run_fetch_pages, url_problem,
 )
 
 pytestmark = pytest.mark.integration
@@ -91,6 +94,13 @@ class MisbehavingHandler(BaseHTTPRequestHandler):
             self._send(301, b"", {"Location": "/article"})
         elif path == "/redirect-to-other-loopback":
             self._send(302, b"", {"Location": f"http://127.0.0.2:{port}/article"})
+        elif path == "/redirect-to-invalid-port":
+            self._send(302, b"", {"Location": "http://127.0.0.1:99999/article"})
+        elif path == "/redirect-to-bad-idna":
+            self._send(302, b"", {"Location": "http://xn--a.example/article"})
+        elif path == "/429-retry-after-superscript":
+            # http.server writes headers as Latin-1: the byte 0xB2 is "²".
+            self._send(429, b"slow down", {"Retry-After": "\u00b2"})
         elif path == "/feed-etag":
             if self.headers.get("If-None-Match") == '"v1"':
                 self._send(304, b"", {"ETag": '"v1"'})
@@ -211,6 +221,72 @@ def test_conditional_get_gives_not_modified(server):
     assert second.content == b""
 
 
+# Links a feed can carry that httpx or the socket layer reject with
+# exceptions that are not httpx.HTTPError (InvalidURL, IDNAError, ValueError,
+# OverflowError in a task group).
+INVALID_URLS = [
+    "http://999.0.0.1/a",
+    "http://x.example:abc/",
+    "http://xn--a.example/",  # IDNA: U+0080 is no letter
+    "http://[::1/",
+    "http://x.example:99999/",
+    "http:///no-host",
+]
+
+
+def test_invalid_urls_end_as_errors_of_their_own_url(server):
+    redirects = [server + "/redirect-to-invalid-port", server + "/redirect-to-bad-idna"]
+    urls = INVALID_URLS + redirects + [server + "/article"]
+    settings = settings_for(server)
+    pages = run_fetch_pages(urls, settings)
+    feeds = run_fetch_feeds([(url, None, None) for url in urls], settings)
+    for results in (pages, feeds):
+        assert [result.url for result in results] == urls
+        assert [result.kind for result in results[:-1]] == ["invalid-url"] * (len(urls) - 1)
+        assert all(str(result).startswith("invalid URL: ") for result in results[:-1])
+        assert isinstance(results[-1], FetchResult)
+
+
+from hypothesis import given, settings as hypothesis_settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(host=st.text(max_size=30), port=st.one_of(st.none(), st.text(max_size=8)))
+def test_url_problem_never_raises_and_passes_only_what_httpx_and_urllib_read(host, port):
+    url = f"http://{host}" + (f":{port}" if port is not None else "") + "/a"
+    problem = url_problem(url)
+    if problem is None:
+        parsed = httpx.URL(url)
+        assert parsed.host and 0 < (parsed.port or 80) < 65536
+        urlsplit(url).port
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("\u00b2", None),  # isdigit() is true, float() raises
+        ("\u0661\u0662", None),  # Arabic-Indic 12: float() reads it, HTTP does not
+        ("1.5", None),
+        ("-3", None),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+        ("Wed, \u0662\u0661 Oct 2015 07:28:30 GMT", None),
+    ],
+)
+def test_retry_after_is_ascii_delta_seconds_or_an_http_date(value, seconds):
+    now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    assert parse_retry_after(value, now=now) == seconds
+
+
+def test_unreadable_retry_after_is_ignored_not_raised(server):
+    result = fetch_one(server, "/429-retry-after-superscript")
+    assert isinstance(result, FetchError)
+    assert (str(result), result.kind, result.status) == ("HTTP 429", "http", 429)
+
+
 def test_requests_to_one_host_are_spaced_by_the_delay(server):
     REQUEST_TIMES.clear()
     urls = [f"{server}/article?n={n}" for n in range(4)]
@@ -224,6 +300,68 @@ def test_requests_to_one_host_are_spaced_by_the_delay(server):
     # milliseconds on a busy machine (0.2896 s was seen), so allow 50 ms.
     # Without the delay the gaps are a millisecond or two.
     assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.25
+
+
+def article_starts() -> list[float]:
+    return sorted(moment for path, moment in REQUEST_TIMES if path.startswith("/article"))
+
+
+def test_two_batches_of_one_run_to_one_host_are_spaced_by_the_delay(server):
+    # Each batch has its own client and event loop; the run's Politeness
+    # carries the host's last start from one to the next.
+    REQUEST_TIMES.clear()
+    settings = settings_for(server, per_host_delay=0.3, respect_robots=False)
+    politeness = Politeness()
+    first = run_fetch_pages([f"{server}/article?batch=1"], settings, politeness)
+    second = run_fetch_pages([f"{server}/article?batch=2"], settings, politeness)
+    feeds = run_fetch_feeds([(f"{server}/article?batch=3", None, None)], settings, politeness)
+    assert all(isinstance(result, FetchResult) for result in first + second + feeds)
+    starts = article_starts()
+    assert len(starts) == 3
+    # A lower bound, with the same 50 ms allowance as the test above.
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.25
+
+
+def test_user_info_and_case_do_not_make_another_host(server):
+    REQUEST_TIMES.clear()
+    port = server.rsplit(":", 1)[1]
+    settings = settings_for(server, per_host_delay=0.3, respect_robots=False,
+                            allow_private_hosts=f"127.0.0.1:{port},localhost:{port}")
+    urls = [f"http://a@127.0.0.1:{port}/article?n=1", f"http://b@127.0.0.1:{port}/article?n=2",
+            f"http://LOCALHOST:{port}/article?n=3", f"http://localhost:{port}/article?n=4"]
+    politeness = Politeness()
+    for pair in (urls[:2], urls[2:]):
+        results = run_fetch_pages(pair, settings, politeness)
+        assert all(isinstance(result, FetchResult) for result in results), results
+    starts = article_starts()
+    assert len(starts) == 4
+    assert starts[1] - starts[0] >= 0.25 and starts[3] - starts[2] >= 0.25
+
+
+def test_host_key_is_the_lower_cased_host_and_port():
+    assert host_key("http://a@News.Example.org/x") == host_key("http://B@news.example.ORG:80/y") == "news.example.org:80"
+    assert host_key("https://news.example.org/x") == "news.example.org:443"
+    assert host_key("http://[::1]:8080/x") == "[::1]:8080"
+
+
+def test_politeness_forgets_the_least_recently_asked_host_past_its_bound():
+    politeness = Politeness(max_hosts=2)
+    first = politeness.reserve_start("a:80", 100.0, 10.0)
+    assert politeness.reserve_start("a:80", 100.0, 10.0) >= first + 100  # remembered
+    politeness.reserve_start("b:80", 100.0, 10.0)
+    politeness.reserve_start("c:80", 100.0, 10.0)
+    assert politeness.reserve_start("a:80", 100.0, 10.0) < first + 100  # forgotten: a new host again
+
+
+def test_politeness_keeps_robots_txt_within_its_byte_budget():
+    politeness = Politeness(robots_bytes=1000)
+    politeness.remember_robots("http://a:80", None, 600)
+    politeness.remember_robots("http://b:80", None, 300)
+    assert politeness.robots("http://a:80") == (True, None)  # a is now the most recently used
+    politeness.remember_robots("http://c:80", None, 300)
+    assert politeness.robots("http://b:80") == (False, None)
+    assert politeness.robots("http://a:80") == (True, None)
+    assert politeness.robots("http://c:80") == (True, None)
 
 
 def test_many_pages_keep_their_order_and_errors(server):
@@ -272,9 +410,6 @@ def test_allow_list_parsing():
 
 
 # ---------------------------------------------------------------- the guard, property-based
-
-from hypothesis import given, settings as hypothesis_settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 PRIVATE_NETWORKS = [ipaddress.ip_network(net) for net in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8",

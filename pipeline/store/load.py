@@ -20,6 +20,7 @@ from pipeline.neardup import Fingerprint, same_story
 from pipeline.records import EntryFailure
 from pipeline.store.engine import is_row_error
 from pipeline.store.runs import lease_held
+from pipeline.text import storable_text
 from pipeline.store.models import (
     Article, ArticleBand, ArticleEntity, ArticleFingerprint, Entity, EntityAlias, Feed, FetchFailure,
     RawPage, SiteBoilerplate, Story,
@@ -177,7 +178,7 @@ def record_feed_success(
             consecutive_failures=0,
             last_error=None,
             last_error_kind=None,
-            last_warning=warning,
+            last_warning=storable_text(warning),
             entries_skipped=entries_skipped,
         )
     )
@@ -200,6 +201,7 @@ def record_feed_failure(
     """Count the failure and back off: interval x 2^failures, capped, so a
     broken feed is asked less often but never given up on (unless 410 Gone)."""
     failures = feeds.c.consecutive_failures + 1
+    error = storable_text(error) or kind
     backoff = func.least(
         func.make_interval(0, 0, 0, 0, 0, 0, interval.total_seconds() * func.power(2, failures - 1)),
         func.make_interval(0, 0, 0, 0, 0, 0, max_interval.total_seconds()),
@@ -257,7 +259,7 @@ def record_failures(conn: Connection, failures: Sequence[EntryFailure]) -> None:
         return
     rows = [
         {"url": failure.url, "feed_id": failure.feed_id, "stage": failure.stage, "kind": failure.kind,
-         "error": failure.message[:2000]}
+         "error": (storable_text(failure.message) or failure.stage)[:2000]}
         for failure in {failure.url: failure for failure in failures}.values()
     ]
     statement = insert(fetch_failures).values(rows)

@@ -13,6 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
+from pipeline.text import storable_text
+
 # The advisory lock a live run holds: (RUN_LOCK_CLASS, run id modulo 2^31),
 # the two-int4 form, so that pg_locks shows the run id as objid.
 RUN_LOCK_CLASS = 735112
@@ -95,6 +97,17 @@ def finish_run(conn: Connection, run_id: int, status: str, counts: dict[str, int
                {", ".join(f"{name} = :{name}" for name in RUN_COUNTS)}
         WHERE id = :run
         """),
-        {"run": run_id, "status": status, "details": json.dumps(details, default=str),
+        {"run": run_id, "status": status, "details": json.dumps(_storable_details(details), default=str),
          **{name: counts.get(name, 0) for name in RUN_COUNTS}},
     )
+
+
+def _storable_details(details: dict) -> dict:
+    """Error messages quote what a feed or a page sent: jsonb refuses NUL."""
+    details = dict(details)
+    if details.get("errors"):
+        details["errors"] = [[storable_text(str(part)) for part in error] for error in details["errors"]]
+    for name in ("database_error", "failure"):
+        if details.get(name):
+            details[name] = storable_text(str(details[name]))
+    return details
