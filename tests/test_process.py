@@ -12,6 +12,8 @@ from pipeline.clean import CleanedArticle
 from pipeline.config import Settings
 from pipeline.fetch import FetchResult
 from pipeline.process import Entry, choose_date, prepare_article
+from pipeline.records import EntryFailure
+from pipeline.store import runs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -77,13 +79,13 @@ def test_control_characters_from_a_feed_and_a_page_never_reach_postgresql(clean_
     with clean_db.begin() as conn:
         feed_id = load.upsert_feeds(conn, [("https://harbour.example.org/rss", None)])["https://harbour.example.org/rss"]
         load.store_articles(conn, [record])
-        load.record_failures(conn, [(url + "?2", feed_id, "fetch", "refused:\x00 nothing \x07here")])
+        load.record_failures(conn, [EntryFailure(url + "?2", feed_id, "fetch", "refused", "refused:\x00 nothing \x07here")])
         load.record_feed_success(conn, feed_id, status=200, title=feed.title, etag=None, last_modified=None,
                                  next_fetch_at=datetime.now(UTC), warning="malformed\x00 feed")
         load.record_feed_failure(conn, feed_id, error="HTTP\x00 500", kind="http", status=500,
                                  interval=timedelta(minutes=30), max_interval=timedelta(hours=24))
-        run_id = load.start_run(conn, None, timedelta(minutes=15))
-        load.finish_run(conn, run_id, "completed", {}, {"errors": [[url + "\x00", "not\x00 a feed"]]})
+        run_id = runs.start_run(conn, None)
+        runs.finish_run(conn, run_id, "completed", {}, {"errors": [[url + "\x00", "not\x00 a feed"]]})
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT title, author FROM articles")).one() == (
             "Pier opening moves to May", "Maren Holt")
