@@ -118,6 +118,7 @@ class PageSpec:
     content_type: str | None
     content_encoding: str | None
     body: bytes
+    retry_after: str | None = None
 
 
 @dataclass
@@ -136,6 +137,7 @@ class FeedSpec:
     title: str
     entries: list[EntrySpec]
     body_kind: str  # "rss", "atom", "random", "local-path"
+    freshness: tuple[tuple[str, str], ...] = ()  # Expires / Cache-Control
     random_body: bytes = b""
     encoding: str = "utf-8"
     served_links: list[str] = field(default_factory=list)  # filled in when served
@@ -162,7 +164,7 @@ titles = st.one_of(
 )
 charset_labels = st.sampled_from(
     ["utf-8", "UTF-8", "iso-8859-1", "windows-1252", "utf-16", "punycode", "rot13", "uu_codec",
-     "x-no-such-charset", "utf-8\"; q=", "", "idna", "base64", "zlib_codec"]
+     "x-no-such-charset", "utf-8\"; q=", "", "idna", "base64", "zlib_codec", "undefined"]
 )
 content_types = st.one_of(
     st.none(),
@@ -176,8 +178,9 @@ content_encodings = st.sampled_from(["gzip", "deflate", "br", "identity", "gzip,
                                      "gzip-really"])
 retry_afters = st.one_of(
     st.none(),
-    st.sampled_from(["\u00b2", "1", "0", "-1", "99999999999999999999", "1e3", "Wed, 21 Oct 2015 07:28:00 GMT",
-                     "Fri, 31 Dec 9999 23:59:59 GMT", "soon", " 1 ", "\u0661"]),
+    st.sampled_from([  # also Expires values"\u00b2", "1", "0", "-1", "99999999999999999999", "1e3", "Wed, 21 Oct 2015 07:28:00 GMT",
+                     "Fri, 31 Dec 9999 23:59:59 GMT", "Thu, 01 Jan 99999999999 00:00:00 GMT", "soon", " 1 ",
+                     "\u0661"]),
 )
 # Links that must end as recorded failures (or, without http(s) and a host,
 # as skipped entries); none needs DNS.
@@ -193,7 +196,7 @@ hostile_links = st.sampled_from([
 
 @st.composite
 def pages(draw) -> PageSpec:
-    status = draw(mostly(st.just(200), st.sampled_from([404, 410, 500, 301])))
+    status = draw(mostly(st.just(200), st.sampled_from([404, 410, 500, 503, 429, 301])))
     kind = draw(mostly(st.just("article"), st.sampled_from(["random", "short"])))
     title = draw(titles)
     if kind == "random":
@@ -219,7 +222,8 @@ def pages(draw) -> PageSpec:
     if content_encoding == "gzip" and draw(st.booleans()):
         html = gzip.compress(html)  # sometimes the header tells the truth
     content_type = draw(mostly(st.builds("text/html; charset={}".format, charset_labels), content_types))
-    return PageSpec(status, content_type, content_encoding, html)
+    retry_after = draw(retry_afters) if status in (429, 503) else None
+    return PageSpec(status, content_type, content_encoding, html, retry_after)
 
 
 @st.composite
@@ -251,6 +255,11 @@ def feeds(draw) -> FeedSpec:
         title=draw(titles),
         entries=draw(st.lists(entries(), min_size=1, max_size=4)),
         body_kind=body_kind,
+        freshness=draw(mostly(st.just(()), st.one_of(
+            st.tuples(st.tuples(st.just("Expires"), st.one_of(retry_afters.filter(bool), st.just("0")))),
+            st.tuples(st.tuples(st.just("Cache-Control"),
+                                st.sampled_from(["max-age=999999999", "max-age=-1", "max-age=\u00b2", "no-cache"]))),
+        ))),
         random_body=draw(st.binary(max_size=2000)) if body_kind == "random" else b"",
         encoding=draw(st.sampled_from(["utf-8", "utf-8", "iso-8859-1", "utf-16"])),
     )
@@ -343,13 +352,13 @@ def serve_example(server: ExampleServer, example_feeds: list[FeedSpec], raw_text
             links.append(entry.link.replace("{base}", server.base_url).replace("{page}", page_path))
             if entry.page is not None:
                 page = entry.page
-                headers = _headers(page.content_type, page.content_encoding)
+                headers = _headers(page.content_type, page.content_encoding, page.retry_after)
                 if page.status == 301:
                     headers += (("Location", page_path + "-moved"),)
                 server.routes[page_path] = Response(page.status, headers, page.body)
         feed.served_links = links
         server.routes[feed_path] = Response(
-            feed.status, _headers(feed.content_type, feed.content_encoding, feed.retry_after),
+            feed.status, _headers(feed.content_type, feed.content_encoding, feed.retry_after) + feed.freshness,
             feed_document(feed, links, raw_text),
         )
         feed_urls.append(server.base_url + feed_path)

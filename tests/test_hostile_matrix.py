@@ -337,7 +337,8 @@ def isolated_run(engine, prefect_server, hostile_server, tmp_path_factory):
 def test_isolated_cases_are_all_tested():
     tested = {"invalid-host-links", "retry-after-superscript", "char-ref-past-unicode", "nul-titles",
               "charset-punycode", "charset-binary-codecs", "dateline-backtracking", "huge-vocabulary",
-              "body-is-local-path", "body-is-dev-zero", "rich-markup-titles"}
+              "body-is-local-path", "body-is-dev-zero", "rich-markup-titles",
+              "feed-charset-punycode", "expires-past-year-9999", "retry-after-past-year-9999"}
     assert set(ISOLATED_FEED_CASES) == tested
 
 
@@ -383,7 +384,7 @@ def test_nul_in_feed_entry_and_page_titles_is_dropped(isolated_run):
 
 @pytest.mark.parametrize(
     ("case_name", "labels"),
-    [("charset-punycode", ["punycode"]), ("charset-binary-codecs", ["rot13", "uu_codec"])],
+    [("charset-punycode", ["punycode"]), ("charset-binary-codecs", ["rot13", "uu_codec", "undefined"])],
 )
 def test_page_declaring_a_non_text_codec_is_decoded_as_undeclared(isolated_run, case_name, labels):
     assert set(labels) <= set(NON_TEXT_CHARSETS)
@@ -394,7 +395,7 @@ def test_page_declaring_a_non_text_codec_is_decoded_as_undeclared(isolated_run, 
         if path in case.articles:
             article = case.articles[path]
             assert f"Charset {label}." in article["text"]
-            assert article["charset_used"] not in {"punycode", "rot-13", "uu"}
+            assert article["charset_used"] not in {"punycode", "rot-13", "uu", "undefined"}
         else:
             assert case.base + path in case.failures, f"{path}: neither stored nor recorded"
 
@@ -451,3 +452,30 @@ def test_markup_and_escapes_in_titles_show_as_text_in_search(isolated_run, tmp_p
     assert search.returncode == 0, search.stderr[-3000:]
     assert "[link=https://evil.example]x[/link]" in search.stdout and "[/]" in search.stdout
     assert "\x1b" not in search.stdout
+
+
+def test_feed_declaring_a_non_text_charset_is_read_or_a_clear_parse_failure(isolated_run):
+    case = isolated_run("feed-charset-punycode")
+    case.assert_run_completed()
+    if case.feed["last_error"] is None:
+        assert set(case.articles) == {"/page/good-feed-charset-punycode.html"}
+    else:
+        assert case.feed["last_error_kind"] == "parse"
+        assert case.feed["last_error"].startswith("not a feed"), case.feed["last_error"]
+
+
+def test_expires_past_year_9999_is_a_far_next_fetch(isolated_run):
+    case = isolated_run("expires-past-year-9999")
+    case.assert_run_completed()
+    assert set(case.articles) == {"/page/good-expires.html"}
+    assert (case.feed["last_error"], case.feed["consecutive_failures"]) == (None, 0)
+    assert case.feed["next_fetch_at"] > case.feed["last_fetched_at"]
+
+
+def test_retry_after_date_past_year_9999_is_too_long_to_wait(isolated_run):
+    case = isolated_run("retry-after-past-year-9999")
+    case.assert_run_completed()
+    # Longer than any run waits: recorded as the 503 it is, asked once.
+    assert case.hits["/feed/retry-after-past-year-9999.xml"] == 1
+    assert (case.feed["last_error_kind"], case.feed["last_status"]) == ("http", 503)
+    assert case.feed["last_error"].startswith("HTTP 503"), case.feed["last_error"]
