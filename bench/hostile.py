@@ -8,11 +8,16 @@ Usage::
     python bench/hostile.py --child --baseline        # imports only (used by the parent)
 
 The parent starts ``tests.hostile_server.HostileServer`` and, for each case of
-``FEED_CASES`` in turn, runs a child process that does what an ingest run does
-with one feed, without the database: fetch the feed (``run_fetch_feeds``),
-``parse_feed`` on the result, fetch the entries' pages (``run_fetch_pages``,
-robots.txt included); for ``etag`` it fetches the feed a second time with the
-ETag it got.  The child prints one JSON object; the parent reads the child's
+``FEED_CASES`` and ``ISOLATED_FEED_CASES`` in turn, runs a child process that
+does what an ingest run does with one feed, without the database: fetch the
+feed (``run_fetch_feeds``), ``parse_feed`` on the result, fetch the entries'
+pages (``run_fetch_pages``, robots.txt included), then extract and clean the
+fetched pages (``prepare_articles``, as the workers do); for ``etag`` it
+fetches the feed a second time with the ETag it got.  What only the database
+can refuse (a NUL in a title, a search vector past 1 MiB) shows in
+tests/test_hostile_matrix.py, not here.  Each child runs with its address
+space capped (``CHILD_ADDRESS_SPACE``): a case that reads without end ends in
+MemoryError instead of taking the machine's memory.  The child prints one JSON object; the parent reads the child's
 peak RSS with ``os.wait4`` (``ru_maxrss``) and prints a Markdown table, the
 wall time of the whole matrix and the peak RSS of a baseline child that only
 imports the modules, so each case's cost above baseline is visible.
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -48,6 +54,7 @@ if str(REPO_ROOT) not in sys.path:
 FLAT_CASES = ("billion-laughs", "gzip-bomb", "deflate-bomb", "endless")
 DEFAULT_FLAT_MB = 16.0
 CHILD_TIMEOUT = 90.0  # a safety net only: every case ends on its own well before
+CHILD_ADDRESS_SPACE = 2 * 1024 ** 3
 MAX_TEXT = 90  # characters of a warning or an error shown in the outcome
 
 
@@ -84,6 +91,7 @@ def child(case: str | None, base_url: str | None) -> int:
     from pipeline.config import Settings  # noqa: F401 - the baseline's imports
     from pipeline.feeds import FeedParseError, parse_feed
     from pipeline.fetch import FetchError, run_fetch_feeds, run_fetch_pages
+    from pipeline.process import Entry, ProcessError, prepare_articles
 
     imported = time.perf_counter()
     report: dict = {"case": case, "import_seconds": round(imported - started, 3)}
@@ -121,9 +129,19 @@ def child(case: str | None, base_url: str | None) -> int:
             errors = [page for page in pages if isinstance(page, FetchError)]
             report["pages_ok"] = len(pages) - len(errors)
             report["page_errors"] = {page.url: f"{page.kind}: {page}" for page in errors}
-            outcome = f"ok: {_plural(len(urls), 'entry')}, {_plural(len(pages) - len(errors), 'page')}"
+            fetched = [(Entry(url=page.url, link=page.url, feed_id=None, feed_title=parsed.title), page)
+                       for page in pages if not isinstance(page, FetchError)]
+            extract_started = time.perf_counter()
+            prepared = prepare_articles(fetched)
+            report["extract_seconds"] = round(time.perf_counter() - extract_started, 3)
+            extract_errors = [result for result in prepared if isinstance(result, ProcessError)]
+            articles = len(prepared) - len(extract_errors)
+            outcome = (f"ok: {_plural(len(urls), 'entry')}, {_plural(len(pages) - len(errors), 'page')}, "
+                       f"{_plural(articles, 'article')}")
             if parsed.skipped:
                 notes.append(f"{parsed.skipped} without link skipped")
+            for message, count in Counter(_short(error) for error in extract_errors).items():
+                notes.append(f"extract: {message}" + (f" ×{count}" if count > 1 else ""))
             for message, count in Counter(f"{p.kind}: {p}" for p in errors).items():
                 notes.append(f"page {message}" + (f" ×{count}" if count > 1 else ""))
             if result.permanent_redirect:
@@ -172,6 +190,10 @@ def _current_rss_mb() -> float | None:
     return None
 
 
+def _cap_address_space() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
+
+
 def run_child(args: list[str], env: dict[str, str]) -> dict:
     """One child process; its JSON report plus wall time and peak RSS (MB)."""
     reset = _reset_peak_rss()
@@ -180,6 +202,7 @@ def run_child(args: list[str], env: dict[str, str]) -> dict:
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--child", *args],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=_cap_address_space,
     )
     killed = threading.Event()
 
@@ -269,10 +292,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--child takes CASE BASE_URL (or --baseline)")
         return child(*args.child)
 
-    from tests.hostile_server import FEED_CASES, HostileServer
+    from tests.hostile_server import FEED_CASES, ISOLATED_FEED_CASES, HostileServer
 
-    cases = args.case or list(FEED_CASES)
-    unknown = sorted(set(cases) - set(FEED_CASES))
+    known = FEED_CASES + ISOLATED_FEED_CASES
+    cases = args.case or known
+    unknown = sorted(set(cases) - set(known))
     if unknown:
         parser.error(f"unknown case(s): {', '.join(unknown)}")
     env = _child_env()
@@ -303,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Matrix wall time: {matrix_seconds:.1f} s for {len(rows)} cases, one child process each, in turn "
           f"(child wall times sum to {sum(r['wall_seconds'] for r in rows):.1f} s, of which fetch/parse work "
           f"{sum(r.get('seconds') or 0 for r in rows):.1f} s; the rest is interpreter start and imports).")
-    print(f"Baseline (a child that only imports pipeline.config/.feeds/.fetch and fetches nothing): "
+    print(f"Baseline (a child that only imports pipeline.config/.feeds/.fetch/.process and fetches nothing): "
           f"peak RSS {baseline_mb:.1f} MB, imports {baseline.get('import_seconds', 0):.2f} s.")
     spawner = max((r["spawner_rss_mb"] or 0) for r in [baseline, *rows])
     if all(r["peak_rss_exact"] for r in [baseline, *rows]):

@@ -4,17 +4,23 @@ bounded, so a client that does not hang up cannot keep it busy for long.
 
 A second listener on 127.0.0.2 records every request it gets: the guard
 must make sure it gets none.
+
+``FEED_CASES`` share one ingest run in the tests; ``ISOLATED_FEED_CASES``
+(issue 16) each get a run of their own, beside the ``alongside-<case>`` feed,
+because until their fixes land any one of them can stop or hang a whole run.
 """
 
 from __future__ import annotations
 
 import gzip
+import random
 import threading
 import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 ARTICLE_TEXT = (
     "The harbour authority said on Tuesday that the new ferry pier will open in May, "
@@ -73,6 +79,44 @@ _ZEROS = b"\0" * (64 * 1024 * 1024)
 GZIP_BOMB = gzip.compress(_ZEROS, compresslevel=9)
 DEFLATE_BOMB = zlib.compress(_ZEROS, 9)
 del _ZEROS
+
+
+ROOT = Path(__file__).resolve().parents[1]
+# A real local feed: a feed body naming it must not be read from disk.
+LOCAL_FEED_FILE = ROOT / "tests" / "fixtures" / "feed-atom.xml"
+# Exponential in the number of ".a" pairs for a backtracking dateline
+# pattern (x2.4 a pair): 18 pairs took 7 s, 24 (issue 16's example) 77 s in
+# a run, 30 would take hours: far past any hang guard on a slow machine.
+BACKTRACKING_FIRST_PARAGRAPH = "A" + ".a" * 30 + " said the harbour would stay closed until the storm passed."
+# Rich console markup and a terminal escape: text to store and show, never to interpret.
+MARKUP_TITLE = "Pier [/] opens [link=https://evil.example]x[/link] \x1b[2J late"
+# Non-text codecs a page may declare; Python's codecs.lookup knows them all.
+NON_TEXT_CHARSETS = ("punycode", "rot13", "uu_codec", "undefined")
+# An HTTP date whose year overflows a timestamp: found by the property test.
+DATE_PAST_YEAR_9999 = "Thu, 01 Jan 99999999999 00:00:00 GMT"
+
+
+def huge_vocabulary_text(words: int = 120_000, seed: int = 16) -> str:
+    """Prose of ``words`` distinct made-up words, ~1 MB: its tsvector passes
+    PostgreSQL's 1 MiB limit (each distinct lexeme costs ~15 bytes)."""
+    rng = random.Random(seed)
+    letters = "bcdfghjklmnpqrstvwxz"
+    vowels = "aeiou"
+    seen: set[str] = set()
+    while len(seen) < words:
+        seen.add("".join(rng.choice(letters) + rng.choice(vowels) for _ in range(4)))
+    vocabulary = sorted(seen)
+    rng.shuffle(vocabulary)
+    sentences = [" ".join(vocabulary[i:i + 12]).capitalize() + "." for i in range(0, len(vocabulary), 12)]
+    return "\n".join(" ".join(sentences[i:i + 8]) for i in range(0, len(sentences), 8))
+
+
+HUGE_VOCABULARY_PAGE = (
+    "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>The harbour glossary</title></head>"
+    "<body><article><h1>The harbour glossary</h1><p>"
+    + "</p><p>".join(huge_vocabulary_text().split("\n"))
+    + "</p></article></body></html>"
+).encode()
 
 
 @dataclass
@@ -189,6 +233,75 @@ class HostileHandler(BaseHTTPRequestHandler):
                 self.send(301, headers={"Location": "/feed/moved-here.xml"})
             elif path == "/feed/moved-here.xml":
                 self.send(200, rss([("Moved", "/page/good-9.html")]))
+            elif path.startswith("/feed/alongside-"):
+                case = path.removeprefix("/feed/alongside-").removesuffix(".xml")
+                self.send(200, rss([(f"Beside {case}", f"/page/good-alongside-{case}.html")]))
+            elif path == "/feed/invalid-host-links.xml":
+                self.send(200, rss([
+                    ("Good before", "/page/good-invalid-host-1.html"),
+                    ("Octet past 255", "http://999.0.0.1/a"),
+                    ("Port not a number", "http://x.example:abc/"),
+                    ("Good after", "/page/good-invalid-host-2.html"),
+                ]))
+            elif path == "/feed/retry-after-superscript.xml":
+                if hits == 1:
+                    # "²".isdigit() is true; float("²") raises.
+                    self.send(503, b"busy", "text/plain", {"Retry-After": "\u00b2"})
+                else:
+                    self.send(200, rss([("After the odd wait", "/page/good-retry-after-superscript.html")]))
+            elif path == "/feed/char-ref-past-unicode.xml":
+                self.send(200, rss([("Past U+10FFFF &#x110000; here", "/page/good-char-ref.html")],
+                                   title="Feed &#x110000; title"))
+            elif path == "/feed/nul-titles.xml":
+                self.send(200, rss([("Entry &#0;with a NUL", "/page/nul-title.html")], title="Feed &#0;with a NUL"))
+            elif path == "/feed/charset-punycode.xml":
+                self.send(200, rss([("Punycode page", "/page/charset-punycode.html")]))
+            elif path == "/feed/charset-binary-codecs.xml":
+                self.send(200, rss([("Rot13 page", "/page/charset-rot13.html"),
+                                    ("Uu page", "/page/charset-uu_codec.html"),
+                                    ("Undefined page", "/page/charset-undefined.html")]))
+            elif path == "/feed/feed-charset-punycode.xml":
+                self.send(200, rss([("Feed in punycode", "/page/good-feed-charset-punycode.html")]),
+                          "application/rss+xml; charset=punycode")
+            elif path == "/feed/expires-past-year-9999.xml":
+                self.send(200, rss([("Expires far away", "/page/good-expires.html")]),
+                          headers={"Expires": DATE_PAST_YEAR_9999})
+            elif path == "/feed/retry-after-past-year-9999.xml":
+                if hits == 1:
+                    self.send(503, b"busy", "text/plain", {"Retry-After": DATE_PAST_YEAR_9999})
+                else:
+                    self.send(200, rss([("After the long wait", "/page/good-retry-after-date.html")]))
+            elif path == "/feed/dateline-backtracking.xml":
+                self.send(200, rss([("Storm closes harbour", "/page/dateline-backtracking.html")]))
+            elif path == "/feed/huge-vocabulary.xml":
+                self.send(200, rss([("Normal before", "/page/good-huge-vocabulary-1.html"),
+                                    ("Glossary", "/page/huge-vocabulary.html"),
+                                    ("Normal after", "/page/good-huge-vocabulary-2.html")]))
+            elif path == "/feed/body-is-local-path.xml":
+                self.send(200, str(LOCAL_FEED_FILE).encode())
+            elif path == "/feed/body-is-dev-zero.xml":
+                self.send(200, b"/dev/zero")
+            elif path == "/feed/rich-markup-titles.xml":
+                self.send(200, rss([(MARKUP_TITLE, "/page/rich-markup.html"),
+                                    ("Markup in the link", "/page/[/]-[link=https://evil.example]x[/link].html")]))
+            elif path == "/page/nul-title.html":
+                # A NUL as a character reference and as a raw byte.
+                self.send(200, article_page("Harbour &#0;pier\x00 delayed", "Nul story. " + ARTICLE_TEXT),
+                          "text/html; charset=utf-8")
+            elif path.startswith("/page/charset-"):
+                label = path.removeprefix("/page/charset-").removesuffix(".html")
+                # An ESC and a stray byte: not UTF-8, and charset-normalizer
+                # gives up on it, so only the declared label is left to try.
+                page = article_page(f"Declared \x1b {label}", f"Charset {label}. " + ARTICLE_TEXT)
+                page = page.replace(b"charset='utf-8'", f"charset='{label}'".encode()).replace(b"<p>", b"<p>\x80", 1)
+                self.send(200, page, f"text/html; charset={label}")
+            elif path == "/page/dateline-backtracking.html":
+                self.send(200, article_page("Storm closes harbour", BACKTRACKING_FIRST_PARAGRAPH + " " + ARTICLE_TEXT),
+                          "text/html; charset=utf-8")
+            elif path == "/page/huge-vocabulary.html":
+                self.send(200, HUGE_VOCABULARY_PAGE, "text/html; charset=utf-8")
+            elif path == "/page/rich-markup.html":
+                self.send(200, article_page(MARKUP_TITLE, "Markup story. " + ARTICLE_TEXT), "text/html; charset=utf-8")
             elif path.startswith("/page/good-"):
                 number = path.removeprefix("/page/good-").removesuffix(".html")
                 self.send(200, article_page(f"Harbour story {number}", f"Story {number}. " + ARTICLE_TEXT),
@@ -261,4 +374,11 @@ FEED_CASES = [
     "429-then-ok", "503-then-ok", "500", "404", "410", "redirect-loop", "redirect-chain",
     "redirect-to-metadata", "redirect-to-other-loopback", "private-links", "etag", "empty",
     "html", "duplicate-guids", "windows-1252", "robots-blocked", "moved",
+]
+ISOLATED_FEED_CASES = [
+    "invalid-host-links", "retry-after-superscript", "char-ref-past-unicode", "nul-titles",
+    "charset-punycode", "charset-binary-codecs", "dateline-backtracking", "huge-vocabulary",
+    "body-is-local-path", "body-is-dev-zero", "rich-markup-titles",
+    # Not in issue 16: found while writing tests/test_flow_properties.py.
+    "feed-charset-punycode", "expires-past-year-9999", "retry-after-past-year-9999",
 ]
