@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import email.utils
 import io
 import re
 from collections.abc import Sequence
@@ -19,7 +18,9 @@ import yaml
 from lxml import etree
 
 from pipeline.config import Settings, default_settings
-from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
+from pipeline.fetch import (
+    FetchError, FetchResult, Politeness, parse_http_date, run_fetch_feeds, run_fetch_pages,
+)
 from pipeline.text import storable_text
 
 
@@ -242,11 +243,8 @@ def refresh_interval(
     if max_age:
         hints.append(timedelta(seconds=int(max_age.group(1))))
     elif lowered.get("expires"):
-        try:
-            expires = email.utils.parsedate_to_datetime(lowered["expires"])
-        except (TypeError, ValueError):
-            expires = None
-        if expires is not None and expires.tzinfo is not None:
+        expires = parse_http_date(lowered["expires"])
+        if expires is not None:
             hints.append(expires - (now or datetime.now(UTC)))
     return min(max(hints), maximum)
 

@@ -24,6 +24,7 @@ import zlib
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import httpcore
@@ -308,16 +309,23 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if _DELTA_SECONDS.fullmatch(value):
         return float(value)
-    # The date parser takes any Unicode digit int() takes ("١٢"): not HTTP.
-    if not value.isascii():
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
+    when = parse_http_date(value)
+    if when is None:
         return None
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date (Retry-After, Expires) with its time zone; None for
+    anything else, a year past 9999 included."""
+    # The date parser takes any Unicode digit int() takes ("١٢"): not HTTP.
+    if not value or not value.isascii():
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    return when if when.tzinfo is not None else None
 
 
 _ROBOTS_TTL = 3600.0

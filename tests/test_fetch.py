@@ -444,3 +444,11 @@ def test_only_global_addresses_pass_and_every_ordinary_global_one_does(address):
         assert target.is_global
     if target.is_global and not (target.is_reserved or target.is_multicast):
         assert reason is None
+
+
+def test_an_http_date_past_year_9999_is_no_date():
+    from pipeline.fetch import parse_http_date, parse_retry_after
+
+    assert parse_http_date("Thu, 01 Jan 99999999999 00:00:00 GMT") is None
+    assert parse_retry_after("Thu, 01 Jan 99999999999 00:00:00 GMT") is None
+    assert parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").year == 2015
