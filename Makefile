@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench-extraction bench-throughput clean
+.PHONY: install demo test test-unit bench-extraction bench-throughput clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The edit-test loop: no PostgreSQL, no HTTP server, no Prefect (seconds, not minutes).
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration"
 
 bench-extraction: $(STAMP)
 	$(BIN)/python bench/extraction.py --jobs 2
