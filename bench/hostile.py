@@ -340,15 +340,20 @@ def main(argv: list[str] | None = None) -> int:
           + (f" — {second_listener}" if second_listener else " (none reached it)"))
 
     flat_verdicts = []
+    # What the same work costs on a well-formed feed: a case that stores a
+    # page pays for extracting it (tens of MB of parser state) whatever its feed.
+    good = next((row for row in rows if row["case"] == "good"), None)
+    reference_mb = max(baseline_mb, good["peak_rss_mb"] if good else baseline_mb)
     print()
-    print(f"Memory on the entity-expansion, bomb and endless cases (flat = at most {args.flat_mb:g} MB above baseline):")
+    print(f"Memory on the entity-expansion, bomb and endless cases (flat = at most {args.flat_mb:g} MB above "
+          f"the larger of the baseline and the good case, {reference_mb:.1f} MB):")
     for row in rows:
         if row["case"] not in FLAT_CASES:
             continue
-        rise = row["peak_rss_mb"] - baseline_mb
+        rise = row["peak_rss_mb"] - reference_mb
         flat = rise <= args.flat_mb
         flat_verdicts.append({"case": row["case"], "rise_mb": round(rise, 1), "flat": flat})
-        print(f"- {row['case']}: peak {row['peak_rss_mb']:.1f} MB, {rise:+.1f} MB vs baseline "
+        print(f"- {row['case']}: peak {row['peak_rss_mb']:.1f} MB, {rise:+.1f} MB vs {reference_mb:.1f} MB "
               f"→ {'flat' if flat else 'NOT flat'}")
 
     failed = [r["case"] for r in rows if r["outcome"].startswith(("HUNG", "CRASHED"))]

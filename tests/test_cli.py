@@ -105,10 +105,12 @@ def test_demo_on_the_embedded_database(embedded_env):
         ("completed", 4, 0), ("completed", 4, 11),
     ]
     assert recorded[1]["pages_failed"] == 1 and recorded[1]["errors"] == 1  # the corpus's 404
+    assert recorded[1]["failures_by_kind"] == {"fetch: http": 1}
     assert summary_value(again.stdout, "run") == f"{recorded[0]['id']} (newsflow runs)"
     runs_table = run_cli("runs", env=embedded_env)
     assert_clean_output(runs_table)
     assert "completed" in runs_table.stdout
+    assert f"run {recorded[1]['id']} failures by kind: 1 fetch: http" in runs_table.stdout
 
     found = run_cli("search", "--json", "Blinken North Korea", env=embedded_env)
     assert found.returncode == 0, found.stderr

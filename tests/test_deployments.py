@@ -433,3 +433,4 @@ def test_a_process_worker_runs_the_deployments_of_prefect_yaml(
     assert artifact["flow_run_id"] == flow_run_id
     rows = {row["measure"]: row["value"] for row in json.loads(artifact["data"])}
     assert rows["articles new"] == 11 and rows["feeds"] == 4
+    assert rows["failed: fetch: http"] == 1  # the corpus's one missing page

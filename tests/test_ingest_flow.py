@@ -135,14 +135,15 @@ def test_seed_story_entities(engine, corpus_server, demo_run):
 
 def test_missing_page_is_recorded_and_the_run_goes_on(engine, demo_run):
     with engine.connect() as conn:
-        failures = conn.execute(text("SELECT url, stage, error, attempts FROM fetch_failures")).all()
+        failures = conn.execute(text("SELECT url, stage, kind, error, attempts FROM fetch_failures")).all()
     assert len(failures) == 1
-    url, stage, error, attempts = failures[0]
+    url, stage, kind, error, attempts = failures[0]
     assert url.endswith("/metrowire/2021/03/18/removed-story.html")
-    assert (stage, error) == ("fetch", "HTTP 404")
+    assert (stage, kind, error) == ("fetch", "http", "HTTP 404")
     # The second run tried it again.
     assert attempts == 2
     assert demo_run["first"]["pages_failed"] == 1
+    assert demo_run["first"]["failures_by_kind"] == {"fetch: http": 1}
 
 
 def test_second_run_adds_no_rows(demo_run):
