@@ -294,3 +294,36 @@ def test_entries_left_out_by_limit_come_in_the_next_run_despite_conditional_get(
     assert second["feeds_unchanged"] == 0
     assert articles == 11
     assert validators == 4
+
+
+def test_a_run_that_fails_midway_is_recorded_failed_and_hands_its_feeds_back(
+    clean_db, corpus_server, allow_test_servers, prefect_server, monkeypatch
+):
+    """Any error, not only a lost database, ends the run as failed with its
+    error and frees its feeds at once; the next run completes the work."""
+    from pipeline.config import reset_settings_cache
+    from tests.conftest import CORPUS
+
+    monkeypatch.setenv("NEWSFLOW_NER_MODELS", '{"en": "no_such_pipeline_installed"}')
+    monkeypatch.setenv("NEWSFLOW_WORKERS", "1")
+    reset_settings_cache()
+    with pytest.raises(Exception, match="no_such_pipeline_installed"):
+        _run(CORPUS, corpus_server)
+    monkeypatch.undo()
+    reset_settings_cache()
+    with clean_db.connect() as conn:
+        [(status, failure)] = conn.execute(text("SELECT status, details->>'failure' FROM ingest_runs")).all()
+        leased = conn.execute(text("SELECT count(*) FROM feeds WHERE leased_by IS NOT NULL")).scalar_one()
+        stored = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+    assert status == "failed" and "ModelUnavailable" in failure and "NEWSFLOW_NER_MODELS" in failure
+    assert leased == 0
+    assert stored > 0  # it failed after storing, at the entities
+
+    second = _run(CORPUS, corpus_server)
+    assert second["feeds"] == 4 and second["feeds_held"] == []
+    with clean_db.connect() as conn:
+        statuses = conn.execute(text("SELECT status FROM ingest_runs ORDER BY id")).scalars().all()
+        pending = conn.execute(text("SELECT count(*) FROM articles WHERE entities_status = 'pending'")).scalar_one()
+        articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+    assert statuses == ["failed", "completed"]
+    assert (articles, pending) == (11, 0)
