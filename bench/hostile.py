@@ -91,7 +91,8 @@ def child(case: str | None, base_url: str | None) -> int:
     from pipeline.config import Settings  # noqa: F401 - the baseline's imports
     from pipeline.feeds import FeedParseError, parse_feed
     from pipeline.fetch import FetchError, run_fetch_feeds, run_fetch_pages
-    from pipeline.process import Entry, ProcessError, prepare_articles
+    from pipeline.process import ProcessError, prepare_articles
+    from pipeline.records import Entry
 
     imported = time.perf_counter()
     report: dict = {"case": case, "import_seconds": round(imported - started, 3)}

@@ -267,7 +267,8 @@ def run_feed_order(engine, pages: list[SitePage], min_pages: int, run_minutes: i
     page's stored text (empty when rejected) and whether its site had
     ``min_pages`` pages stored before its run."""
     from pipeline.fetch import FetchResult
-    from pipeline.process import Entry, ProcessError, prepare_articles
+    from pipeline.process import ProcessError, prepare_articles
+    from pipeline.records import Entry
     from pipeline.store import load
 
     order = sorted(range(len(pages)), key=lambda i: (pages[i].published, pages[i].url))

@@ -132,7 +132,8 @@ def run_store_only(pages: list[Path], root: Path, base: str, url: str) -> dict:
 
     from pipeline.config import get_settings
     from pipeline.fetch import FetchResult
-    from pipeline.process import Entry, ProcessError, prepare_articles
+    from pipeline.process import ProcessError, prepare_articles
+    from pipeline.records import Entry
     from pipeline.store import load
     from pipeline.store.engine import sqlalchemy_url
     from pipeline.store.migrate import upgrade

@@ -28,9 +28,9 @@ from pipeline.dedup import canonicalize_url, site_of
 from pipeline.enrich import EnrichInput, EnrichResult, extract_entities_with_models
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
-from pipeline.process import Entry, ProcessError, prepare_articles
+from pipeline.process import ProcessError, prepare_articles
 from pipeline.store import load, runs
-from pipeline.records import EntryFailure
+from pipeline.records import Entry, EntryFailure
 from pipeline.store.engine import DatabaseUnavailable, database_error_line, get_engine, retry_database
 from pipeline.store.migrate import upgrade
 

@@ -118,7 +118,6 @@ class Settings(BaseSettings):
         default=90_000, ge=1,
         description="Characters of an article's text stored, cut at a paragraph where possible.",
     )
-    keep_raw_html: bool = True
     raw_html_days: float = Field(
         default=90, ge=0,
         description="The nightly maintenance deletes stored HTML older than this (0: keep it forever).",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pipeline.clean import CleanedArticle, clean_article, remove_learned_lines, site_lines
@@ -15,24 +14,12 @@ from pipeline.extract import ExtractError, extract_article
 from pipeline.fetch import FetchResult
 from pipeline.neardup import fingerprint
 from pipeline.timelimit import TimeLimitExceeded, time_limit as page_time_limit
-from pipeline.store.load import ArticleRecord
+from pipeline.records import ArticleRecord, Entry
 from pipeline.text import storable_text
 
 # A page whose cleaned text is shorter than this is a teaser, an index page
 # or an error page, not an article.
 MIN_ARTICLE_CHARS = 200
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A feed entry selected for fetching."""
-
-    url: str  # canonical form of the feed's link
-    link: str  # the link as the feed gave it
-    feed_id: int | None
-    title: str | None = None
-    published_at: datetime | None = None
-    feed_title: str | None = None
 
 
 class ProcessError(ValueError):

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.records import ArticleRecord
 from pipeline.clean import (
     BOILERPLATE_LINES,
     TRAILER_HEADINGS,
@@ -666,9 +667,9 @@ def test_a_dated_site_line_is_learned_across_pages_and_a_sentence_with_a_number_
         prose = " ".join(f"Report {n}, part {part}: the council discussed {topics[n]} at length." for part in range(20))
         return f"{prose}\n{print_line(n)}"
 
-    def record(n: int, body: str) -> load.ArticleRecord:
+    def record(n: int, body: str) -> ArticleRecord:
         url = f"https://{site}/{n}"
-        return load.ArticleRecord(
+        return ArticleRecord(
             canonical_url=url, url=url, feed_id=None, title=f"Story {n}", text=body, author=None,
             published_at=None, language="en", site_name=None, dateline=None, agency=None,
             content_hash=content_hash(body), fingerprint=fingerprint(body), final_url=url,

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from pipeline.clean import CleanedArticle
 from pipeline.config import Settings
 from pipeline.fetch import FetchResult
-from pipeline.process import Entry, choose_date, prepare_article
-from pipeline.records import EntryFailure
+from pipeline.process import choose_date, prepare_article
+from pipeline.records import Entry, EntryFailure
 from pipeline.store import runs
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -138,3 +138,15 @@ def test_the_longest_text_stored_keeps_its_search_vector_under_postgresql_limit(
     with clean_db.connect() as conn:
         size = conn.execute(text("SELECT pg_column_size(search_vector) FROM articles")).scalar()
     assert 0 < size < 1024 * 1024
+
+
+def test_a_worker_builds_records_without_loading_the_store_or_prefect():
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, pipeline.process; "
+         "print(sorted(m for m in ('sqlalchemy', 'psycopg', 'prefect', 'flows') if m in sys.modules))"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+    ).stdout.strip()
+    assert loaded == "[]"

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from pipeline.dedup import content_hash
 from pipeline.enrich import EntityMention
 from pipeline.neardup import fingerprint
-from pipeline.records import EntryFailure
+from pipeline.records import ArticleRecord, EntryFailure
 from pipeline.store import load, runs
 from pipeline.store.engine import sqlstate
 from pipeline.store.migrate import current_revision, head_revision, upgrade
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.integration
 LEASE = timedelta(minutes=15)
 
 
-def record(url: str, body: str, published: datetime | None = None, feed_id=None) -> load.ArticleRecord:
-    return load.ArticleRecord(
+def record(url: str, body: str, published: datetime | None = None, feed_id=None) -> ArticleRecord:
+    return ArticleRecord(
         canonical_url=url, url=url, feed_id=feed_id, title=f"Title of {url}", text=body,
         author=None, published_at=published, language="en", site_name=None,
         dateline=None, agency=None, content_hash=content_hash(body), html_gzip=gzip.compress(b"<p>x</p>"),
@@ -290,7 +290,7 @@ def test_site_lines_count_once_per_stored_page_and_learn_past_the_threshold(clea
     note = "Subscribe to the Harbour Gazette print edition for €5 a month."
     topics = ["the ferry timetable", "a new fish market", "dredging the harbour mouth"]
 
-    def page(n: int) -> load.ArticleRecord:
+    def page(n: int) -> ArticleRecord:
         # Three different stories of one site, each ending with the same line.
         body = " ".join(f"Report {n}, part {part}: the council discussed {topics[n - 1]} at length."
                         for part in range(30)) + f"\n{note}"
@@ -366,7 +366,7 @@ def test_an_article_matching_two_stories_merges_them_into_the_older(clean_db):
     assert [(m.id, m.story_id, m.is_canonical) for m in members] == [(1, 1, True), (2, 1, False), (3, 1, False)]
 
 
-def _mixed_batch() -> list[load.ArticleRecord]:
+def _mixed_batch() -> list[ArticleRecord]:
     """Exact and near copies, a copy of a copy, an article bridging two
     stories and a URL given twice, in one batch (listed out of order)."""
     sentences = [f"Line {n} tells part {n} of the long report on the port authority budget." for n in range(140)]
@@ -408,7 +408,7 @@ def test_a_batch_stores_the_same_stories_as_its_articles_one_at_a_time(clean_db,
     ordered = sorted(batch, key=lambda r: (r.published_at or datetime.max.replace(tzinfo=UTC), r.canonical_url))
     earlier = ordered[:stored_before]
 
-    def store(batches: list[list[load.ArticleRecord]]) -> tuple[list[tuple], tuple[int, ...]]:
+    def store(batches: list[list[ArticleRecord]]) -> tuple[list[tuple], tuple[int, ...]]:
         with clean_db.begin() as conn:
             conn.execute(text("TRUNCATE articles, stories RESTART IDENTITY CASCADE"))
             load.store_articles(conn, earlier)

@@ -9,7 +9,8 @@ import time
 from flows import workers
 from flows.workers import TimeLimit, map_in_chunks, pool
 from pipeline.fetch import FetchResult
-from pipeline.process import Entry, ProcessError, prepare_articles
+from pipeline.process import ProcessError, prepare_articles
+from pipeline.records import Entry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = os.path.join(ROOT, "seeds", "demo", "freepress", "2021", "03", "18",

@@ -420,11 +420,3 @@ def describe(engine: Engine) -> str:
     url = make_url(str(engine.url))
     host = url.query.get("host") or url.host or "localhost"
     return f"{url.database} on {host}" + (f":{url.port}" if url.port else "")
-
-
-def check_connection(engine: Engine) -> None:
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        raise DatabaseUnavailable(f"cannot connect to {describe(engine)}: {exc}") from exc

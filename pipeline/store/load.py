@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from pipeline.enrich import UNDECLARED_LANGUAGE, EntityMention, language_tag, named_in_title
 from pipeline.clean import SITE_RULES_VERSION
 from pipeline.neardup import Fingerprint, same_story
-from pipeline.records import EntryFailure
+from pipeline.records import ArticleRecord, EntryFailure
 from pipeline.store.engine import is_row_error
 from pipeline.store.runs import lease_held
 from pipeline.text import storable_text
@@ -37,38 +37,6 @@ site_boilerplate = SiteBoilerplate.__table__
 article_fingerprints = ArticleFingerprint.__table__
 article_bands = ArticleBand.__table__
 entity_aliases = EntityAlias.__table__
-
-
-@dataclass(frozen=True)
-class ArticleRecord:
-    """One cleaned article ready to store."""
-
-    canonical_url: str
-    url: str
-    feed_id: int | None
-    title: str | None
-    text: str
-    author: str | None
-    published_at: datetime | None
-    language: str | None
-    site_name: str | None
-    dateline: str | None
-    agency: str | None
-    content_hash: str
-    html_gzip: bytes = b""
-    final_url: str = ""
-    content_type: str | None = None
-    charset_declared: str | None = None
-    charset_used: str | None = None
-    replacement_ratio: float | None = None
-    image_url: str | None = None
-    date_source: str | None = None
-    date_candidates: list = field(default_factory=list)
-    date_warning: str | None = None
-    site: str | None = None
-    # (key, line) of the article's lines, counted towards its site's furniture.
-    site_lines: list[tuple[int, str]] = field(default_factory=list)
-    fingerprint: Fingerprint | None = None
 
 
 @dataclass
