@@ -45,7 +45,7 @@ What it does, in order:
    drawn from the benchmark bodies' word frequencies) with fingerprints and
    LSH bands are bulk-loaded with COPY up to each size (default 10k, then
    100k: about a minute and a half on 2 cores), and the flow's candidate
-   query (``pipeline/store/load.py::CANDIDATE_SQL``, for one article's bands)
+   query (``pipeline/store/articles.py::CANDIDATE_SQL``, for one article's bands)
    is timed for fresh fingerprints
    (no stored copy) and for near copies of stored texts; EXPLAIN shows the
    index it uses.
@@ -632,7 +632,8 @@ def measure_ner(engine) -> dict:
 # ---------------------------------------------------------------------------
 
 # The candidate query the flow runs for every new article.
-from pipeline.store.load import CANDIDATE_SQL, MAX_CANDIDATES  # noqa: E402
+from pipeline.store.articles import CANDIDATE_SQL  # noqa: E402
+from pipeline.stories import MAX_CANDIDATES  # noqa: E402
 
 _POOL: list = []
 

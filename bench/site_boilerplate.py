@@ -269,7 +269,7 @@ def run_feed_order(engine, pages: list[SitePage], min_pages: int, run_minutes: i
     from pipeline.fetch import FetchResult
     from pipeline.process import ProcessError, prepare_articles
     from pipeline.records import Entry
-    from pipeline.store import load
+    from pipeline.store import articles as article_store, site_lines as site_line_store
 
     order = sorted(range(len(pages)), key=lambda i: (pages[i].published, pages[i].url))
     runs: dict[int, list[int]] = {}
@@ -282,7 +282,7 @@ def run_feed_order(engine, pages: list[SitePage], min_pages: int, run_minutes: i
     for run in sorted(runs):
         batch = runs[run]
         with engine.connect() as conn:
-            learned = load.learned_site_lines(conn, {pages[i].site for i in batch}, min_pages)
+            learned = site_line_store.learned_site_lines(conn, {pages[i].site for i in batch}, min_pages)
         jobs = [
             (Entry(url=pages[i].url, link=pages[i].url, feed_id=None, title=pages[i].headline,
                    published_at=pages[i].published, feed_title=pages[i].outlet),
@@ -298,7 +298,7 @@ def run_feed_order(engine, pages: list[SitePage], min_pages: int, run_minutes: i
                 texts[i] = result.text
                 records.append(result)
         with engine.begin() as conn:
-            load.store_articles(conn, records)
+            article_store.store_articles(conn, records)
         for i in batch:
             stored_per_site[pages[i].site] = stored_per_site.get(pages[i].site, 0) + 1
     return texts, steady
@@ -309,7 +309,7 @@ def learned_lines(engine, min_pages: int) -> dict[str, list[str]]:
     from sqlalchemy import select
 
     from pipeline.clean import SITE_RULES_VERSION
-    from pipeline.store.load import site_boilerplate
+    from pipeline.store.site_lines import site_boilerplate
 
     with engine.connect() as conn:
         rows = conn.execute(

@@ -22,7 +22,7 @@ Usage::
 4. The ratio flow/floor (issue #9's target: >= 0.8 at N = 2,000).
 
 ``--store-only`` times the store stage alone instead: the pages prepared as
-the flow prepares them (outside the clock), then ``load.store_articles`` in
+the flow prepares them (outside the clock), then ``article_store.store_articles`` in
 batches of ``NEWSFLOW_BATCH_SIZE`` on a fresh database, one transaction per
 batch, as the flow does; then the same batches again (all already stored).
 """
@@ -134,7 +134,7 @@ def run_store_only(pages: list[Path], root: Path, base: str, url: str) -> dict:
     from pipeline.fetch import FetchResult
     from pipeline.process import ProcessError, prepare_articles
     from pipeline.records import Entry
-    from pipeline.store import load
+    from pipeline.store import articles as article_store
     from pipeline.store.engine import sqlalchemy_url
     from pipeline.store.migrate import upgrade
 
@@ -152,7 +152,7 @@ def run_store_only(pages: list[Path], root: Path, base: str, url: str) -> dict:
         started, cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(records), batch):
             with engine.begin() as conn:
-                load.store_articles(conn, records[start:start + batch])
+                article_store.store_articles(conn, records[start:start + batch])
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         results[f"{label}_seconds"] = round(seconds, 2)
         results[f"{label}_ms_per_article"] = round(1000 * seconds / len(records), 2)
@@ -219,7 +219,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="newsflow-store-") as tmp:
             base = "http://127.0.0.1:8000"
             _, pages = build_corpus(Path(tmp), base, args.articles, args.feeds, args.seed)
-            print(f"store: {args.articles} prepared articles, load.store_articles per batch …", flush=True)
+            print(f"store: {args.articles} prepared articles, article_store.store_articles per batch …", flush=True)
             with dedup.fresh_database(server, f"newsflow_bench_store_{os.getpid()}", False) as url:
                 results = run_store_only(pages, Path(tmp), base, url)
         report(results, args.json)

@@ -224,7 +224,7 @@ def _store_sources(sources) -> None:
 
     from sqlalchemy import text
 
-    from pipeline.store import load
+    from pipeline.store import feeds as feed_store
     from pipeline.store.migrate import upgrade
 
     bad = [source.url for source in sources if urlsplit(source.url).scheme not in {"http", "https"}]
@@ -236,7 +236,7 @@ def _store_sources(sources) -> None:
     with engine.begin() as conn:
         count = text("SELECT count(*) FROM feeds")
         before = conn.execute(count).scalar()
-        load.upsert_feeds(conn, [(source.url, source.name) for source in sources])
+        feed_store.upsert_feeds(conn, [(source.url, source.name) for source in sources])
         after = conn.execute(count).scalar()
     console.print(f"{after - before} new feed(s), {len(sources) - (after - before)} already stored")
 

@@ -29,8 +29,15 @@ from pipeline.enrich import EnrichInput, EnrichResult, extract_entities_with_mod
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
 from pipeline.process import ProcessError, prepare_articles
-from pipeline.store import load, runs
 from pipeline.records import Entry, EntryFailure
+from pipeline.store import (
+    articles as article_store,
+    entities as entity_store,
+    entries as entry_store,
+    feeds as feed_store,
+    site_lines as site_line_store,
+    runs,
+)
 from pipeline.store.engine import DatabaseUnavailable, database_error_line, get_engine, retry_database
 from pipeline.store.migrate import upgrade
 
@@ -122,9 +129,9 @@ def _claim_feeds(engine, run_id, sources, force, settings):
     with engine.begin() as conn:
         scope = None
         if sources is not None:
-            ids = load.upsert_feeds(conn, [(source.url, source.name) for source in sources])
+            ids = feed_store.upsert_feeds(conn, [(source.url, source.name) for source in sources])
             scope = [ids[source.url] for source in sources]
-        claimed = load.claim_feeds(
+        claimed = feed_store.claim_feeds(
             conn, run_id, lease=settings.feed_lease, ids=scope, force=force,
             max_attempts=settings.max_entry_attempts,
         )
@@ -189,9 +196,9 @@ def select_new_entries(
     def read() -> list[Entry]:
         candidates = dict(unique)
         with engine.connect() as conn:
-            for url, feed_id in load.retryable_failures(conn, claimed, settings.max_entry_attempts):
+            for url, feed_id in entry_store.retryable_failures(conn, claimed, settings.max_entry_attempts):
                 candidates.setdefault(url, Entry(url=url, link=url, feed_id=feed_id))
-            known = load.stored_urls(conn, list(candidates))
+            known = entry_store.stored_urls(conn, list(candidates))
         return [entry for url, entry in candidates.items() if url not in known]
 
     return retry_database(read)
@@ -220,7 +227,7 @@ def start_batch(
 
     def read_learned():
         with engine.connect() as conn:
-            return load.learned_site_lines(
+            return site_line_store.learned_site_lines(
                 conn,
                 (site_of(page.final_url) for page in pages if not isinstance(page, FetchError)),
                 settings.site_rule_min_pages,
@@ -270,14 +277,14 @@ def ingest_batch(engine: Engine, batch: BatchInFlight, settings: Settings) -> tu
 
     def store():
         with engine.begin() as conn:
-            outcome, refused = load.store_articles_isolated(conn, records)
+            outcome, refused = article_store.store_articles_isolated(conn, records)
             rejected = [
                 EntryFailure(entry_of[id(record)].url, record.feed_id, "store", "rejected", database_error_line(exc))
                 for record, exc in refused
             ]
-            load.record_failures(conn, failures + rejected)
+            entry_store.record_failures(conn, failures + rejected)
             refused_ids = {id(record) for record, _ in refused}
-            load.clear_failures(conn, [entry_of[id(record)].url for record in records if id(record) not in refused_ids])
+            entry_store.clear_failures(conn, [entry_of[id(record)].url for record in records if id(record) not in refused_ids])
         return outcome, rejected
 
     try:
@@ -313,7 +320,7 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
 
     def one_batch() -> tuple[int, int]:
         with engine.begin() as conn:
-            pending = load.claim_pending_canonical(conn, settings.batch_size)
+            pending = entity_store.claim_pending_canonical(conn, settings.batch_size)
             if not pending:
                 return 0, 0
             results = map_in_chunks(
@@ -324,12 +331,12 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
             by_model: dict[str | None, list] = {}
             for item, (model, result) in zip(pending, results, strict=True):
                 by_model.setdefault(model, []).append((item.id, result.status, result.entities))
-            written = sum(load.store_entities(conn, rows, model=model) for model, rows in by_model.items())
+            written = sum(entity_store.store_entities(conn, rows, model=model) for model, rows in by_model.items())
             return len(pending), written
 
     def copies() -> int:
         with engine.begin() as conn:
-            return load.copy_entities_to_copies(conn)
+            return entity_store.copy_entities_to_copies(conn)
 
     enriched = links = 0
     while True:
@@ -374,7 +381,7 @@ def start_entities(engine: Engine, article_ids: list[int], settings: Settings) -
 
     def read():
         with engine.connect() as conn:
-            return load.pending_canonical(conn, article_ids)
+            return entity_store.pending_canonical(conn, article_ids)
 
     pending = retry_database(read)
     if not pending:
@@ -392,12 +399,12 @@ def finish_entities(engine: Engine, job: EntitiesInFlight) -> tuple[int, int]:
 
     def store() -> tuple[int, int]:
         with engine.begin() as conn:
-            still_pending = load.lock_pending_canonical(conn, list(results))
+            still_pending = entity_store.lock_pending_canonical(conn, list(results))
             by_model: dict[str | None, list] = {}
             for article_id in still_pending:
                 model, result = results[article_id]
                 by_model.setdefault(model, []).append((article_id, result.status, result.entities))
-            written = sum(load.store_entities(conn, rows, model=model) for model, rows in by_model.items())
+            written = sum(entity_store.store_entities(conn, rows, model=model) for model, rows in by_model.items())
             return len(still_pending), written
 
     return retry_database(store)
@@ -414,11 +421,11 @@ def commit_feed_states(
 
 def _write_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Settings, run_id: int) -> None:
     with engine.begin() as conn:
-        load.release_leases(conn, run_id)
+        feed_store.release_leases(conn, run_id)
         for outcome in outcomes:
             feed_id = outcome.job.id
             if outcome.error:
-                load.record_feed_failure(
+                feed_store.record_feed_failure(
                     conn, feed_id, error=outcome.error, kind=outcome.error_kind or "network",
                     status=outcome.status, interval=settings.feed_interval,
                     max_interval=settings.feed_max_interval,
@@ -426,16 +433,16 @@ def _write_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Se
                 )
                 continue
             if outcome.unchanged:
-                load.record_feed_unchanged(conn, feed_id, outcome.next_fetch_at)
+                feed_store.record_feed_unchanged(conn, feed_id, outcome.next_fetch_at)
             else:
-                load.record_feed_success(
+                feed_store.record_feed_success(
                     conn, feed_id, status=outcome.status or 200, title=outcome.title,
                     etag=outcome.etag, last_modified=outcome.last_modified,
                     next_fetch_at=outcome.next_fetch_at, warning=outcome.warning,
                     entries_skipped=outcome.skipped,
                 )
             if outcome.moved_to and outcome.moved_to != outcome.job.url:
-                load.move_feed(conn, feed_id, outcome.moved_to)
+                feed_store.move_feed(conn, feed_id, outcome.moved_to)
 
 
 class RunHold:
@@ -643,7 +650,7 @@ def held_feeds_line(run_id: int, since: datetime, count: int) -> str:
 
 def _renew_leases(engine: Engine, run_id: int, settings: Settings) -> None:
     with engine.begin() as conn:
-        load.renew_leases(conn, run_id, settings.feed_lease)
+        feed_store.renew_leases(conn, run_id, settings.feed_lease)
 
 
 def record_run(engine: Engine, summary: IngestSummary) -> None:
@@ -668,7 +675,7 @@ def record_run(engine: Engine, summary: IngestSummary) -> None:
         def write():
             with engine.begin() as conn:
                 runs.finish_run(conn, summary.run_id, status, counts, details)
-                load.release_leases(conn, summary.run_id)
+                feed_store.release_leases(conn, summary.run_id)
         try:
             retry_database(write, attempts=1)
         except DatabaseUnavailable:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from flows.ingest import enrich_pending
 from pipeline.config import Settings, get_settings
 from pipeline.enrich import model_versions
-from pipeline.store import load
+from pipeline.store import articles as article_store, entities as entity_store
 from pipeline.store.engine import get_engine, retry_database
 from pipeline.store.migrate import upgrade
 
@@ -40,11 +40,11 @@ def reenrich_stored(engine, settings: Settings, since: datetime | None = None) -
     versions = model_versions(settings.ner_models)
     started = time.perf_counter()
     with engine.begin() as conn:
-        marked = load.mark_for_reenrichment(conn, models=versions, since=since)
+        marked = entity_store.mark_for_reenrichment(conn, models=versions, since=since)
     logger.info("%d articles to re-enrich with %s", marked, versions)
     enriched, links = enrich_pending(engine, settings) if marked else (0, 0)
     with engine.begin() as conn:
-        load.delete_orphan_entities(conn)
+        entity_store.delete_orphan_entities(conn)
     return {
         "models": versions, "model": ", ".join(sorted(set(versions.values()))),
         "articles_marked": marked, "articles_enriched": enriched,
@@ -72,7 +72,7 @@ def maintenance(raw_html_days: float | None = None) -> dict:
     if days > 0:
         def prune() -> int:
             with engine.begin() as conn:
-                return load.prune_raw_pages(conn, timedelta(days=days))
+                return article_store.prune_raw_pages(conn, timedelta(days=days))
         pruned = retry_database(prune)
     logger.info("raw HTML older than %s days: %d pages deleted", days or "∞", pruned)
 

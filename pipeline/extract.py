@@ -94,7 +94,7 @@ def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
     if recall is not None and recall.text:
         text = merge_runs(text, recall.text)
     candidates = date_candidates(tree, url, json_ld, document.date)
-    published_at, date_source = choose_date(candidates)
+    published_at, date_source = best_page_date(candidates)
     return ExtractedArticle(
         url=url,
         title=storable_text(document.title),
@@ -457,7 +457,7 @@ def date_candidates(
     return found
 
 
-def choose_date(candidates: list[tuple[str, datetime, bool]]) -> tuple[datetime | None, str | None]:
+def best_page_date(candidates: list[tuple[str, datetime, bool]]) -> tuple[datetime | None, str | None]:
     """The most trusted candidate; a date without time takes the time of day
     from a less trusted candidate on the same calendar day."""
     if not candidates:

@@ -650,7 +650,7 @@ def test_a_dated_site_line_is_learned_across_pages_and_a_sentence_with_a_number_
     from pipeline.clean import line_key, remove_learned_lines, site_lines
     from pipeline.dedup import content_hash
     from pipeline.neardup import fingerprint
-    from pipeline.store import load
+    from pipeline.store import articles as article_store, site_lines as site_line_store
 
     site, min_pages = "ledger.example", 3
     topics = ["the ferry timetable", "a new fish market", "dredging the harbour mouth", "the sea wall"]
@@ -677,10 +677,10 @@ def test_a_dated_site_line_is_learned_across_pages_and_a_sentence_with_a_number_
         )
 
     with clean_db.begin() as conn:
-        load.store_articles(conn, [record(0, f"{story(0)}\n{numbered_sentence(1200)}"), record(1, story(1))])
-        assert load.learned_site_lines(conn, [site], min_support=min_pages) == {}
-        load.store_articles(conn, [record(2, story(2))])
-        learned = load.learned_site_lines(conn, [site], min_support=min_pages)[site]
+        article_store.store_articles(conn, [record(0, f"{story(0)}\n{numbered_sentence(1200)}"), record(1, story(1))])
+        assert site_line_store.learned_site_lines(conn, [site], min_support=min_pages) == {}
+        article_store.store_articles(conn, [record(2, story(2))])
+        learned = site_line_store.learned_site_lines(conn, [site], min_support=min_pages)[site]
         shown = conn.execute(
             sql("SELECT text FROM site_boilerplate WHERE host = :host AND support >= :n"),
             {"host": site, "n": min_pages},

@@ -208,15 +208,15 @@ def test_statement_timeout_loses_one_batch_the_run_carries_on_and_the_next_run_r
     other batches are stored.  Once the lock is released, a plain rerun
     stores the lost batch."""
     from pipeline.records import EntryFailure
-    from pipeline.store import load
+    from pipeline.store import entries as entry_store, feeds as feed_store
 
     engine = clean_db
     locked_url = corpus.entries[0]
     lost = set(corpus.entries[:BATCH_SIZE])
     agency_feed, other_feed = corpus.feed_urls
     with engine.begin() as conn:
-        feed_ids = load.upsert_feeds(conn, [(url, None) for url in corpus.feed_urls])
-        load.record_failures(
+        feed_ids = feed_store.upsert_feeds(conn, [(url, None) for url in corpus.feed_urls])
+        entry_store.record_failures(
             conn, [EntryFailure(locked_url, feed_ids[agency_feed], "fetch", "timeout", "timed out (an earlier run)")])
     holder = engine.connect()
     try:

@@ -66,7 +66,7 @@ def test_control_characters_from_a_feed_and_a_page_never_reach_postgresql(clean_
     """NUL made PostgreSQL refuse the row (text and jsonb); the other
     controls are dropped with it wherever a record is made."""
     from pipeline.feeds import parse_feed
-    from pipeline.store import load
+    from pipeline.store import articles as article_store, entries as entry_store, feeds as feed_store
 
     url = "https://harbour.example.org/news/pier.html"
     raw = (FIXTURES / "page-without-title-author-with-control-character.html").read_bytes()
@@ -77,12 +77,12 @@ def test_control_characters_from_a_feed_and_a_page_never_reach_postgresql(clean_
     record = prepare_article(entry, page)
     feed = parse_feed((FIXTURES / "feed-titles-with-control-characters.xml").read_bytes(), url)
     with clean_db.begin() as conn:
-        feed_id = load.upsert_feeds(conn, [("https://harbour.example.org/rss", None)])["https://harbour.example.org/rss"]
-        load.store_articles(conn, [record])
-        load.record_failures(conn, [EntryFailure(url + "?2", feed_id, "fetch", "refused", "refused:\x00 nothing \x07here")])
-        load.record_feed_success(conn, feed_id, status=200, title=feed.title, etag=None, last_modified=None,
+        feed_id = feed_store.upsert_feeds(conn, [("https://harbour.example.org/rss", None)])["https://harbour.example.org/rss"]
+        article_store.store_articles(conn, [record])
+        entry_store.record_failures(conn, [EntryFailure(url + "?2", feed_id, "fetch", "refused", "refused:\x00 nothing \x07here")])
+        feed_store.record_feed_success(conn, feed_id, status=200, title=feed.title, etag=None, last_modified=None,
                                  next_fetch_at=datetime.now(UTC), warning="malformed\x00 feed")
-        load.record_feed_failure(conn, feed_id, error="HTTP\x00 500", kind="http", status=500,
+        feed_store.record_feed_failure(conn, feed_id, error="HTTP\x00 500", kind="http", status=500,
                                  interval=timedelta(minutes=30), max_interval=timedelta(hours=24))
         run_id = runs.start_run(conn, None)
         runs.finish_run(conn, run_id, "completed", {}, {"errors": [[url + "\x00", "not\x00 a feed"]]})
@@ -127,14 +127,14 @@ def worst_case_search_vector_page(paragraphs: int) -> bytes:
 
 @pytest.mark.integration
 def test_the_longest_text_stored_keeps_its_search_vector_under_postgresql_limit(clean_db):
-    from pipeline.store import load
+    from pipeline.store import articles as article_store, entries as entry_store, feeds as feed_store
 
     url = "https://harbour.example.org/news/worst-case.html"
     page = FetchResult(url, url, 200, worst_case_search_vector_page(250), "text/html; charset=utf-8")
     record = prepare_article(Entry(url=url, link=url, feed_id=None, title="\U00020000-\U00020001 " * 300), page)
     assert len(record.text) <= Settings().max_text_chars
     with clean_db.begin() as conn:  # PostgreSQL refused it before: "string is too long for tsvector"
-        load.store_articles(conn, [record])
+        article_store.store_articles(conn, [record])
     with clean_db.connect() as conn:
         size = conn.execute(text("SELECT pg_column_size(search_vector) FROM articles")).scalar()
     assert 0 < size < 1024 * 1024

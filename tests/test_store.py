@@ -15,7 +15,14 @@ from pipeline.dedup import content_hash
 from pipeline.enrich import EntityMention
 from pipeline.neardup import fingerprint
 from pipeline.records import ArticleRecord, EntryFailure
-from pipeline.store import load, runs
+from pipeline.store import (
+    articles as article_store,
+    entities as entity_store,
+    entries as entry_store,
+    feeds as feed_store,
+    site_lines as site_line_store,
+    runs,
+)
 from pipeline.store.engine import sqlstate
 from pipeline.store.migrate import current_revision, head_revision, upgrade
 from pipeline.store.models import metadata
@@ -53,7 +60,7 @@ def test_same_text_joins_one_story_and_earliest_leads(clean_db):
     early = record("https://a.example/story", body.replace("way", "way"), datetime(2021, 3, 18, 9, tzinfo=UTC))
     other = record("https://a.example/other", "Something else entirely happened today. " * 5)
     with clean_db.begin() as conn:
-        outcome = load.store_articles(conn, [late, early, other])
+        outcome = article_store.store_articles(conn, [late, early, other])
     assert (len(outcome.inserted), outcome.new_stories, outcome.copies) == (3, 2, 1)
     with clean_db.connect() as conn:
         rows = conn.execute(text(
@@ -70,9 +77,9 @@ def test_same_text_joins_one_story_and_earliest_leads(clean_db):
 def test_storing_twice_adds_nothing(clean_db):
     batch = [record(f"https://a.example/{n}", f"Story number {n} with enough words. " * 5) for n in range(3)]
     with clean_db.begin() as conn:
-        load.store_articles(conn, batch)
+        article_store.store_articles(conn, batch)
     with clean_db.begin() as conn:
-        again = load.store_articles(conn, batch)
+        again = article_store.store_articles(conn, batch)
     assert again.inserted == [] and again.already_stored == 3
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM articles")).scalar() == 3
@@ -83,20 +90,20 @@ def test_storing_twice_adds_nothing(clean_db):
 def test_a_copy_takes_the_entities_of_its_story(clean_db):
     body = "Antony Blinken spoke in Seoul about North Korea. " * 5
     with clean_db.begin() as conn:
-        load.store_articles(conn, [
+        article_store.store_articles(conn, [
             record("https://a.example/1", body, datetime(2021, 3, 18, 9, tzinfo=UTC)),
             record("https://b.example/1", body, datetime(2021, 3, 18, 10, tzinfo=UTC)),
         ])
     with clean_db.begin() as conn:
-        pending = load.claim_pending_canonical(conn, 10)
+        pending = entity_store.claim_pending_canonical(conn, 10)
         assert [item.id for item in pending] == [1]
-        load.store_entities(conn, [(1, "done", [
+        entity_store.store_entities(conn, [(1, "done", [
             EntityMention("Antony Blinken", "PERSON", 5, False),
             EntityMention("North Korea", "GPE", 5, False),
         ])])
     with clean_db.begin() as conn:
-        assert load.copy_entities_to_copies(conn) == 1
-        assert load.copy_entities_to_copies(conn) == 0
+        assert entity_store.copy_entities_to_copies(conn) == 1
+        assert entity_store.copy_entities_to_copies(conn) == 0
     with clean_db.connect() as conn:
         rows = conn.execute(text(
             "SELECT a.canonical_url, e.name, a.entities_status FROM article_entities ae"
@@ -113,25 +120,25 @@ def test_a_copy_takes_the_entities_of_its_story(clean_db):
 
 def test_failures_count_attempts_and_clear_on_success(clean_db):
     with clean_db.begin() as conn:
-        feed_id = load.upsert_feeds(conn, [("https://a.example/rss", "A")])["https://a.example/rss"]
-        load.record_failures(conn, [EntryFailure("https://a.example/x", feed_id, "fetch", "http", "HTTP 503")])
-        load.record_failures(conn, [EntryFailure("https://a.example/x", feed_id, "fetch", "timeout", "timed out after 30 s")])
-        assert load.retryable_failures(conn, [feed_id], max_attempts=5) == [("https://a.example/x", feed_id)]
-        assert load.retryable_failures(conn, [feed_id], max_attempts=2) == []
+        feed_id = feed_store.upsert_feeds(conn, [("https://a.example/rss", "A")])["https://a.example/rss"]
+        entry_store.record_failures(conn, [EntryFailure("https://a.example/x", feed_id, "fetch", "http", "HTTP 503")])
+        entry_store.record_failures(conn, [EntryFailure("https://a.example/x", feed_id, "fetch", "timeout", "timed out after 30 s")])
+        assert entry_store.retryable_failures(conn, [feed_id], max_attempts=5) == [("https://a.example/x", feed_id)]
+        assert entry_store.retryable_failures(conn, [feed_id], max_attempts=2) == []
         row = conn.execute(text("SELECT error, attempts FROM fetch_failures")).one()
         assert tuple(row) == ("timed out after 30 s", 2)
-        load.clear_failures(conn, ["https://a.example/x"])
+        entry_store.clear_failures(conn, ["https://a.example/x"])
         assert conn.execute(text("SELECT count(*) FROM fetch_failures")).scalar() == 0
 
 
 def test_upsert_feeds_keeps_state_and_names(clean_db):
     with clean_db.begin() as conn:
-        first = load.upsert_feeds(conn, [("https://a.example/rss", "A")])
-        load.record_feed_failure(
+        first = feed_store.upsert_feeds(conn, [("https://a.example/rss", "A")])
+        feed_store.record_feed_failure(
             conn, first["https://a.example/rss"], error="HTTP 500", kind="http", status=500,
             interval=timedelta(minutes=30), max_interval=timedelta(hours=24),
         )
-        second = load.upsert_feeds(conn, [("https://a.example/rss", None), ("https://b.example/rss", "B")])
+        second = feed_store.upsert_feeds(conn, [("https://a.example/rss", None), ("https://b.example/rss", "B")])
         assert second["https://a.example/rss"] == first["https://a.example/rss"]
         row = conn.execute(text(
             "SELECT name, consecutive_failures, last_error FROM feeds WHERE url = 'https://a.example/rss'"
@@ -149,10 +156,10 @@ def _feed_state(conn, url):
 def test_failing_feed_backs_off_exponentially_up_to_the_cap_and_is_never_dropped(clean_db):
     url = "https://a.example/rss"
     with clean_db.begin() as conn:
-        feed_id = load.upsert_feeds(conn, [(url, "A")])[url]
+        feed_id = feed_store.upsert_feeds(conn, [(url, "A")])[url]
         waits = []
         for _ in range(8):
-            load.record_feed_failure(
+            feed_store.record_feed_failure(
                 conn, feed_id, error="HTTP 503 (after 3 attempts)", kind="http", status=503,
                 interval=timedelta(minutes=30), max_interval=timedelta(hours=24),
             )
@@ -167,31 +174,31 @@ def test_failing_feed_backs_off_exponentially_up_to_the_cap_and_is_never_dropped
 def test_gone_feed_is_disabled_with_its_reason(clean_db):
     url = "https://a.example/gone.xml"
     with clean_db.begin() as conn:
-        feed_id = load.upsert_feeds(conn, [(url, None)])[url]
-        load.record_feed_failure(
+        feed_id = feed_store.upsert_feeds(conn, [(url, None)])[url]
+        feed_store.record_feed_failure(
             conn, feed_id, error="HTTP 410", kind="http", status=410,
             interval=timedelta(minutes=30), max_interval=timedelta(hours=24), disable=True,
         )
         state = _feed_state(conn, url)
-        assert load.claim_feeds(conn, runs.start_run(conn, None), lease=LEASE, force=True) == []
+        assert feed_store.claim_feeds(conn, runs.start_run(conn, None), lease=LEASE, force=True) == []
     assert state["disabled"] is True
     assert state["disabled_reason"] == "HTTP 410"
 
 
 def test_only_due_feeds_are_claimed_unless_forced_and_a_leased_feed_is_skipped(clean_db):
     with clean_db.begin() as conn:
-        ids = load.upsert_feeds(conn, [("https://a.example/1", None), ("https://a.example/2", None)])
-        load.record_feed_success(
+        ids = feed_store.upsert_feeds(conn, [("https://a.example/1", None), ("https://a.example/2", None)])
+        feed_store.record_feed_success(
             conn, ids["https://a.example/1"], status=200, title="One", etag='"e"', last_modified=None,
             next_fetch_at=datetime.now(UTC) + timedelta(minutes=30),
         )
         first, second, third = (runs.start_run(conn, None) for _ in range(3))
-        due = [(row[1], row[4]) for row in load.claim_feeds(conn, first, lease=LEASE)]
+        due = [(row[1], row[4]) for row in feed_store.claim_feeds(conn, first, lease=LEASE)]
         # Feed 2 is leased by the first run: even a forced run leaves it alone.
-        forced = [row[1] for row in load.claim_feeds(conn, second, lease=LEASE, force=True)]
-        load.release_leases(conn, first)
-        load.release_leases(conn, second)
-        listed = [row[1] for row in load.claim_feeds(
+        forced = [row[1] for row in feed_store.claim_feeds(conn, second, lease=LEASE, force=True)]
+        feed_store.release_leases(conn, first)
+        feed_store.release_leases(conn, second)
+        listed = [row[1] for row in feed_store.claim_feeds(
             conn, third, lease=LEASE, ids=[ids["https://a.example/1"]], force=True)]
         holders = dict(conn.execute(text("SELECT url, leased_by FROM feeds")).all())
     assert due == [("https://a.example/2", True)]
@@ -202,16 +209,16 @@ def test_only_due_feeds_are_claimed_unless_forced_and_a_leased_feed_is_skipped(c
 
 def test_a_feed_with_entries_to_retry_is_claimed_but_not_due(clean_db):
     with clean_db.begin() as conn:
-        ids = load.upsert_feeds(conn, [("https://a.example/1", None)])
-        load.record_feed_success(
+        ids = feed_store.upsert_feeds(conn, [("https://a.example/1", None)])
+        feed_store.record_feed_success(
             conn, ids["https://a.example/1"], status=200, title="One", etag=None, last_modified=None,
             next_fetch_at=datetime.now(UTC) + timedelta(minutes=30),
         )
         run = runs.start_run(conn, None)
-        assert load.claim_feeds(conn, run, lease=LEASE, max_attempts=3) == []
-        load.record_failures(
+        assert feed_store.claim_feeds(conn, run, lease=LEASE, max_attempts=3) == []
+        entry_store.record_failures(
             conn, [EntryFailure("https://a.example/x", ids["https://a.example/1"], "fetch", "http", "HTTP 503")])
-        claimed = load.claim_feeds(conn, run, lease=LEASE, max_attempts=3)
+        claimed = feed_store.claim_feeds(conn, run, lease=LEASE, max_attempts=3)
     assert [(row[1], row[4]) for row in claimed] == [("https://a.example/1", False)]
 
 
@@ -221,12 +228,12 @@ def test_a_dead_runs_feeds_are_claimed_at_once_and_it_reads_abandoned(clean_db):
 
     holder = clean_db.connect()
     with holder.begin():
-        load.upsert_feeds(holder, [("https://a.example/1", None)])
+        feed_store.upsert_feeds(holder, [("https://a.example/1", None)])
         dead = runs.start_run(holder, None)
-        assert len(load.claim_feeds(holder, dead, lease=LEASE)) == 1
+        assert len(feed_store.claim_feeds(holder, dead, lease=LEASE)) == 1
     with clean_db.begin() as conn:
         other = runs.start_run(conn, None)
-        assert load.claim_feeds(conn, other, lease=LEASE) == []  # alive: its feed is its own
+        assert feed_store.claim_feeds(conn, other, lease=LEASE) == []  # alive: its feed is its own
         assert runs.feeds_held_by_others(conn, other) == [(dead, recent_runs(conn)[-1]["started_at"], 1)]
     # The process is killed: its session ends, the lease has 15 minutes to run.
     holder.invalidate()
@@ -234,7 +241,7 @@ def test_a_dead_runs_feeds_are_claimed_at_once_and_it_reads_abandoned(clean_db):
     with clean_db.begin() as conn:
         shown = {row["id"]: row["status"] for row in recent_runs(conn)}
         live = runs.start_run(conn, None)
-        claimed = load.claim_feeds(conn, live, lease=LEASE)
+        claimed = feed_store.claim_feeds(conn, live, lease=LEASE)
         statuses = dict(conn.execute(text("SELECT id, status FROM ingest_runs")).all())
     assert shown[dead] == "abandoned"  # at once, before any later run says so
     assert [row[1] for row in claimed] == ["https://a.example/1"]
@@ -244,12 +251,12 @@ def test_a_dead_runs_feeds_are_claimed_at_once_and_it_reads_abandoned(clean_db):
 def test_a_live_run_whose_lease_lapsed_loses_its_feeds_but_stays_running(clean_db):
     """The lease time is the backstop for a run that is alive but stuck."""
     with clean_db.begin() as conn:
-        load.upsert_feeds(conn, [("https://a.example/1", None)])
+        feed_store.upsert_feeds(conn, [("https://a.example/1", None)])
         stuck = runs.start_run(conn, None)
-        assert len(load.claim_feeds(conn, stuck, lease=LEASE)) == 1
+        assert len(feed_store.claim_feeds(conn, stuck, lease=LEASE)) == 1
         conn.execute(text("UPDATE feeds SET lease_until = now() - interval '1 minute'"))
         live = runs.start_run(conn, None)
-        claimed = load.claim_feeds(conn, live, lease=LEASE)
+        claimed = feed_store.claim_feeds(conn, live, lease=LEASE)
         statuses = dict(conn.execute(text("SELECT id, status FROM ingest_runs")).all())
     assert [row[1] for row in claimed] == ["https://a.example/1"]
     assert statuses == {stuck: "running", live: "running"}
@@ -257,28 +264,28 @@ def test_a_live_run_whose_lease_lapsed_loses_its_feeds_but_stays_running(clean_d
 
 def test_a_claim_in_progress_is_skipped_not_waited_for(clean_db):
     with clean_db.begin() as conn:
-        load.upsert_feeds(conn, [(f"https://a.example/{n}", None) for n in range(4)])
+        feed_store.upsert_feeds(conn, [(f"https://a.example/{n}", None) for n in range(4)])
         first, second = runs.start_run(conn, None), runs.start_run(conn, None)
     with clean_db.connect() as one, clean_db.connect() as other:
         with one.begin():
-            taken = load.claim_feeds(one, first, lease=LEASE)
+            taken = feed_store.claim_feeds(one, first, lease=LEASE)
             # Not committed yet: the rows are locked, the other run skips them at once.
             with other.begin():
                 other.execute(text("SET LOCAL lock_timeout = '2s'"))
-                assert load.claim_feeds(other, second, lease=LEASE) == []
+                assert feed_store.claim_feeds(other, second, lease=LEASE) == []
         with other.begin():
-            assert load.claim_feeds(other, second, lease=LEASE) == []
+            assert feed_store.claim_feeds(other, second, lease=LEASE) == []
     assert len(taken) == 4
 
 
 def test_permanent_redirect_moves_the_feed_unless_the_target_is_stored(clean_db):
     with clean_db.begin() as conn:
-        ids = load.upsert_feeds(conn, [("https://old.example/rss", None), ("https://taken.example/rss", None)])
-        assert load.move_feed(conn, ids["https://old.example/rss"], "https://new.example/rss")
-        assert not load.move_feed(conn, ids["https://old.example/rss"], "https://taken.example/rss")
+        ids = feed_store.upsert_feeds(conn, [("https://old.example/rss", None), ("https://taken.example/rss", None)])
+        assert feed_store.move_feed(conn, ids["https://old.example/rss"], "https://new.example/rss")
+        assert not feed_store.move_feed(conn, ids["https://old.example/rss"], "https://taken.example/rss")
         urls = sorted(row[0] for row in conn.execute(text("SELECT url FROM feeds")))
         # A feed list that still names the old URL finds the moved feed.
-        again = load.upsert_feeds(conn, [("https://old.example/rss", "Old name")])
+        again = feed_store.upsert_feeds(conn, [("https://old.example/rss", "Old name")])
         assert again == {"https://old.example/rss": ids["https://old.example/rss"]}
         assert conn.execute(text("SELECT count(*) FROM feeds")).scalar() == 2
     assert urls == ["https://new.example/rss", "https://taken.example/rss"]
@@ -298,14 +305,14 @@ def test_site_lines_count_once_per_stored_page_and_learn_past_the_threshold(clea
                        site_lines=site_lines(body))
 
     with clean_db.begin() as conn:
-        load.store_articles(conn, [page(1), page(2)])
-        assert load.learned_site_lines(conn, ["harbour.example"], min_support=3) == {}
-        load.store_articles(conn, [page(1), page(2)])  # already stored: not counted again
-        assert load.learned_site_lines(conn, ["harbour.example"], min_support=3) == {}
-        load.store_articles(conn, [page(3)])
-        learned = load.learned_site_lines(conn, ["harbour.example", "other.example"], min_support=3)
+        article_store.store_articles(conn, [page(1), page(2)])
+        assert site_line_store.learned_site_lines(conn, ["harbour.example"], min_support=3) == {}
+        article_store.store_articles(conn, [page(1), page(2)])  # already stored: not counted again
+        assert site_line_store.learned_site_lines(conn, ["harbour.example"], min_support=3) == {}
+        article_store.store_articles(conn, [page(3)])
+        learned = site_line_store.learned_site_lines(conn, ["harbour.example", "other.example"], min_support=3)
         # A copy of a stored story on the same site is not furniture evidence.
-        load.store_articles(conn, [replace(page(3), canonical_url="https://harbour.example/3-again",
+        article_store.store_articles(conn, [replace(page(3), canonical_url="https://harbour.example/3-again",
                                            url="https://harbour.example/3-again")])
         support = conn.execute(text("SELECT support FROM site_boilerplate WHERE text = :t"), {"t": note}).scalar()
     assert support == 3
@@ -330,11 +337,11 @@ def test_story_assignment_waits_for_a_concurrent_batch_and_joins_its_story(clean
 
     def run_b():
         with clean_db.begin() as conn_b:
-            load.store_articles(conn_b, [copy])
+            article_store.store_articles(conn_b, [copy])
         done.set()
 
     with clean_db.begin() as conn_a:
-        load.store_articles(conn_a, [original])
+        article_store.store_articles(conn_a, [original])
         worker = threading.Thread(target=run_b)
         worker.start()
         time.sleep(1.0)
@@ -355,10 +362,10 @@ def test_an_article_matching_two_stories_merges_them_into_the_older(clean_db):
     second_half = " ".join(sentences[60:])
     whole = " ".join(sentences)
     with clean_db.begin() as conn:
-        load.store_articles(conn, [record("https://a.example/1", first_half, datetime(2021, 3, 18, 9, tzinfo=UTC))])
-        load.store_articles(conn, [record("https://b.example/2", second_half, datetime(2021, 3, 18, 10, tzinfo=UTC))])
+        article_store.store_articles(conn, [record("https://a.example/1", first_half, datetime(2021, 3, 18, 9, tzinfo=UTC))])
+        article_store.store_articles(conn, [record("https://b.example/2", second_half, datetime(2021, 3, 18, 10, tzinfo=UTC))])
         assert conn.execute(text("SELECT count(*) FROM stories")).scalar() == 2
-        load.store_articles(conn, [record("https://c.example/3", whole, datetime(2021, 3, 18, 11, tzinfo=UTC))])
+        article_store.store_articles(conn, [record("https://c.example/3", whole, datetime(2021, 3, 18, 11, tzinfo=UTC))])
     with clean_db.connect() as conn:
         stories = conn.execute(text("SELECT id, article_count, canonical_article_id FROM stories")).all()
         members = conn.execute(text("SELECT id, story_id, is_canonical FROM articles ORDER BY id")).all()
@@ -411,10 +418,10 @@ def test_a_batch_stores_the_same_stories_as_its_articles_one_at_a_time(clean_db,
     def store(batches: list[list[ArticleRecord]]) -> tuple[list[tuple], tuple[int, ...]]:
         with clean_db.begin() as conn:
             conn.execute(text("TRUNCATE articles, stories RESTART IDENTITY CASCADE"))
-            load.store_articles(conn, earlier)
+            article_store.store_articles(conn, earlier)
             totals = [0, 0, 0, 0, 0]
             for part in batches:
-                outcome = load.store_articles(conn, part)
+                outcome = article_store.store_articles(conn, part)
                 for i, value in enumerate((len(outcome.inserted), outcome.new_stories, outcome.copies,
                                            outcome.near_copies, outcome.already_stored)):
                     totals[i] += value
@@ -432,7 +439,7 @@ def test_a_batch_stores_the_same_stories_as_its_articles_one_at_a_time(clean_db,
         "https://a.example/first-half", "https://b.example/second-half", "https://c.example/bridge"]
     assert len(members["https://d.example/wire"]) == 4
     with clean_db.begin() as conn:
-        again = load.store_articles(conn, batch)
+        again = article_store.store_articles(conn, batch)
         assert (again.inserted, again.already_stored) == ([], len(batch))
         assert _story_view(conn) == at_once
 
@@ -442,12 +449,12 @@ def test_db_check_finds_broken_invariants_and_repair_fixes_them(clean_db):
 
     body = "A wire story told the same way by two outlets, long enough to count. " * 8
     with clean_db.begin() as conn:
-        load.store_articles(conn, [
+        article_store.store_articles(conn, [
             record("https://a.example/1", body, datetime(2021, 3, 18, 9, tzinfo=UTC)),
             record("https://b.example/1", body, datetime(2021, 3, 18, 10, tzinfo=UTC)),
             record("https://c.example/2", "Another story entirely, about the weather. " * 8),
         ])
-        load.store_entities(conn, [(1, "done", [EntityMention("Harbour Board", "ORG", 2, False)])])
+        entity_store.store_entities(conn, [(1, "done", [EntityMention("Harbour Board", "ORG", 2, False)])])
         assert set(run_checks(conn).values()) == {0, 1}  # the copy still lacks its entities
         assert run_checks(conn)["copy-without-entities"] == 1
         # Break every invariant the way a bug or a crash might.
@@ -456,10 +463,10 @@ def test_db_check_finds_broken_invariants_and_repair_fixes_them(clean_db):
         conn.execute(text("UPDATE articles SET is_canonical = false WHERE id = 1"))
         conn.execute(text("DELETE FROM article_fingerprints WHERE article_id = 2"))
         conn.execute(text("INSERT INTO entities (name, label) VALUES ('Nobody', 'PERSON')"))
-        ids = load.upsert_feeds(conn, [("https://a.example/dead.xml", None), ("https://a.example/live.xml", None)])
+        ids = feed_store.upsert_feeds(conn, [("https://a.example/dead.xml", None), ("https://a.example/live.xml", None)])
         dead, live = runs.start_run(conn, None), runs.start_run(conn, None)
-        load.claim_feeds(conn, dead, lease=LEASE, ids=[ids["https://a.example/dead.xml"]])
-        load.claim_feeds(conn, live, lease=LEASE, ids=[ids["https://a.example/live.xml"]])
+        feed_store.claim_feeds(conn, dead, lease=LEASE, ids=[ids["https://a.example/dead.xml"]])
+        feed_store.claim_feeds(conn, live, lease=LEASE, ids=[ids["https://a.example/live.xml"]])
         conn.execute(text("UPDATE feeds SET lease_until = now() - interval '1 minute' WHERE leased_by = :run"),
                      {"run": dead})
         found = run_checks(conn)
@@ -483,7 +490,7 @@ def test_the_agency_own_copy_leads_its_story_even_when_published_later(clean_db)
     agency = replace(record("https://www.reuters.com/world/strike", body, datetime(2021, 3, 18, 10, tzinfo=UTC)),
                      agency="reuters", site_name=None)
     with clean_db.begin() as conn:
-        load.store_articles(conn, [outlet, agency])
+        article_store.store_articles(conn, [outlet, agency])
         leader = conn.execute(text(
             "SELECT a.canonical_url FROM stories s JOIN articles a ON a.id = s.canonical_article_id")).scalar()
     assert leader == "https://www.reuters.com/world/strike"
@@ -509,7 +516,7 @@ def test_a_row_the_database_refuses_costs_that_article_not_its_batch(clean_db):
                      datetime(2021, 3, 18, n, tzinfo=UTC)) for n in range(1, 4)]
     huge = record("https://a.example/huge", _words_beyond_the_tsvector_limit(), datetime(2021, 3, 18, 2, tzinfo=UTC))
     with clean_db.begin() as conn:
-        outcome, refused = load.store_articles_isolated(conn, [*normal, huge])
+        outcome, refused = article_store.store_articles_isolated(conn, [*normal, huge])
         stored = conn.execute(text("SELECT canonical_url FROM articles ORDER BY canonical_url")).scalars().all()
     assert stored == [item.canonical_url for item in normal]
     assert len(outcome.inserted) == 3
@@ -519,7 +526,7 @@ def test_a_row_the_database_refuses_costs_that_article_not_its_batch(clean_db):
 def test_a_batch_of_good_rows_is_stored_in_one_go(clean_db):
     body = "Harbour workers ended their strike after talks that lasted through the night. " * 6
     with clean_db.begin() as conn:
-        outcome, refused = load.store_articles_isolated(conn, [record("https://a.example/1", body)])
+        outcome, refused = article_store.store_articles_isolated(conn, [record("https://a.example/1", body)])
     assert refused == [] and len(outcome.inserted) == 1
 
 
@@ -528,7 +535,7 @@ def test_a_nul_the_driver_refuses_costs_that_article_not_its_batch(clean_db):
     good = record("https://a.example/good", body)
     bad = replace(record("https://a.example/nul", body.replace("night", "day")), title="A title with a \x00 in it")
     with clean_db.begin() as conn:
-        outcome, refused = load.store_articles_isolated(conn, [good, bad])
+        outcome, refused = article_store.store_articles_isolated(conn, [good, bad])
     assert len(outcome.inserted) == 1
     assert [item.canonical_url for item, _ in refused] == ["https://a.example/nul"]
 
@@ -541,12 +548,12 @@ def test_a_copy_whose_headline_names_an_entity_by_an_alias_has_it_in_title(clean
     copy = replace(record("https://b.example/1", body, datetime(2021, 3, 18, 10, tzinfo=UTC)),
                    title="BLINKEN in Seoul")
     with clean_db.begin() as conn:
-        load.store_articles(conn, [canonical, copy])
-        load.store_entities(conn, [(1, "done", [
+        article_store.store_articles(conn, [canonical, copy])
+        entity_store.store_entities(conn, [(1, "done", [
             EntityMention("Antony Blinken", "PERSON", 8, False, aliases=("Antony Blinken", "Blinken")),
             EntityMention("North Korea", "GPE", 4, True),
         ])])
-        load.copy_entities_to_copies(conn)
+        entity_store.copy_entities_to_copies(conn)
         rows = conn.execute(text(
             "SELECT a.canonical_url, e.name, ae.in_title FROM article_entities ae"
             " JOIN entities e ON e.id = ae.entity_id JOIN articles a ON a.id = ae.article_id ORDER BY 1, 2"
@@ -560,16 +567,16 @@ def test_a_copy_whose_headline_names_an_entity_by_an_alias_has_it_in_title(clean
 def test_orphan_entities_are_not_deleted_under_a_writer_about_to_link_them(clean_db):
     with clean_db.begin() as conn:
         conn.execute(text("INSERT INTO entities (name, label) VALUES ('Seoul', 'GPE')"))  # an orphan
-        load.store_articles(conn, [record("https://a.example/1", "Talks in Seoul went on. " * 12)])
+        article_store.store_articles(conn, [record("https://a.example/1", "Talks in Seoul went on. " * 12)])
     with clean_db.connect() as writer, clean_db.connect() as maintenance:
         with writer.begin():
-            load.store_entities(writer, [(1, "done", [EntityMention("Seoul", "GPE", 12, False)])])
+            entity_store.store_entities(writer, [(1, "done", [EntityMention("Seoul", "GPE", 12, False)])])
             # Not committed: the maintenance waits rather than delete the entity under it.
             with maintenance.begin():
                 maintenance.execute(text("SET LOCAL lock_timeout = '300ms'"))
                 with pytest.raises(Exception, match="lock timeout"):
-                    load.delete_orphan_entities(maintenance)
+                    entity_store.delete_orphan_entities(maintenance)
         with maintenance.begin():
-            assert load.delete_orphan_entities(maintenance) == 0
+            assert entity_store.delete_orphan_entities(maintenance) == 0
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM article_entities")).scalar_one() == 1

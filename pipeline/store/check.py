@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from pipeline.neardup import fingerprint
-from pipeline.store import load
+from pipeline.store import articles as article_store, entities as entity_store
 from pipeline.store.runs import lease_held
 
 
@@ -71,17 +71,17 @@ def repair(conn: Connection) -> dict[str, int]:
         "DELETE FROM stories s WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.story_id = s.id)"
     )).rowcount
     story_ids = conn.execute(text("SELECT id FROM stories")).scalars().all()
-    load.rechoose_canonical(conn, story_ids)
-    load.refresh_story_counts(conn, story_ids)
+    article_store.rechoose_canonical(conn, story_ids)
+    article_store.refresh_story_counts(conn, story_ids)
     missing = conn.execute(text(
         "SELECT a.id, a.text FROM articles a WHERE NOT EXISTS"
         " (SELECT 1 FROM article_fingerprints f WHERE f.article_id = a.id) ORDER BY a.id"
     )).all()
     for article_id, body in missing:
-        load.store_fingerprint(conn, article_id, fingerprint(body))
+        article_store.store_fingerprint(conn, article_id, fingerprint(body))
     done["article-without-fingerprint"] = len(missing)
-    done["orphan-entity"] = load.delete_orphan_entities(conn)
-    done["copy-without-entities"] = load.copy_entities_to_copies(conn)
+    done["orphan-entity"] = entity_store.delete_orphan_entities(conn)
+    done["copy-without-entities"] = entity_store.copy_entities_to_copies(conn)
     done["stale-lease"] = conn.execute(text(
         "UPDATE feeds f SET leased_by = NULL, lease_until = NULL"
         f" WHERE f.leased_by IS NOT NULL AND NOT {lease_held('f')}"

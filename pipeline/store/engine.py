@@ -329,7 +329,7 @@ _RETRIED_CLASSES = {"08", "40"}
 
 
 # SQLAlchemy's wrappers, and psycopg's own errors from code that uses the
-# driver's connection directly (COPY in pipeline/store/load.py).
+# driver's connection directly (COPY in pipeline/store/bulk.py).
 _DATABASE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
