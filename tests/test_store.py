@@ -580,3 +580,24 @@ def test_orphan_entities_are_not_deleted_under_a_writer_about_to_link_them(clean
             assert entity_store.delete_orphan_entities(maintenance) == 0
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM article_entities")).scalar_one() == 1
+
+
+def test_holding_a_run_again_on_its_own_session_does_not_stack_the_lock(clean_db):
+    holder = clean_db.connect()
+    try:
+        with holder.begin():
+            run = runs.start_run(holder, None)
+            runs.hold_run(holder, run)
+            runs.hold_run(holder, run)
+            held = holder.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
+                " AND classid = :cls AND objid = :run"), {"cls": runs.RUN_LOCK_CLASS, "run": run}).scalar_one()
+        with holder.begin():
+            holder.execute(text("SELECT pg_advisory_unlock(:cls, :run)"), {"cls": runs.RUN_LOCK_CLASS, "run": run})
+        with clean_db.connect() as other:
+            alive = other.execute(text(f"SELECT {runs.run_alive(str(run))}")).scalar_one()
+    finally:
+        holder.invalidate()
+        holder.close()
+    assert held == 1
+    assert alive is False  # one unlock freed it: it was taken once

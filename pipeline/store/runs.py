@@ -68,9 +68,18 @@ def hold_run(conn: Connection, run_id: int) -> None:
     """Take the run's session-level advisory lock on ``conn``.  PostgreSQL
     drops it the moment that session ends, however the run ended (kill -9, a
     lost machine, a crash): the run's feeds are free at once, and its row
-    reads as abandoned.  Taken again on a new session after a lost connection."""
+    reads as abandoned.  Taken again on a new session after a lost
+    connection; a no-op on the session that holds it."""
+    # Session locks stack: taken again by a session that holds it, it would
+    # need as many unlocks.  Only a session without it takes it.
     held = conn.execute(
-        text("SELECT pg_try_advisory_lock(:cls, :key)"), {"cls": RUN_LOCK_CLASS, "key": _run_key(run_id)}
+        text("""
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks l
+                                 WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory' AND l.granted
+                                   AND l.classid = :cls AND l.objid = :key AND l.objsubid = 2)
+                    THEN true ELSE pg_try_advisory_lock(:cls, :key) END
+        """),
+        {"cls": RUN_LOCK_CLASS, "key": _run_key(run_id)},
     ).scalar_one()
     if not held:  # only this run's own sessions ever take its key
         raise RuntimeError(f"run {run_id} is already held by another session")
