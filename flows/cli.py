@@ -32,7 +32,7 @@ from typing import Annotated  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
-from flows.terminal import PlainTable, markup, plain, printable  # noqa: E402
+from flows.terminal import PlainTable, highlighted, markup, plain, printable  # noqa: E402
 from pipeline.config import get_settings, reset_settings_cache  # noqa: E402
 from pipeline.store.engine import DatabaseUnavailable, describe, get_engine  # noqa: E402
 
@@ -483,7 +483,7 @@ def _print_hits(query: str, hits, *, as_json: bool = False) -> None:
     for hit in hits:
         table.add_row(
             hit.published_at.strftime("%Y-%m-%d %H:%M") if hit.published_at else "",
-            plain(hit.title or hit.url, "bold") + "\n" + plain(hit.snippet.replace("**", ""), "dim"),
+            plain(hit.title or hit.url, "bold") + "\n" + highlighted(hit.snippet),
             hit.site_name or "",
             f"#{hit.story_id} ({hit.story_size})",
             ", ".join(hit.entities),

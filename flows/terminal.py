@@ -53,3 +53,13 @@ class PlainTable(Table):
 
     def add_row(self, *cells: object, **options) -> None:
         super().add_row(*(plain(cell) for cell in cells), **options)
+
+
+def highlighted(snippet: str, marker: str = "**", style: str = "dim", match_style: str = "bold") -> Text:
+    """A search snippet whose matches PostgreSQL wrapped in ``marker``
+    (ts_headline's StartSel/StopSel), as plain text with the matches in
+    ``match_style``: the markers go, nothing in the text is read as markup."""
+    text = Text(style=style)
+    for index, part in enumerate(printable(snippet).split(marker)):
+        text.append(part, style=match_style if index % 2 else "")
+    return text
