@@ -263,14 +263,15 @@ def ingest_batch(engine: Engine, batch: BatchInFlight, settings: Settings) -> tu
         return _batch_lost(summary, batch.entries, batch.lost), []
     started = time.perf_counter()
     failures: list[EntryFailure] = list(batch.failures)
-    entry_of: dict[int, Entry] = {}  # id(record) -> its entry
+    records = []
+    entry_url: dict[int, str] = {}  # id(record) -> its entry's URL, the key its failures are kept under
     for (entry, _), result in zip(batch.fetched, batch.prepared.result(), strict=True):
         if isinstance(result, ProcessError):
             failures.append(EntryFailure(entry.url, entry.feed_id, "extract", result.kind, str(result)))
             summary.add_error(entry.link, str(result))
         else:
-            entry_of[id(result)] = entry
-    records = [result for result in batch.prepared.result() if id(result) in entry_of]
+            records.append(result)
+            entry_url[id(result)] = entry.url
     summary.timed("extract and clean", started)
 
     started = time.perf_counter()
@@ -279,12 +280,11 @@ def ingest_batch(engine: Engine, batch: BatchInFlight, settings: Settings) -> tu
         with engine.begin() as conn:
             outcome, refused = article_store.store_articles_isolated(conn, records)
             rejected = [
-                EntryFailure(entry_of[id(record)].url, record.feed_id, "store", "rejected", database_error_line(exc))
+                EntryFailure(entry_url[id(record)], record.feed_id, "store", "rejected", database_error_line(exc))
                 for record, exc in refused
             ]
             entry_store.record_failures(conn, failures + rejected)
-            refused_ids = {id(record) for record, _ in refused}
-            entry_store.clear_failures(conn, [entry_of[id(record)].url for record in records if id(record) not in refused_ids])
+            entry_store.clear_failures(conn, sorted(set(entry_url.values()) - {failure.url for failure in rejected}))
         return outcome, rejected
 
     try:
