@@ -199,7 +199,7 @@ def feeds_add(
     name: Annotated[str | None, typer.Option(help="A name to show instead of the feed's title.")] = None,
 ) -> None:
     """Store one feed; the next `newsflow ingest` fetches it."""
-    from pipeline.feeds import FeedSource
+    from pipeline.feedlist import FeedSource
 
     _store_sources([FeedSource(url=url.strip(), name=name)])
 
@@ -209,7 +209,7 @@ def feeds_import(
     path: Annotated[Path, typer.Argument(help="YAML (feeds: [{url, name}]) or OPML.")],
 ) -> None:
     """Store every feed of a feed list (feeds already stored keep their state)."""
-    from pipeline.feeds import FeedListError, load_feed_list
+    from pipeline.feedlist import FeedListError, load_feed_list
 
     try:
         sources = load_feed_list(path)
@@ -246,7 +246,7 @@ def feeds_export(
     opml: Annotated[bool, typer.Option("--opml", help="OPML instead of YAML.")] = False,
 ) -> None:
     """Print the stored feeds as a feed list (YAML, or OPML for feed readers)."""
-    from pipeline.feeds import FeedSource, export_opml, export_yaml
+    from pipeline.feedlist import FeedSource, export_opml, export_yaml
     from pipeline.query import feed_health
 
     with _engine().connect() as conn:
@@ -259,7 +259,7 @@ def feeds_discover(
     site: Annotated[str, typer.Argument(help="A site's address, e.g. https://example.com/")],
 ) -> None:
     """Find a site's feeds: those its page declares, then the usual paths."""
-    from pipeline.feeds import FeedDiscoveryError, discover_feeds
+    from pipeline.discovery import FeedDiscoveryError, discover_feeds
 
     try:
         found = discover_feeds(site, get_settings())
@@ -332,7 +332,7 @@ def ingest(
 ) -> None:
     """Run the ingest flow once: fetch feeds and pages, clean, deduplicate, tag, store."""
     if feeds is not None:
-        from pipeline.feeds import FeedListError, load_feed_list
+        from pipeline.feedlist import FeedListError, load_feed_list
 
         try:
             load_feed_list(feeds, base_url)

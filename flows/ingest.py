@@ -26,7 +26,8 @@ from flows.workers import Pending, TimeLimit, map_in_chunks, submit_in_chunks, w
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
 from pipeline.enrich import EnrichInput, EnrichResult, extract_entities_with_models
-from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
+from pipeline.feedlist import FeedSource, load_feed_list
+from pipeline.feeds import FeedParseError, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
 from pipeline.process import ProcessError, prepare_articles
 from pipeline.records import Entry, EntryFailure

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import strategies as st
 
 if TYPE_CHECKING:
     from bench.dedup import Page
@@ -32,6 +33,20 @@ os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
 os.environ.setdefault("PREFECT_UI_ENABLED", "false")
 # The user's .env must not leak into the tests.
 os.environ.setdefault("NEWSFLOW_DATA_DIR", tempfile.mkdtemp(prefix="newsflow-test-data-"))
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+# What a feed or a feed list may give as a link: any text, odd schemes, broken
+# hosts, and a host that NFKC turns into a path separator ("／").
+HOSTILE_LINKS = st.one_of(
+    st.text(max_size=30),
+    st.text(alphabet="htps:/[]@?#.exampl%\uff0f ", max_size=30),
+    st.sampled_from(["http://", "https://", "http:x", "https:/x", "//cdn.example.org/a", "mailto:a@b",
+                     "javascript:alert(1)", "/a.html", "http://[::1/a", "http://ex\uff0fample.org/"]),
+)
 
 
 @pytest.fixture(scope="session")

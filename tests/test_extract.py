@@ -13,15 +13,10 @@ from hypothesis import strategies as st
 from pipeline.clean import clean_article
 from pipeline.dedup import article_url
 from pipeline.extract import ExtractedArticle, ExtractError, extract_article
-from tests.conftest import CORPUS, SEED_DOCUMENT, SEED_PAGE
+from tests.conftest import CORPUS, SEED_DOCUMENT, SEED_PAGE, fixture_bytes
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SEED_URL = "http://127.0.0.1:8000/freepress/2021/03/18/gleam-china-must-influence-north-korea.html"
 HARBOUR_URL = "https://harbour.example.org/news/ferry-timetable.html?utm_source=rss"
-
-
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 # -------------------------------------------------------------- the seed page

@@ -1,10 +1,8 @@
-"""Unit tests for pipeline.feeds: feed lists (YAML, OPML) and feed parsing."""
+"""Unit tests for pipeline.feeds: feed documents (RSS, Atom) into entries."""
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
@@ -12,24 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.feeds import (
-    FeedListError,
-    FeedParseError,
-    FeedSource,
-    ParsedFeed,
-    load_feed_list,
-    parse_feed,
-)
+from pipeline.feeds import FeedParseError, ParsedFeed, parse_feed
+from tests.conftest import FIXTURES, HOSTILE_LINKS, fixture_bytes
 
-FIXTURES = Path(__file__).parent / "fixtures"
 HARBOUR_FEED_URL = "https://harbour.example.org/feeds/rss.xml"
 VALLEY_FEED_URL = "https://valley.example.org/atom.xml"
 RHEIN_FEED_URL = "https://rhein.example.de/feed.xml"
-DEMO_BASE = "http://127.0.0.1:8000"
-
-
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 def rss(items: str, channel_extra: str = "") -> bytes:
@@ -37,14 +23,6 @@ def rss(items: str, channel_extra: str = "") -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
         f"<title>Test feed</title><link>/</link>{channel_extra}{items}</channel></rss>"
     ).encode("utf-8")
-
-
-def write(directory: Path, name: str, content: str | bytes) -> Path:
-    path = directory / name
-    if isinstance(content, str):
-        content = content.encode("utf-8")
-    path.write_bytes(content)
-    return path
 
 
 # --------------------------------------------------------------------- RSS 2.0
@@ -222,6 +200,10 @@ def test_atom_feed_has_title_and_no_ttl(valley):
     assert valley.ttl_minutes is None
 
 
+def test_the_format_of_the_document_is_named(harbour, valley):
+    assert (harbour.format, valley.format) == ("rss20", "atom10")
+
+
 def test_atom_entry_with_only_a_urn_id_and_no_link_is_skipped():
     content = (
         b'<feed xmlns="http://www.w3.org/2005/Atom"><title>V</title>'
@@ -356,13 +338,6 @@ _CHAR_REFS = st.one_of(
     st.integers(min_value=0, max_value=2**70).map(lambda n: f"&#x{n:x};"),
 )
 
-_LINKS = st.one_of(
-    st.text(max_size=30),
-    st.text(alphabet="htps:/[]@?#.exampl%\uff0f ", max_size=30),
-    st.sampled_from(["http://", "https://", "http:x", "https:/x", "//cdn.example.org/a", "mailto:a@b",
-                     "javascript:alert(1)", "/a.html", "http://[::1/a", "http://ex\uff0fample.org/"]),
-)
-
 
 @st.composite
 def feed_like_bytes(draw) -> bytes:
@@ -375,13 +350,13 @@ def feed_like_bytes(draw) -> bytes:
             f'{declaration}<rss version="2.0"><channel><title>t</title>'
             f"<ttl>{escape(draw(st.text(max_size=6)))}</ttl><item><title>{escape(draw(st.text(max_size=10)))}"
             f"{draw(_CHAR_REFS)}"
-            f"</title><link>{escape(draw(_LINKS))}</link><guid>{escape(draw(_LINKS))}</guid>"
+            f"</title><link>{escape(draw(HOSTILE_LINKS))}</link><guid>{escape(draw(HOSTILE_LINKS))}</guid>"
             f"<pubDate>{escape(draw(st.text(max_size=25)))}</pubDate></item></channel></rss>"
         ).encode("utf-8", "surrogatepass")
     if kind == "atom":
         return (
             '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>'
-            f"<id>{escape(draw(_LINKS))}</id><link href={quoteattr(draw(_LINKS))}/>"
+            f"<id>{escape(draw(HOSTILE_LINKS))}</id><link href={quoteattr(draw(HOSTILE_LINKS))}/>"
             f"<updated>{escape(draw(st.text(max_size=25)))}</updated></entry></feed>"
         ).encode("utf-8", "surrogatepass")
     return b'<?xml version="1.0"?><rss version="2.0"><channel><item><link>/a</link></item>' + draw(
@@ -408,137 +383,3 @@ def test_parse_feed_on_hostile_bytes_raises_only_feed_parse_error_or_gives_absol
         assert parts.hostname
         assert entry.published_at is None or entry.published_at.utcoffset() == timedelta(0)
     assert len({entry.url for entry in parsed.entries}) == len(parsed.entries)
-
-
-# ------------------------------------------------------------------ feed lists
-
-
-def test_yaml_feed_list_resolves_relative_urls_accepts_strings_and_drops_duplicates():
-    sources = load_feed_list(FIXTURES / "feed-list.yaml", DEMO_BASE)
-    assert sources == [
-        FeedSource(url="http://127.0.0.1:8000/feed-rss2-relative-links.xml", name="Harbour Gazette"),
-        FeedSource(url="https://example.org/rss.xml", name=None),
-        FeedSource(url="http://127.0.0.1:8000/feed-atom.xml", name=None),
-    ]
-
-
-def test_yaml_feed_list_with_relative_url_and_no_base_url_raises():
-    with pytest.raises(FeedListError, match="feed-rss2-relative-links.xml"):
-        load_feed_list(FIXTURES / "feed-list.yaml")
-
-
-def test_yaml_feed_list_drops_a_duplicate_that_only_appears_after_resolution(tmp_path):
-    path = write(
-        tmp_path, "feeds.yaml",
-        "feeds:\n  - /courier/atom.xml\n  - url: http://127.0.0.1:8000/courier/atom.xml\n    name: again\n",
-    )
-    assert load_feed_list(path, DEMO_BASE) == [FeedSource(url="http://127.0.0.1:8000/courier/atom.xml")]
-
-
-def test_yaml_feed_list_strips_whitespace_around_urls(tmp_path):
-    path = write(tmp_path, "feeds.yaml", 'feeds:\n  - url: "  https://example.org/rss.xml  "\n    name: Ex\n')
-    assert load_feed_list(path) == [FeedSource(url="https://example.org/rss.xml", name="Ex")]
-
-
-def test_demo_feed_list_resolves_to_four_feeds_on_the_demo_host():
-    sources = load_feed_list(Path(__file__).parent.parent / "seeds" / "demo" / "feeds.yaml", DEMO_BASE)
-    assert len(sources) == 4
-    assert all(source.url.startswith(DEMO_BASE + "/") for source in sources)
-
-
-def test_opml_feed_list_reads_nested_outlines_and_ignores_folders():
-    assert load_feed_list(FIXTURES / "feed-list.opml") == [
-        FeedSource(url="https://harbour.example.org/rss.xml", name="Harbour Gazette"),
-        FeedSource(url="https://valley.example.org/atom.xml", name="Valley Observer"),
-    ]
-
-
-def test_opml_is_recognised_by_content_whatever_the_file_suffix(tmp_path):
-    path = write(tmp_path, "subscriptions.txt", fixture_bytes("feed-list.opml"))
-    assert [source.name for source in load_feed_list(path)] == ["Harbour Gazette", "Valley Observer"]
-
-
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
-        ("bad.yaml", "feeds: [unclosed\n  - url: x", "not valid YAML"),
-        ("no-feeds-key.yaml", "sources:\n  - url: https://example.org/rss.xml\n", "'feeds'"),
-        ("feeds-not-a-list.yaml", "feeds: https://example.org/rss.xml\n", "'feeds'"),
-        ("top-level-list.yaml", "- https://example.org/rss.xml\n", "'feeds'"),
-        ("empty.yaml", "", "'feeds'"),
-        ("item-without-url.yaml", "feeds:\n  - name: Harbour Gazette\n", r"feeds\[0\]"),
-        ("url-not-a-string.yaml", "feeds:\n  - url: 42\n", r"feeds\[0\]"),
-        ("bad.opml", "<opml><body><outline xmlUrl='https://example.org/rss.xml'></body>", "not valid OPML"),
-    ],
-)
-def test_malformed_feed_list_raises_feed_list_error(tmp_path, name, content, message):
-    with pytest.raises(FeedListError, match=message):
-        load_feed_list(write(tmp_path, name, content), DEMO_BASE)
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "ftp://example.org/rss.xml",
-        "file:///etc/passwd",
-        "javascript:alert(1)",
-        "feed://example.org/rss.xml",
-        "https://",
-        "http://[broken/rss.xml",
-        "http://ex\uff0fample.org/rss.xml",
-    ],
-)
-def test_feed_list_url_that_is_not_absolute_http_raises_feed_list_error(tmp_path, url):
-    path = write(tmp_path, "feeds.yaml", f"feeds:\n  - url: {url!r}\n")
-    with pytest.raises(FeedListError, match="http"):
-        load_feed_list(path)
-
-
-def test_opml_outline_with_non_http_url_raises_feed_list_error(tmp_path):
-    path = write(
-        tmp_path, "list.opml",
-        '<opml version="2.0"><body><outline text="x" xmlUrl="file:///etc/passwd"/></body></opml>',
-    )
-    with pytest.raises(FeedListError):
-        load_feed_list(path)
-
-
-def test_missing_feed_list_file_raises_feed_list_error(tmp_path):
-    with pytest.raises(FeedListError, match="cannot read feed list"):
-        load_feed_list(tmp_path / "does-not-exist.yaml")
-
-
-def test_directory_instead_of_feed_list_raises_feed_list_error(tmp_path):
-    with pytest.raises(FeedListError):
-        load_feed_list(tmp_path)
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    suffix=st.sampled_from([".yaml", ".opml"]),
-    content=st.one_of(
-        st.binary(max_size=200),
-        st.lists(_LINKS, max_size=4).map(
-            lambda urls: ("feeds:\n" + "".join(f"  - url: {url!r}\n" for url in urls)).encode("utf-8", "surrogatepass")
-        ),
-        st.lists(_LINKS, max_size=4).map(
-            lambda urls: (
-                '<opml version="2.0"><body>' + "".join(f"<outline xmlUrl={quoteattr(u)}/>" for u in urls)
-                + "</body></opml>"
-            ).encode("utf-8", "surrogatepass")
-        ),
-    ),
-    base_url=st.sampled_from([None, DEMO_BASE]),
-)
-def test_load_feed_list_on_hostile_content_raises_only_feed_list_error(suffix, content, base_url):
-    with tempfile.TemporaryDirectory() as directory:
-        path = write(Path(directory), "list" + suffix, content)
-        try:
-            sources = load_feed_list(path, base_url)
-        except FeedListError:
-            return
-    for source in sources:
-        parts = urlsplit(source.url)
-        assert parts.scheme in {"http", "https"}
-        assert parts.hostname
-    assert len({source.url for source in sources}) == len(sources)

@@ -1,4 +1,4 @@
-"""Feed-list management in pipeline.feeds: export (OPML, YAML) and feed discovery."""
+"""Feed discovery (pipeline.discovery): the links a page declares, and whole sites served on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,152 +7,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lxml import etree
 
 from flows.demo import serve_directory
 from pipeline.config import Settings
-from pipeline.feeds import (
+from pipeline.discovery import (
     COMMON_FEED_PATHS,
     DiscoveredFeed,
     FeedDiscoveryError,
-    FeedListError,
-    FeedSource,
     discover_feeds,
-    export_opml,
-    export_yaml,
     feed_links_in_page,
-    load_feed_list,
 )
+from tests.conftest import fixture_bytes
 
-FIXTURES = Path(__file__).parent / "fixtures"
 HARBOUR = "https://harbour.example.org/"
-
-
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def load_text(text: str, suffix: str) -> list[FeedSource]:
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / f"feeds{suffix}"
-        path.write_bytes(text.encode("utf-8"))
-        return load_feed_list(path)
-
-
-# ------------------------------------------------------------------ export
-
-SOURCES = [
-    FeedSource("https://harbour.example.org/news/rss.xml?a=1&b=2", 'Harbour "Gazette" & <Co>'),
-    FeedSource("https://valley.example.org/atom.xml", None),
-    FeedSource("https://rhein.example.de/feed.xml", "Rhein-Bote – Nachrichten\nvom Rhein"),
-]
-
-
-def test_opml_is_an_opml_2_subscription_list_with_one_rss_outline_per_feed():
-    root = etree.fromstring(export_opml(SOURCES, title="My & your feeds").encode("utf-8"))
-    assert root.tag == "opml" and root.get("version") == "2.0"
-    assert root.findtext("head/title") == "My & your feeds"
-    outlines = root.findall("body/outline")
-    assert [dict(outline.attrib) for outline in outlines] == [
-        {
-            "type": "rss",
-            "text": 'Harbour "Gazette" & <Co>',
-            "title": 'Harbour "Gazette" & <Co>',
-            "xmlUrl": "https://harbour.example.org/news/rss.xml?a=1&b=2",
-        },
-        # OPML requires text: a feed without a name shows its URL.
-        {"type": "rss", "text": "https://valley.example.org/atom.xml", "xmlUrl": "https://valley.example.org/atom.xml"},
-        {
-            "type": "rss",
-            "text": "Rhein-Bote – Nachrichten\nvom Rhein",
-            "title": "Rhein-Bote – Nachrichten\nvom Rhein",
-            "xmlUrl": "https://rhein.example.de/feed.xml",
-        },
-    ]
-
-
-def test_opml_escapes_markup_in_names_and_urls():
-    document = export_opml(SOURCES)
-    assert document.startswith("<?xml version='1.0' encoding='UTF-8'?>")
-    assert "<Co>" not in document and "&lt;Co&gt;" in document
-    assert "?a=1&amp;b=2" in document
-    assert "Nachrichten&#10;vom Rhein" in document  # a raw line break would read back as a space
-
-
-def test_opml_round_trip_keeps_names_and_an_unnamed_feed_unnamed():
-    # OPML requires text=, so an unnamed feed is written with its URL there;
-    # reading takes a text equal to the URL as no name.
-    assert load_text(export_opml(SOURCES), ".opml") == SOURCES
-
-
-def test_opml_drops_characters_xml_cannot_carry_from_names_but_refuses_such_urls():
-    document = export_opml([FeedSource("https://a.example.org/rss", "bell\x07 and nul\x00 gone\ufffe")])
-    assert load_text(document, ".opml") == [FeedSource("https://a.example.org/rss", "bell and nul gone")]
-    with pytest.raises(FeedListError, match="XML"):
-        export_opml([FeedSource("https://a.example.org/\x01rss")])
-
-
-def test_yaml_export_has_the_feeds_list_shape_and_leaves_out_missing_names():
-    data = yaml.safe_load(export_yaml(SOURCES))
-    assert data == {
-        "feeds": [
-            {"url": SOURCES[0].url, "name": SOURCES[0].name},
-            {"url": "https://valley.example.org/atom.xml"},
-            {"url": SOURCES[2].url, "name": SOURCES[2].name},
-        ]
-    }
-
-
-def test_yaml_export_quotes_names_that_would_read_as_other_types():
-    sources = [FeedSource(f"https://e.example.org/{i}", name) for i, name in enumerate(["true", "123", "null", "", "~"])]
-    assert load_text(export_yaml(sources), ".yaml") == sources
-
-
-def test_empty_lists_round_trip():
-    assert load_text(export_yaml([]), ".yaml") == []
-    assert load_text(export_opml([]), ".opml") == []
-
-
-_ODD = "\"'&<>;=?#% \u00e9\u00df\u4e2d\u0627\U0001f4f0\u2028\u00a0\\"
-_PATHS = st.text(alphabet=st.one_of(st.sampled_from(_ODD), st.characters(blacklist_categories=("Cs", "Cc"))), max_size=20)
-_URLS = st.builds(
-    lambda scheme, host, path: f"{scheme}://{host}/{path}",
-    st.sampled_from(["http", "https"]),
-    st.sampled_from(["example.org", "news.example.co.uk", "b\u00fccher.example", "127.0.0.1:8080", "[::1]:81"]),
-    _PATHS,
-).filter(lambda url: url == url.strip())
-_NAMES = st.one_of(st.none(), st.text(alphabet=st.one_of(st.sampled_from(_ODD), st.characters(blacklist_categories=("Cs",))), max_size=20))
-
-
-def _feed_lists(names):
-    return st.lists(st.builds(FeedSource, _URLS, names), max_size=5, unique_by=lambda source: source.url)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(feeds=_feed_lists(_NAMES))
-def test_yaml_round_trip_on_odd_names_and_urls(feeds):
-    assert load_text(export_yaml(feeds), ".yaml") == feeds
-
-
-_XML_NAMES = st.text(
-    alphabet=st.one_of(st.sampled_from(_ODD + "\t\n\r"), st.characters(blacklist_categories=("Cs", "Cc"))),
-    min_size=1, max_size=20,
-)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(feeds=_feed_lists(st.one_of(st.none(), _XML_NAMES)), title=_XML_NAMES)
-def test_opml_round_trip_on_odd_names_and_urls(feeds, title):
-    expected = [
-        FeedSource(feed.url, None if feed.name is None or feed.name.strip() == feed.url.strip() else feed.name)
-        for feed in feeds
-    ]
-    document = export_opml(feeds, title=title)
-    assert load_text(document, ".opml") == expected
-    assert etree.fromstring(document.encode("utf-8")).findtext("head/title") == title
 
 
 # ------------------------------------------------------------ feed links
