@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
@@ -11,6 +11,7 @@ from lxml import etree
 from pipeline.config import Settings
 from pipeline.feeds import FeedParseError, looks_like_html, parse_feed
 from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
+from pipeline.links import http_url
 
 
 FEED_LINK_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
@@ -66,13 +67,8 @@ def feed_links_in_page(html: bytes | str, page_url: str) -> list[str]:
         href = (link.get("href") or "").strip()
         if "alternate" not in rels or media_type not in FEED_LINK_TYPES or not href:
             continue
-        try:
-            url = urljoin(base_url, href)
-            parts = urlsplit(url)
-            usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
-        except ValueError:
-            usable = False
-        if usable and url not in links:
+        url = http_url(href, base_url)
+        if url and url not in links:
             links.append(url)
     return links
 
@@ -113,12 +109,7 @@ def discover_feeds(site_url: str, settings: Settings) -> list[DiscoveredFeed]:
 
     Runs its own event loop: call it from synchronous code only.
     """
-    try:
-        parts = urlsplit(site_url)
-        absolute = parts.scheme in {"http", "https"} and bool(parts.hostname)
-    except ValueError:
-        absolute = False
-    if not absolute:
+    if http_url(site_url) is None:
         raise FeedDiscoveryError(site_url, f"not an absolute http(s) URL: {site_url!r}", "url")
     politeness = Politeness()  # the site page and the candidates are one host's
     [page] = run_fetch_pages([site_url], settings, politeness)

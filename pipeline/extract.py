@@ -26,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import trafilatura
 from lxml.html import HtmlElement
 
+from pipeline.links import http_url
 from pipeline.text import storable_text
 
 TRAFILATURA_OPTIONS = dict(
@@ -104,7 +105,7 @@ def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
         site_name=storable_text(document.sitename),
         language=detect_language(text, html_language or storable_text(document.language)),
         canonical_link=canonical,
-        image_url=image_url or _absolute(url, document.image),
+        image_url=image_url or http_url((document.image or "").strip(), url),
         date_source=date_source,
         date_candidates=tuple((source, value.isoformat()) for source, value, _ in candidates),
         future_date=is_future(published_at, date_source, candidates),
@@ -287,17 +288,6 @@ def _canonical_link(tree: HtmlElement, url: str) -> str | None:
     return None
 
 
-def _absolute(base: str, link: str | None) -> str | None:
-    if not link or not link.strip():
-        return None
-    try:
-        absolute = urljoin(base, link.strip())
-        parts = urlsplit(absolute)
-    except ValueError:
-        return None
-    return absolute if parts.scheme in ("http", "https") and parts.netloc else None
-
-
 def _lead_image(tree: HtmlElement, url: str) -> str | None:
     """og:image, then twitter:image, then <link rel=image_src>, as an absolute URL."""
     paths = (
@@ -309,7 +299,7 @@ def _lead_image(tree: HtmlElement, url: str) -> str | None:
     )
     for path in paths:
         for value in tree.xpath(path):
-            link = _absolute(url, value)
+            link = http_url(value.strip(), url)
             if link:
                 return link
     return None

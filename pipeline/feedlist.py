@@ -6,10 +6,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
 import yaml
 from lxml import etree
+
+from pipeline.links import http_url
 
 
 class FeedListError(ValueError):
@@ -39,13 +40,8 @@ def load_feed_list(path: Path, base_url: str | None = None) -> list[FeedSource]:
     resolved: list[FeedSource] = []
     seen: set[str] = set()
     for source in sources:
-        try:
-            url = urljoin(base_url, source.url) if base_url else source.url
-            parts = urlsplit(url)
-            absolute = parts.scheme in {"http", "https"} and bool(parts.hostname)
-        except ValueError:  # "http://[x", a host that NFKC turns into a separator
-            absolute = False
-        if not absolute:
+        url = http_url(source.url, base_url)
+        if url is None:
             raise FeedListError(f"{path}: feed URL must be absolute http(s): {source.url!r}")
         if url not in seen:
             seen.add(url)

@@ -7,13 +7,13 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urljoin, urlsplit
 from xml.sax import SAXException
 
 import feedparser
 
 from pipeline.config import Settings, default_settings
 from pipeline.fetch import parse_http_date
+from pipeline.links import http_url
 from pipeline.text import storable_text
 
 
@@ -67,18 +67,8 @@ def parse_feed(
     seen: set[str] = set()
     skipped = 0
     for item in parsed.entries[:limits.max_entries_per_feed]:
-        link = _entry_link(item)
+        url = http_url(_entry_link(item), feed_url)
         guid = (item.get("id") or "").strip()
-        url = None
-        if link:
-            try:
-                url = urljoin(feed_url, link)
-                parts = urlsplit(url)
-            except ValueError:  # a malformed host: skip the entry, not the feed
-                url = None
-            else:
-                if parts.scheme not in {"http", "https"} or not parts.hostname:
-                    url = None
         # Entries without a usable link are counted; a GUID or link seen
         # before in this feed is the same entry again.
         if url is None:
