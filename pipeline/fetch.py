@@ -14,7 +14,6 @@ import asyncio
 import email.utils
 import functools
 import ipaddress
-import random
 import re
 import socket
 import ssl
@@ -32,6 +31,7 @@ import httpx
 from protego import Protego
 
 from pipeline.config import Settings
+from pipeline.retry import Backoff, GaveUp, retry_async
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -421,6 +421,9 @@ class Fetcher:
             lambda: asyncio.Semaphore(settings.per_host_connections)
         )
         self._robots_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._backoff = Backoff(
+            settings.retries + 1, settings.retry_backoff, jitter=True, max_wait=settings.max_retry_wait
+        )
 
     async def fetch(
         self,
@@ -439,24 +442,19 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        retries = self.settings.retries
-        for attempt in range(retries + 1):
-            try:
-                return await self._fetch_once(url, headers, max_bytes)
-            except (TransientHTTPError, _TransientNetworkError) as exc:
-                retry_after = exc.retry_after
-                if attempt == retries:
-                    tries = f" (after {retries + 1} attempts)" if retries else ""
-                    raise FetchError(url, f"{exc}{tries}", exc.kind, exc.status) from None
-                wait = retry_after if retry_after is not None else self._backoff(attempt)
-                if wait > self.settings.max_retry_wait:
-                    raise FetchError(url, f"{exc}: retry after {wait:.0f} s", exc.kind, exc.status) from None
-                await asyncio.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(self, attempt: int) -> float:
-        base = self.settings.retry_backoff * (2 ** attempt)
-        return base * random.uniform(0.5, 1.5)
+        try:
+            return await retry_async(
+                lambda: self._fetch_once(url, headers, max_bytes), self._backoff,
+                transient=lambda exc: isinstance(exc, (TransientHTTPError, _TransientNetworkError)),
+                requested_wait=lambda exc: exc.retry_after,
+            )
+        except GaveUp as stop:
+            last = stop.error
+            if stop.wait is not None:
+                message = f"{last}: retry after {stop.wait:.0f} s"
+            else:
+                message = f"{last} (after {stop.attempts} attempts)" if stop.attempts > 1 else str(last)
+            raise FetchError(url, message, last.kind, last.status) from None
 
     async def _fetch_once(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
         host = host_key(url)

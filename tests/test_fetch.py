@@ -7,6 +7,7 @@ import ipaddress
 import threading
 import time
 import zlib
+from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ BOMB = gzip.compress(b"\0" * (30 * 1024 * 1024))  # 30 MiB of output from ~30 Ki
 
 
 REQUEST_TIMES: list[tuple[str, float]] = []
+REQUESTS_BY_TARGET: Counter[str] = Counter()
 
 
 class MisbehavingHandler(BaseHTTPRequestHandler):
@@ -98,6 +100,17 @@ class MisbehavingHandler(BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": "http://127.0.0.1:99999/article"})
         elif path == "/redirect-to-bad-idna":
             self._send(302, b"", {"Location": "http://xn--a.example/article"})
+        elif path == "/429-retry-after-two-minutes":
+            self._send(429, b"slow down", {"Retry-After": "120"})
+        elif path == "/503-always":
+            self._send(503, b"busy")
+        elif path == "/503-once-retry-after-zero":
+            # Once per query string, so that each test gets its own first request.
+            REQUESTS_BY_TARGET[self.path] += 1
+            if REQUESTS_BY_TARGET[self.path] == 1:
+                self._send(503, b"busy", {"Retry-After": "0"})
+            else:
+                self._send(200, ARTICLE)
         elif path == "/429-retry-after-superscript":
             # http.server writes headers as Latin-1: the byte 0xB2 is "²".
             self._send(429, b"slow down", {"Retry-After": "\u00b2"})
@@ -285,6 +298,31 @@ def test_unreadable_retry_after_is_ignored_not_raised(server):
     result = fetch_one(server, "/429-retry-after-superscript")
     assert isinstance(result, FetchError)
     assert (str(result), result.kind, result.status) == ("HTTP 429", "http", 429)
+
+
+def requests_to(path: str) -> int:
+    return sum(1 for seen, _ in REQUEST_TIMES if seen == path)
+
+
+def test_a_retry_after_longer_than_the_longest_wait_gives_up_at_once(server):
+    before = requests_to("/429-retry-after-two-minutes")
+    result = fetch_one(server, "/429-retry-after-two-minutes", retries=2, max_retry_wait=30, respect_robots=False)
+    assert isinstance(result, FetchError)
+    assert (str(result), result.kind, result.status) == ("HTTP 429: retry after 120 s", "http", 429)
+    assert requests_to("/429-retry-after-two-minutes") - before == 1
+
+
+def test_a_short_retry_after_is_waited_out_and_the_page_fetched(server):
+    result = fetch_one(server, "/503-once-retry-after-zero?short", retries=1, retry_backoff=30, respect_robots=False)
+    assert isinstance(result, FetchResult) and result.content == ARTICLE
+
+
+def test_a_transient_error_on_every_attempt_says_how_many_were_made(server):
+    before = requests_to("/503-always")
+    result = fetch_one(server, "/503-always", retries=2, retry_backoff=0.01, respect_robots=False)
+    assert isinstance(result, FetchError)
+    assert (str(result), result.kind, result.status) == ("HTTP 503 (after 3 attempts)", "http", 503)
+    assert requests_to("/503-always") - before == 3
 
 
 def test_requests_to_one_host_are_spaced_by_the_delay(server):

@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, Operationa
 from sqlalchemy.pool import NullPool
 
 from pipeline.config import Settings
+from pipeline.retry import Backoff, GaveUp, retry
 
 EMBEDDED_DATABASE = "newsflow"
 T = TypeVar("T")
@@ -367,6 +368,8 @@ def is_row_error(exc: BaseException) -> bool:
 def _is_retried(exc: Exception) -> bool:
     """A lost or refused connection (no SQLSTATE: the client lost the server;
     or a state above), not an error the server raised for the statement."""
+    if not isinstance(exc, _DATABASE_ERRORS):
+        return False
     state = getattr(_driver_error(exc), "sqlstate", None)
     if getattr(exc, "connection_invalidated", False) or state is None:
         return True
@@ -402,17 +405,13 @@ def retry_database(operation: Callable[[], T], *, attempts: int = 4, first_wait:
     statement timeout, a full disk — is not retried: it raises
     StatementTimeout, DatabaseDiskFull or DatabaseRefused at once (the
     transaction was rolled back, nothing of it was stored)."""
-    for attempt in range(attempts):
-        try:
-            return operation()
-        except _DATABASE_ERRORS as exc:
-            if not _is_retried(exc):
-                raise _refusal(exc) from None
-            if attempt == attempts - 1:
-                reason = str(_driver_error(exc)).strip().splitlines()[0]
-                raise DatabaseUnavailable(f"database unavailable after {attempts} attempts: {reason}") from None
-            time.sleep(first_wait * 2 ** attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        return retry(operation, Backoff(attempts, first_wait), transient=_is_retried)
+    except GaveUp as stop:
+        reason = str(_driver_error(stop.error)).strip().splitlines()[0]
+        raise DatabaseUnavailable(f"database unavailable after {stop.attempts} attempts: {reason}") from None
+    except _DATABASE_ERRORS as exc:
+        raise _refusal(exc) from None
 
 
 def describe(engine: Engine) -> str:
