@@ -12,67 +12,66 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from pipeline.extract import ExtractedArticle
 
-# Lines that are page furniture whenever they stand alone, in the languages
-# newsflow meets most.  Compared after folding case, punctuation and spacing.
-BOILERPLATE_LINES = {
+# Each phrase is written once.  Compared after folding case, punctuation and
+# spacing (fold_line), in the languages newsflow meets most.
+#
+# Headings that open a trailing block of links ("Related Articles" followed by
+# headlines): when only short lines follow, the heading and the rest go; inside
+# the body, the heading goes with the headline lines right after it; standing
+# alone, the heading is furniture like the lines below.
+TRAILER_HEADINGS = frozenset({
     # English
     "related articles", "related", "related stories", "related posts", "related content",
-    "related news", "related topics", "back to top", "back to top button", "read more",
-    "read also", "read next", "see also", "more on this story", "more from", "more stories",
+    "related news", "read more", "read also", "read next", "see also", "more on this story",
+    "more from", "more from this section", "more stories", "more news", "more", "also read",
     "you may also like", "you might also like", "recommended", "recommended for you",
-    "share", "share this", "share this article", "share this story", "share on facebook",
-    "share on twitter", "share via email", "tweet", "email", "print", "advertisement",
-    "advertising", "sponsored", "sponsored content", "sign up for our newsletter",
-    "subscribe to our newsletter", "subscribe", "all rights reserved", "comments",
-    "leave a comment", "leave a reply", "show comments", "view comments", "top stories",
-    "most read", "most popular", "trending", "follow us", "skip to content",
-    "skip to main content", "click here", "continue reading", "loading", "photo",
-    "more", "don't miss", "tell us what you think", "what do you think",
+    "top stories", "most read", "most popular", "trending", "don't miss",
+    # German
+    "ähnliche artikel", "verwandte artikel", "weitere artikel", "mehr zum thema",
+    "das könnte sie auch interessieren", "lesen sie auch", "auch interessant",
+    # French
+    "articles similaires", "articles liés", "à lire aussi", "lire aussi",
+    # Spanish
+    "artículos relacionados", "noticias relacionadas", "lee también", "leer más",
+    # Italian
+    "articoli correlati", "leggi anche",
+    # Portuguese
+    "artigos relacionados", "notícias relacionadas", "leia também", "leia mais",
+})
+# Lines that are page furniture whenever they stand alone: the headings above
+# and these.
+BOILERPLATE_LINES = TRAILER_HEADINGS | frozenset({
+    # English
+    "related topics", "back to top", "back to top button", "share", "share this",
+    "share this article", "share this story", "share on facebook", "share on twitter",
+    "share via email", "tweet", "email", "print", "advertisement", "advertising", "sponsored",
+    "sponsored content", "sign up for our newsletter", "subscribe to our newsletter", "subscribe",
+    "all rights reserved", "comments", "leave a comment", "leave a reply", "show comments",
+    "view comments", "follow us", "skip to content", "skip to main content", "click here",
+    "continue reading", "loading", "photo", "tell us what you think", "what do you think",
     "sign up", "sign up now", "subscribe now", "follow us on social media", "story continues below",
     "article continues below", "scroll to continue", "listen to this article", "image", "video",
     # German
-    "ähnliche artikel", "verwandte artikel", "weitere artikel", "mehr zum thema",
-    "das könnte sie auch interessieren", "nach oben", "zurück nach oben", "weiterlesen",
-    "mehr lesen", "lesen sie auch", "auch interessant", "artikel teilen", "teilen",
+    "nach oben", "zurück nach oben", "weiterlesen", "mehr lesen", "artikel teilen", "teilen",
     "drucken", "anzeige", "werbung", "newsletter abonnieren", "alle rechte vorbehalten",
     "kommentare", "kommentar schreiben",
     # French
-    "articles similaires", "articles liés", "à lire aussi", "lire aussi", "lire la suite",
-    "retour en haut", "haut de page", "partager", "partager cet article", "publicité",
+    "lire la suite", "retour en haut", "haut de page", "partager", "partager cet article", "publicité",
     "inscrivez-vous à notre newsletter", "tous droits réservés", "commentaires",
     # Spanish
-    "artículos relacionados", "noticias relacionadas", "lee también", "leer más",
     "volver arriba", "compartir", "compartir este artículo", "publicidad",
     "suscríbete a nuestro boletín", "todos los derechos reservados", "comentarios",
     # Italian
-    "articoli correlati", "leggi anche", "leggi di più", "torna su", "condividi",
-    "pubblicità", "iscriviti alla newsletter", "tutti i diritti riservati", "commenti",
+    "leggi di più", "torna su", "condividi", "pubblicità", "iscriviti alla newsletter",
+    "tutti i diritti riservati", "commenti",
     # Portuguese
-    "artigos relacionados", "notícias relacionadas", "leia também", "leia mais",
     "voltar ao topo", "compartilhe", "compartilhar", "publicidade",
     "assine a nossa newsletter", "todos os direitos reservados", "comentários",
-}
-
-# Headings that open a trailing block of links ("Related Articles" followed by
-# headlines): when only short lines follow, the heading and the rest go.
-TRAILER_HEADINGS = {
-    "don't miss", "more", "more news", "more from this section", "also read",
-    "related articles", "related", "related stories", "related posts", "related content",
-    "related news", "read more", "read also", "read next", "see also", "more on this story",
-    "more from", "more stories", "you may also like", "you might also like", "recommended",
-    "recommended for you", "top stories", "most read", "most popular", "trending",
-    "ähnliche artikel", "verwandte artikel", "weitere artikel", "mehr zum thema",
-    "das könnte sie auch interessieren", "lesen sie auch", "auch interessant",
-    "articles similaires", "articles liés", "à lire aussi", "lire aussi",
-    "artículos relacionados", "noticias relacionadas", "lee también", "leer más",
-    "articoli correlati", "leggi anche", "artigos relacionados", "notícias relacionadas",
-    "leia também", "leia mais",
-}
+})
 TRAILER_LINK_MAX_WORDS = 16
 
 # "Read more: <headline>", "Lesen Sie auch: <headline>" as a line of its own.
@@ -209,21 +208,12 @@ _DATELINE = re.compile(
 
 
 @dataclass(frozen=True)
-class CleanedArticle:
-    url: str
-    title: str | None
-    text: str
-    author: str | None
-    published_at: datetime | None
-    site_name: str | None
-    language: str | None
-    canonical_link: str | None
-    dateline: str | None
-    agency: str | None
-    image_url: str | None = None
-    date_source: str | None = None
-    date_candidates: tuple[tuple[str, str], ...] = ()
-    future_date: bool = False
+class CleanedArticle(ExtractedArticle):
+    """An extracted article after cleaning: title and text cleaned, and the
+    wire dateline split off the text."""
+
+    dateline: str | None = None
+    agency: str | None = None
 
 
 def fold_line(line: str) -> str:
@@ -484,6 +474,7 @@ def _cut_link_blocks(lines: list[str]) -> list[str]:
 
 
 def clean_article(article: ExtractedArticle, *, feed_title: str | None = None) -> CleanedArticle:
+    """The article with its title and text cleaned and its wire dateline split off."""
     try:
         host = urlsplit(article.canonical_link or article.url or "").hostname
     except ValueError:  # "http://[x": no usable host
@@ -493,22 +484,7 @@ def clean_article(article: ExtractedArticle, *, feed_title: str | None = None) -
     headings += tuple(clean_title(h, article.site_name, host=host, feed_title=feed_title) or "" for h in headings)
     text = strip_boilerplate(article.text, title, headings)
     dateline, agency, text = split_dateline(text)
-    return CleanedArticle(
-        url=article.url,
-        title=title,
-        text=text,
-        author=article.author,
-        published_at=article.published_at,
-        site_name=article.site_name,
-        language=article.language,
-        canonical_link=article.canonical_link,
-        dateline=dateline,
-        agency=agency,
-        image_url=article.image_url,
-        date_source=article.date_source,
-        date_candidates=tuple(article.date_candidates),
-        future_date=article.future_date,
-    )
+    return CleanedArticle(**vars(article) | {"title": title, "text": text, "dateline": dateline, "agency": agency})
 
 
 # ---------------------------------------------------------------- learned per site
