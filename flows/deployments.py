@@ -1,32 +1,32 @@
-"""Every deployment of newsflow, declared once.
+"""Every deployment of newsflow, declared once in ``DEPLOYMENTS``.
 
-``newsflow serve`` serves these (``prefect.serve``); ``prefect.yaml`` at the
-repository root declares the same two for a process work pool, and
-``tests/test_deployments.py`` checks that the two stay alike.
+Two things are built from that one table:
 
-========================  ================  =========================  ===========
-deployment                flow              schedule                   at once
-========================  ================  =========================  ===========
-``ingest/scheduled``      ``ingest``        every 30 minutes           unlimited
-``maintenance/scheduled`` ``maintenance``   ``30 3 * * *`` (03:30 UTC)  1
-========================  ================  =========================  ===========
+* ``deployments()``: what ``newsflow serve`` serves (``prefect.serve``);
+* ``prefect_yaml()``: the text of ``prefect.yaml`` at the repository root, the
+  same deployments for a process work pool (``prefect deploy --all``).
+  Regenerate it after any change here::
+
+      python -m flows.deployments > prefect.yaml
+
+  ``tests/test_deployments.py`` fails while the committed file differs.
 
 * **ingest** runs over the feeds that are due (``feeds_path=None``: every
   stored feed whose ``next_fetch_at`` has passed); a feed's own interval
   (``NEWSFLOW_FEED_INTERVAL_MINUTES``, its ttl/Cache-Control, back-off when
-  failing) decides when it is due, the 30-minute schedule only how often the
-  question is asked.  It has *no* concurrency limit on purpose: overlapping
-  runs (a slow run still going when the next is due, a manual run, several
-  workers) split the due feeds between them through the database, and every
-  write is idempotent, so a second run is never harmful and a limit would
-  only make work wait.
+  failing) decides when it is due, the schedule only how often the question
+  is asked.  It has *no* concurrency limit on purpose: overlapping runs (a
+  slow run still going when the next is due, a manual run, several workers)
+  split the due feeds between them through the database, and every write is
+  idempotent, so a second run is never harmful and a limit would only make
+  work wait.
 * **maintenance** runs nightly: it deletes stored HTML older than
   ``NEWSFLOW_RAW_HTML_DAYS``, re-tags the articles whose entities came from
   another spaCy model than the one now configured for their language, and
-  refreshes the planner's statistics (ANALYZE).  One run at a time
-  (``concurrency_limit=1``): a second one would only find nothing left to do
-  and hold the model in memory twice.  Runs over the limit wait their turn
-  (Prefect's default collision strategy, ENQUEUE).
+  refreshes the planner's statistics (ANALYZE).  One run at a time: a second
+  one would only find nothing left to do and hold the model in memory twice.
+  Runs over the limit wait their turn (Prefect's default collision strategy,
+  ENQUEUE).
 
 Manual runs use the same deployments, with any parameter overridden::
 
@@ -36,63 +36,166 @@ Manual runs use the same deployments, with any parameter overridden::
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass, field
 from datetime import timedelta
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 if TYPE_CHECKING:
+    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
     from prefect.deployments.runner import RunnerDeployment
 
-#: The name of every deployment: runs are ``'<flow>/scheduled'``.
-DEPLOYMENT_NAME = "scheduled"
+#: The process work pool that prefect.yaml's deployments run in.
+WORK_POOL = "newsflow"
 
-INGEST_INTERVAL = timedelta(minutes=30)
-INGEST_PARAMETERS: dict[str, Any] = {"feeds_path": None, "limit": None}
 
-MAINTENANCE_CRON = "30 3 * * *"
-MAINTENANCE_TIMEZONE = "UTC"
-MAINTENANCE_CONCURRENCY = 1
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment: a flow, its name, schedule, parameters and limits.
+    Runs of it are ``'<flow name>/<name>'``."""
 
-TAGS = ["newsflow"]
+    flow: str  # "module:function", e.g. "flows.ingest:ingest"
+    name: str
+    description: str
+    tags: tuple[str, ...]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    concurrency_limit: int | None = None  # None: no limit
+    # One schedule: an interval, or a cron line in a time zone.
+    interval: timedelta | None = None
+    cron: str | None = None
+    timezone: str | None = None
+
+    @property
+    def module_entrypoint(self) -> str:
+        """``flows.ingest.ingest``: what a served run loads, from the
+        installed package whatever the working directory."""
+        return self.flow.replace(":", ".")
+
+    @property
+    def file_entrypoint(self) -> str:
+        """``flows/ingest.py:ingest``: relative to the checkout, as ``prefect deploy`` wants."""
+        module, _, function = self.flow.partition(":")
+        return f"{module.replace('.', '/')}.py:{function}"
+
+    def schedule(self) -> IntervalSchedule | CronSchedule:
+        from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+
+        if self.interval is not None:
+            return IntervalSchedule(interval=self.interval)
+        return CronSchedule(cron=self.cron, timezone=self.timezone)
+
+    def schedule_entry(self) -> dict[str, Any]:
+        """The schedule as a prefect.yaml ``schedules`` entry."""
+        if self.interval is not None:
+            return {"interval": int(self.interval.total_seconds())}
+        return {"cron": self.cron, "timezone": self.timezone}
+
+
+DEPLOYMENTS = (
+    Deployment(
+        flow="flows.ingest:ingest",
+        name="scheduled",
+        description=(
+            "Every 30 minutes: fetch the due feeds and their new pages, clean, "
+            "deduplicate, tag entities, store. Overlapping runs split the work."
+        ),
+        tags=("newsflow", "ingest"),
+        parameters={"feeds_path": None, "limit": None},
+        concurrency_limit=None,  # on purpose: overlapping ingest runs split the due feeds
+        interval=timedelta(minutes=30),
+    ),
+    Deployment(
+        flow="flows.maintenance:maintenance",
+        name="scheduled",
+        description=(
+            "Nightly at 03:30 UTC: delete stored HTML past its retention, re-tag the "
+            "articles whose entities came from another spaCy model, refresh statistics. "
+            "One run at a time."
+        ),
+        tags=("newsflow", "maintenance"),
+        concurrency_limit=1,
+        cron="30 3 * * *",
+        timezone="UTC",
+    ),
+)
 
 
 def deployments() -> list[RunnerDeployment]:
-    """The deployments to serve (``newsflow serve``), in a fixed order:
-    ingest, then maintenance.
-
-    Their entrypoints are module paths (``flows.ingest.ingest``), so a served
-    run loads the installed package whatever the working directory;
-    ``prefect.yaml`` uses file paths relative to the checkout instead, as
-    ``prefect deploy`` wants."""
-    from prefect.client.schemas.schedules import CronSchedule
+    """The deployments to serve (``newsflow serve``), in the order of ``DEPLOYMENTS``."""
     from prefect.types.entrypoint import EntrypointType
 
-    from flows.ingest import ingest
-    from flows.maintenance import maintenance
+    served = []
+    for deployment in DEPLOYMENTS:
+        module, _, function = deployment.flow.partition(":")
+        flow = getattr(importlib.import_module(module), function)
+        served.append(flow.to_deployment(
+            name=deployment.name,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            schedules=[deployment.schedule()],
+            parameters=dict(deployment.parameters),
+            concurrency_limit=deployment.concurrency_limit,
+            tags=list(deployment.tags),
+            description=deployment.description,
+        ))
+    return served
 
-    return [
-        ingest.to_deployment(
-            name=DEPLOYMENT_NAME,
-            entrypoint_type=EntrypointType.MODULE_PATH,
-            interval=INGEST_INTERVAL,
-            parameters=dict(INGEST_PARAMETERS),
-            # No concurrency_limit: overlapping ingest runs split the due feeds.
-            concurrency_limit=None,
-            tags=[*TAGS, "ingest"],
-            description=(
-                "Every 30 minutes: fetch the due feeds and their new pages, clean, "
-                "deduplicate, tag entities, store. Overlapping runs split the work."
-            ),
-        ),
-        maintenance.to_deployment(
-            name=DEPLOYMENT_NAME,
-            entrypoint_type=EntrypointType.MODULE_PATH,
-            schedules=[CronSchedule(cron=MAINTENANCE_CRON, timezone=MAINTENANCE_TIMEZONE)],
-            concurrency_limit=MAINTENANCE_CONCURRENCY,
-            tags=[*TAGS, "maintenance"],
-            description=(
-                "Nightly at 03:30 UTC: delete stored HTML past its retention, re-tag the "
-                "articles whose entities came from another spaCy model, refresh statistics. "
-                "One run at a time."
-            ),
-        ),
-    ]
+
+_PREFECT_YAML_HEADER = """\
+# Generated from flows/deployments.py: edit DEPLOYMENTS there, then run
+#
+#   python -m flows.deployments > prefect.yaml
+#
+# (tests/test_deployments.py fails while this file differs from what that prints).
+#
+# The deployments of `newsflow serve`, for a process work pool: a team runs
+# workers on several machines against one Prefect server and one PostgreSQL.
+#
+#   export PREFECT_API_URL=http://prefect.example:4200/api   # the shared server
+#   prefect work-pool create newsflow --type process           # once
+#   prefect deploy --all                                       # from this folder
+#   prefect worker start --pool newsflow                       # on each machine
+#
+# Each worker machine needs this checkout with the project installed
+# (`pip install -c constraints.txt .`, or the Docker image), DATABASE_URL
+# pointing at the shared PostgreSQL, and NEWSFLOW_PROJECT_DIR set to the
+# checkout: the pull step below changes into it on the worker, at run time,
+# so that the entrypoints (paths relative to the checkout) resolve.
+#
+# `newsflow serve` and workers are two ways to run the same deployments (the
+# same names): against one Prefect server use one or the other, since
+# whichever registered them last owns them.
+"""
+
+
+def prefect_yaml() -> str:
+    """The text of prefect.yaml: ``DEPLOYMENTS`` for the ``WORK_POOL`` process work pool."""
+    document = {
+        "name": "newsflow",
+        "prefect-version": version("prefect"),
+        "build": None,
+        "push": None,
+        "pull": [
+            {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEWSFLOW_PROJECT_DIR }}"}}
+        ],
+        "deployments": [
+            {
+                "name": deployment.name,
+                "entrypoint": deployment.file_entrypoint,
+                "description": deployment.description,
+                "tags": list(deployment.tags),
+                "parameters": dict(deployment.parameters),
+                "schedules": [deployment.schedule_entry()],
+                "concurrency_limit": deployment.concurrency_limit,
+                "work_pool": {"name": WORK_POOL, "work_queue_name": "default", "job_variables": {}},
+            }
+            for deployment in DEPLOYMENTS
+        ],
+    }
+    return _PREFECT_YAML_HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=88)
+
+
+if __name__ == "__main__":
+    print(prefect_yaml(), end="")

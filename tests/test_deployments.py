@@ -81,51 +81,32 @@ def test_maintenance_runs_nightly_one_at_a_time(declared):
     assert second - first == timedelta(days=1)
 
 
-# --- prefect.yaml says the same -------------------------------------------------
+# --- prefect.yaml is generated from the same table ---------------------------
 
 
-@pytest.fixture(scope="module")
-def prefect_yaml():
-    return yaml.safe_load((ROOT / "prefect.yaml").read_text())
+def test_prefect_yaml_is_what_flows_deployments_generates():
+    from flows.deployments import prefect_yaml
+
+    assert (ROOT / "prefect.yaml").read_text() == prefect_yaml(), (
+        "prefect.yaml is out of date: python -m flows.deployments > prefect.yaml"
+    )
 
 
-def test_prefect_yaml_declares_the_same_deployments(prefect_yaml, declared):
-    # Prefect's own reader of the file (the one `prefect deploy` uses), and
-    # its conversion of a schedule entry: internal, pinned with prefect 3.9.
-    from prefect.cli.deploy._models import PrefectYamlModel
-    from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
+def test_prefect_yaml_entrypoints_load_the_flows_that_are_served(declared):
     from prefect.flows import load_flow_from_entrypoint
 
-    PrefectYamlModel.model_validate(prefect_yaml)
-    assert prefect_yaml["pull"] == [
-        {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEWSFLOW_PROJECT_DIR }}"}}
-    ]
-
+    entries = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     by_flow = {}
-    for entry in prefect_yaml["deployments"]:
+    for entry in entries:
         path, _, function = entry["entrypoint"].partition(":")
-        assert (ROOT / path).is_file(), entry["entrypoint"]
         flow = load_flow_from_entrypoint(str(ROOT / path) + ":" + function)
         by_flow[flow.name] = entry
     assert sorted(by_flow) == sorted(declared)
-
     for flow_name, entry in by_flow.items():
         deployment = declared[flow_name]
-        assert entry["name"] == deployment.name
-        assert entry["work_pool"]["name"] == "newsflow"
-        assert (entry["parameters"] or {}) == deployment.parameters
-        assert entry.get("concurrency_limit") == deployment.concurrency_limit
-        assert entry["tags"] == deployment.tags
-        assert entry["description"] == deployment.description
-        schedules = [
-            _schedule_config_to_deployment_schedule(config)["schedule"] for config in entry["schedules"]
-        ]
-        expected = [s.schedule for s in deployment.schedules]
-        # Interval schedules are anchored when they are created: compare the rest.
-        ignore = {"anchor_date"}
-        assert [s.model_dump(exclude=ignore) for s in schedules] == [
-            s.model_dump(exclude=ignore) for s in expected
-        ]
+        assert (entry["name"], entry["parameters"], entry["concurrency_limit"], entry["tags"]) == (
+            deployment.name, deployment.parameters, deployment.concurrency_limit, deployment.tags
+        )
 
 
 # --- docker-compose.yml -------------------------------------------------------
@@ -411,6 +392,7 @@ def test_a_process_worker_runs_the_deployments_of_prefect_yaml(
     run("work-pool", "create", "newsflow", "--type", "process")
     deployed = run("deploy", "--all")
     assert "ingest/scheduled" in deployed.stdout and "maintenance/scheduled" in deployed.stdout
+    _assert_registered_as_declared(prefect_api)
 
     with _process([prefect, "worker", "start", "--pool", "newsflow"], env=env, log_dir=tmp_path,
                   name="worker") as worker:
@@ -434,3 +416,25 @@ def test_a_process_worker_runs_the_deployments_of_prefect_yaml(
     rows = {row["measure"]: row["value"] for row in json.loads(artifact["data"])}
     assert rows["articles new"] == 11 and rows["feeds"] == 4
     assert rows["failed: fetch: http"] == 1  # the corpus's one missing page
+
+
+def _assert_registered_as_declared(api_url: str) -> None:
+    """The deployments on the server, as ``prefect deploy`` read them from
+    prefect.yaml, against DEPLOYMENTS: schedules, parameters, limits, tags, pool."""
+    from flows.deployments import DEPLOYMENTS, WORK_POOL
+
+    with httpx.Client(base_url=api_url, timeout=10, trust_env=False) as api:
+        for declared in DEPLOYMENTS:
+            flow_name = declared.flow.partition(":")[2]
+            stored = api.get(f"/deployments/name/{flow_name}/{declared.name}").json()
+            [schedule] = [entry["schedule"] for entry in stored["schedules"]]
+            if declared.interval is not None:
+                assert schedule["interval"] == declared.interval.total_seconds()
+            else:
+                assert (schedule["cron"], schedule["timezone"]) == (declared.cron, declared.timezone)
+            limit = stored["global_concurrency_limit"]
+            assert (limit and limit["limit"]) == declared.concurrency_limit
+            assert stored["parameters"] == declared.parameters
+            assert stored["tags"] == list(declared.tags)
+            assert stored["description"] == declared.description
+            assert stored["work_pool_name"] == WORK_POOL
