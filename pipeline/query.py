@@ -12,6 +12,17 @@ from sqlalchemy import Connection, TextClause, text
 from pipeline.store.runs import run_alive
 
 
+def _dicts(conn: Connection, statement: str | TextClause, parameters: dict | None = None) -> list[dict]:
+    """The rows of one read, each a dict by column name."""
+    statement = text(statement) if isinstance(statement, str) else statement
+    return [dict(row) for row in conn.execute(statement, parameters or {}).mappings()]
+
+
+def _tuples(conn: Connection, statement: str, parameters: dict | None = None) -> list[tuple]:
+    """The rows of one read, each a tuple in column order."""
+    return [tuple(row) for row in conn.execute(text(statement), parameters or {})]
+
+
 # An article's time: when it was published, else when it was fetched (the
 # --since filters and the stats' windows all use this).
 ARTICLE_TIME = "coalesce(a.published_at, a.fetched_at)"
@@ -291,55 +302,47 @@ def table_counts(conn: Connection) -> dict[str, int]:
 
 def articles_per_feed(conn: Connection) -> list[tuple[str, int, int, str | None]]:
     """(feed, articles, consecutive failures, last error) per feed."""
-    rows = conn.execute(
-        text(
-            "SELECT coalesce(f.name, f.title, f.url), count(a.id), f.consecutive_failures, f.last_error"
-            " FROM feeds f LEFT JOIN articles a ON a.feed_id = f.id"
-            " GROUP BY f.id ORDER BY count(a.id) DESC, 1"
-        )
+    return _tuples(
+        conn,
+        "SELECT coalesce(f.name, f.title, f.url), count(a.id), f.consecutive_failures, f.last_error"
+        " FROM feeds f LEFT JOIN articles a ON a.feed_id = f.id"
+        " GROUP BY f.id ORDER BY count(a.id) DESC, 1",
     )
-    return [tuple(row) for row in rows]
 
 
 def recent_failures(conn: Connection, limit: int = 10) -> list[tuple[str, str, str, int]]:
     """(url, stage, error, attempts) of entries that could not be ingested."""
-    rows = conn.execute(
-        text(
-            "SELECT url, stage, error, attempts FROM fetch_failures"
-            " ORDER BY last_failed_at DESC, url LIMIT :limit"
-        ),
+    return _tuples(
+        conn,
+        "SELECT url, stage, error, attempts FROM fetch_failures"
+        " ORDER BY last_failed_at DESC, url LIMIT :limit",
         {"limit": limit},
     )
-    return [tuple(row) for row in rows]
 
 
 def site_rules(conn: Connection, host: str, limit: int = 200) -> list[dict]:
     """Learned lines of one site, most supported first."""
     from pipeline.clean import SITE_RULES_VERSION
 
-    rows = conn.execute(
-        text(
-            "SELECT text, support, first_seen_at, last_seen_at FROM site_boilerplate"
-            " WHERE rules_version = :version AND host = :host AND support > 1"
-            " ORDER BY support DESC, text LIMIT :limit"
-        ),
+    return _dicts(
+        conn,
+        "SELECT text, support, first_seen_at, last_seen_at FROM site_boilerplate"
+        " WHERE rules_version = :version AND host = :host AND support > 1"
+        " ORDER BY support DESC, text LIMIT :limit",
         {"version": SITE_RULES_VERSION, "host": host, "limit": limit},
     )
-    return [dict(row._mapping) for row in rows]
 
 
 def feed_health(conn: Connection) -> list[dict]:
     """One row per feed: its state, when it last worked, what went wrong."""
-    rows = conn.execute(
-        text(
-            "SELECT f.id, f.url, coalesce(f.name, f.title) AS name, f.disabled, f.disabled_reason,"
-            " f.last_status, f.last_success_at, f.last_fetched_at, f.next_fetch_at,"
-            " f.consecutive_failures, f.last_error_kind, f.last_error, f.last_warning,"
-            " (SELECT count(*) FROM articles a WHERE a.feed_id = f.id) AS articles"
-            " FROM feeds f ORDER BY f.disabled, f.consecutive_failures DESC, f.id"
-        )
+    return _dicts(
+        conn,
+        "SELECT f.id, f.url, coalesce(f.name, f.title) AS name, f.disabled, f.disabled_reason,"
+        " f.last_status, f.last_success_at, f.last_fetched_at, f.next_fetch_at,"
+        " f.consecutive_failures, f.last_error_kind, f.last_error, f.last_warning,"
+        " (SELECT count(*) FROM articles a WHERE a.feed_id = f.id) AS articles"
+        " FROM feeds f ORDER BY f.disabled, f.consecutive_failures DESC, f.id",
     )
-    return [dict(row._mapping) for row in rows]
 
 
 # Stories in the listing's order (the index ix_stories_listing), each
@@ -376,23 +379,20 @@ def list_stories_parameters(*, since: datetime | None = None, min_outlets: int =
 def list_stories(conn: Connection, **options) -> list[dict]:
     """The largest stories: canonical title, outlets, agencies, first seen.
     Options: those of list_stories_parameters."""
-    rows = conn.execute(_LIST_STORIES, list_stories_parameters(**options))
-    return [dict(row._mapping) for row in rows]
+    return _dicts(conn, _LIST_STORIES, list_stories_parameters(**options))
 
 
 def story_members(conn: Connection, story_id: int) -> list[dict]:
     """Every article of a story and how it joined: new, exact, near (score)."""
-    rows = conn.execute(
-        text(
-            "SELECT a.id, a.title, a.site_name, a.canonical_url AS url, a.published_at,"
-            " a.dateline, a.agency, a.is_canonical, a.match_kind, a.match_score,"
-            " a.matched_article_id"
-            " FROM articles a WHERE a.story_id = :story"
-            " ORDER BY a.is_canonical DESC, a.published_at NULLS LAST, a.id"
-        ),
+    return _dicts(
+        conn,
+        "SELECT a.id, a.title, a.site_name, a.canonical_url AS url, a.published_at,"
+        " a.dateline, a.agency, a.is_canonical, a.match_kind, a.match_score,"
+        " a.matched_article_id"
+        " FROM articles a WHERE a.story_id = :story"
+        " ORDER BY a.is_canonical DESC, a.published_at NULLS LAST, a.id",
         {"story": story_id},
     )
-    return [dict(row._mapping) for row in rows]
 
 
 def top_entities_by_story(
@@ -401,20 +401,18 @@ def top_entities_by_story(
 ) -> list[dict]:
     """Entities by the number of stories mentioning them (copies count once),
     among articles whose time (published, else fetched) is in [since, until]."""
-    rows = conn.execute(
-        text(
-            "SELECT e.name, e.label, count(DISTINCT a.story_id) AS stories, count(*) AS articles,"
-            " sum(ae.mentions) AS mentions"
-            " FROM article_entities ae JOIN entities e ON e.id = ae.entity_id"
-            " JOIN articles a ON a.id = ae.article_id"
-            " WHERE (CAST(:label AS text) IS NULL OR e.label = :label)"
-            f" AND (CAST(:since AS timestamptz) IS NULL OR {ARTICLE_TIME} >= :since)"
-            f" AND (CAST(:until AS timestamptz) IS NULL OR {ARTICLE_TIME} <= :until)"
-            " GROUP BY e.id ORDER BY stories DESC, mentions DESC, e.name LIMIT :limit"
-        ),
+    return _dicts(
+        conn,
+        "SELECT e.name, e.label, count(DISTINCT a.story_id) AS stories, count(*) AS articles,"
+        " sum(ae.mentions) AS mentions"
+        " FROM article_entities ae JOIN entities e ON e.id = ae.entity_id"
+        " JOIN articles a ON a.id = ae.article_id"
+        " WHERE (CAST(:label AS text) IS NULL OR e.label = :label)"
+        f" AND (CAST(:since AS timestamptz) IS NULL OR {ARTICLE_TIME} >= :since)"
+        f" AND (CAST(:until AS timestamptz) IS NULL OR {ARTICLE_TIME} <= :until)"
+        " GROUP BY e.id ORDER BY stories DESC, mentions DESC, e.name LIMIT :limit",
         {"label": label, "since": since, "until": until, "limit": limit},
     )
-    return [dict(row._mapping) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -449,19 +447,17 @@ def busiest_window(conn: Connection, hours: int = 24) -> Window | None:
 def busiest_stories(conn: Connection, window: Window, *, limit: int = 5) -> list[dict]:
     """Stories with the most articles in ``window``: the story's canonical
     title, its articles in the window and in all, their outlets."""
-    rows = conn.execute(
-        text(
-            "SELECT s.id, canon.title, canon.canonical_url AS url, count(*) AS window_articles,"
-            " s.article_count, array_agg(DISTINCT coalesce(a.site_name, '?')) AS outlets"
-            " FROM articles a JOIN stories s ON s.id = a.story_id"
-            " JOIN articles canon ON canon.id = s.canonical_article_id"
-            f" WHERE {ARTICLE_TIME} >= :start AND {ARTICLE_TIME} <= :end"
-            " GROUP BY s.id, canon.title, canon.canonical_url"
-            " ORDER BY count(*) DESC, s.article_count DESC, s.id LIMIT :limit"
-        ),
+    return _dicts(
+        conn,
+        "SELECT s.id, canon.title, canon.canonical_url AS url, count(*) AS window_articles,"
+        " s.article_count, array_agg(DISTINCT coalesce(a.site_name, '?')) AS outlets"
+        " FROM articles a JOIN stories s ON s.id = a.story_id"
+        " JOIN articles canon ON canon.id = s.canonical_article_id"
+        f" WHERE {ARTICLE_TIME} >= :start AND {ARTICLE_TIME} <= :end"
+        " GROUP BY s.id, canon.title, canon.canonical_url"
+        " ORDER BY count(*) DESC, s.article_count DESC, s.id LIMIT :limit",
         {"start": window.start, "end": window.end, "limit": limit},
     )
-    return [dict(row._mapping) for row in rows]
 
 
 def entity_report(conn: Connection, name: str, *, stories: int = 10, cooccurring: int = 10) -> list[dict]:
@@ -472,77 +468,68 @@ def entity_report(conn: Connection, name: str, *, stories: int = 10, cooccurring
     for entity_id, entity_name, label in found:
         aliases = [row[0] for row in conn.execute(
             text("SELECT alias FROM entity_aliases WHERE entity_id = :id ORDER BY alias"), {"id": entity_id})]
-        story_rows = conn.execute(
-            text(
-                "SELECT a.story_id, max(canon.title) AS title, min(a.published_at) AS published_at,"
-                " sum(ae.mentions) AS mentions"
-                " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
-                " JOIN stories s ON s.id = a.story_id JOIN articles canon ON canon.id = s.canonical_article_id"
-                " WHERE ae.entity_id = :id GROUP BY a.story_id"
-                " ORDER BY min(a.published_at) DESC NULLS LAST LIMIT :limit"
-            ),
+        story_rows = _dicts(
+            conn,
+            "SELECT a.story_id, max(canon.title) AS title, min(a.published_at) AS published_at,"
+            " sum(ae.mentions) AS mentions"
+            " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
+            " JOIN stories s ON s.id = a.story_id JOIN articles canon ON canon.id = s.canonical_article_id"
+            " WHERE ae.entity_id = :id GROUP BY a.story_id"
+            " ORDER BY min(a.published_at) DESC NULLS LAST LIMIT :limit",
             {"id": entity_id, "limit": stories},
         )
-        others = conn.execute(
-            text(
-                "WITH mine AS (SELECT DISTINCT a.story_id FROM article_entities ae"
-                "   JOIN articles a ON a.id = ae.article_id WHERE ae.entity_id = :id)"
-                " SELECT e.name, e.label, count(DISTINCT a.story_id) AS stories"
-                " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
-                " JOIN entities e ON e.id = ae.entity_id"
-                " WHERE a.story_id IN (SELECT story_id FROM mine) AND ae.entity_id <> :id"
-                " GROUP BY e.id ORDER BY stories DESC, e.name LIMIT :limit"
-            ),
+        others = _dicts(
+            conn,
+            "WITH mine AS (SELECT DISTINCT a.story_id FROM article_entities ae"
+            "   JOIN articles a ON a.id = ae.article_id WHERE ae.entity_id = :id)"
+            " SELECT e.name, e.label, count(DISTINCT a.story_id) AS stories"
+            " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
+            " JOIN entities e ON e.id = ae.entity_id"
+            " WHERE a.story_id IN (SELECT story_id FROM mine) AND ae.entity_id <> :id"
+            " GROUP BY e.id ORDER BY stories DESC, e.name LIMIT :limit",
             {"id": entity_id, "limit": cooccurring},
         )
         report.append({
             "name": entity_name, "label": label, "aliases": aliases,
-            "stories": [dict(row._mapping) for row in story_rows],
-            "cooccurring": [dict(row._mapping) for row in others],
+            "stories": story_rows, "cooccurring": others,
         })
     return report
 
 
 def articles_per_day(conn: Connection, days: int = 14) -> list[tuple]:
     """(day, articles, stories) of the last ``days`` days of publication."""
-    rows = conn.execute(
-        text(
-            "SELECT date_trunc('day', coalesce(published_at, fetched_at))::date AS day, count(*),"
-            " count(DISTINCT story_id) FROM articles"
-            " GROUP BY 1 ORDER BY 1 DESC LIMIT :days"
-        ),
+    return _tuples(
+        conn,
+        "SELECT date_trunc('day', coalesce(published_at, fetched_at))::date AS day, count(*),"
+        " count(DISTINCT story_id) FROM articles"
+        " GROUP BY 1 ORDER BY 1 DESC LIMIT :days",
         {"days": days},
     )
-    return [tuple(row) for row in rows]
 
 
 def articles_per_language(conn: Connection) -> list[tuple]:
     """(language, articles, share of them with entities)."""
-    rows = conn.execute(
-        text(
-            "SELECT coalesce(language, '?'), count(*),"
-            " round(avg(CASE WHEN entities_status IN ('done', 'copied', 'truncated') THEN 1 ELSE 0 END), 2)"
-            " FROM articles GROUP BY 1 ORDER BY 2 DESC"
-        )
+    return _tuples(
+        conn,
+        "SELECT coalesce(language, '?'), count(*),"
+        " round(avg(CASE WHEN entities_status IN ('done', 'copied', 'truncated') THEN 1 ELSE 0 END), 2)"
+        " FROM articles GROUP BY 1 ORDER BY 2 DESC",
     )
-    return [tuple(row) for row in rows]
 
 
 def recent_runs(conn: Connection, limit: int = 20) -> list[dict]:
     """The latest ingest runs, newest first, with their counts."""
-    rows = conn.execute(
-        text(
-            "SELECT id, flow_run_id,"
-            # A run whose session is gone died: abandoned, before any later run says so.
-            f" CASE WHEN status = 'running' AND NOT {run_alive('id')} THEN 'abandoned' ELSE status END AS status,"
-            " started_at, finished_at,"
-            " extract(epoch FROM finished_at - started_at) AS seconds,"
-            " feeds, feeds_failed, entries_new, pages_fetched, pages_failed, articles_new, stories_new,"
-            " copies, articles_enriched, errors,"
-            " coalesce(details->>'database_error', details->>'failure') AS database_error,"
-            " coalesce(details->'failures_by_kind', '{}'::jsonb) AS failures_by_kind"
-            " FROM ingest_runs ORDER BY started_at DESC, id DESC LIMIT :limit"
-        ),
+    return _dicts(
+        conn,
+        "SELECT id, flow_run_id,"
+        # A run whose session is gone died: abandoned, before any later run says so.
+        f" CASE WHEN status = 'running' AND NOT {run_alive('id')} THEN 'abandoned' ELSE status END AS status,"
+        " started_at, finished_at,"
+        " extract(epoch FROM finished_at - started_at) AS seconds,"
+        " feeds, feeds_failed, entries_new, pages_fetched, pages_failed, articles_new, stories_new,"
+        " copies, articles_enriched, errors,"
+        " coalesce(details->>'database_error', details->>'failure') AS database_error,"
+        " coalesce(details->'failures_by_kind', '{}'::jsonb) AS failures_by_kind"
+        " FROM ingest_runs ORDER BY started_at DESC, id DESC LIMIT :limit",
         {"limit": limit},
     )
-    return [dict(row._mapping) for row in rows]
