@@ -69,12 +69,6 @@ class Deployment:
     timezone: str | None = None
 
     @property
-    def module_entrypoint(self) -> str:
-        """``flows.ingest.ingest``: what a served run loads, from the
-        installed package whatever the working directory."""
-        return self.flow.replace(":", ".")
-
-    @property
     def file_entrypoint(self) -> str:
         """``flows/ingest.py:ingest``: relative to the checkout, as ``prefect deploy`` wants."""
         module, _, function = self.flow.partition(":")
@@ -124,7 +118,11 @@ DEPLOYMENTS = (
 
 
 def deployments() -> list[RunnerDeployment]:
-    """The deployments to serve (``newsflow serve``), in the order of ``DEPLOYMENTS``."""
+    """The deployments to serve (``newsflow serve``), in the order of ``DEPLOYMENTS``.
+
+    Their entrypoints are module paths (``flows.ingest.ingest``), so a served
+    run loads the installed package whatever the working directory;
+    prefect.yaml has paths relative to the checkout instead (``file_entrypoint``)."""
     from prefect.types.entrypoint import EntrypointType
 
     served = []

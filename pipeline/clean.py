@@ -189,8 +189,6 @@ TEASER_MAX_WORDS = 20
 _SHORTCODE = re.compile(r"^\[(\w+)\b[^\]]*\].*\[/\1\]$")
 
 _TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " :: ", " · ", " • ", " « ", " » ", " : ", ": ")
-# Separators across which only a known site name is cut (never a merely short part).
-_SITE_ONLY_SEPARATORS = (" : ", ": ")
 _SITE_SUFFIX_MAX_WORDS = 5
 
 # "Seoul / Pyongyang (dpa) – ", "WASHINGTON (Reuters) - ", "Berlin, 18 March (AFP) — ",

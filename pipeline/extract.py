@@ -42,10 +42,6 @@ RECALL_OPTIONS = dict(TRAFILATURA_OPTIONS, favor_precision=False, with_metadata=
 CHUNK_OPTIONS = dict(RECALL_OPTIONS, favor_precision=True)
 CHUNK_MIN_CHARS = 200
 
-# Date sources, most trusted first: structured data the CMS writes for
-# machines, then meta/markup, then the URL path, then htmldate's heuristics.
-DATE_SOURCES = ("json-ld", "meta", "url", "htmldate")
-
 
 class ExtractError(ValueError):
     """The page has no article text that could be extracted."""
@@ -426,7 +422,9 @@ def date_candidates(
     tree: HtmlElement, url: str, json_ld: list[dict] | None = None, htmldate_value: str | None = None
 ) -> list[tuple[str, datetime, bool]]:
     """(source, UTC datetime, has time of day) for every date the page gives,
-    most trusted source first, without repeats."""
+    most trusted source first, without repeats: json-ld (structured data the
+    CMS writes for machines), then meta (and markup), then url (a date in its
+    path), then htmldate (its heuristics)."""
     raw: list[tuple[str, str]] = []
     for item in json_ld if json_ld is not None else _json_ld_objects(tree):
         value = item.get("datePublished")

@@ -144,9 +144,6 @@ class Fingerprint:
         count = len(shingles) // 4
         return cls(minhash, shingles, count, band_keys(minhash) if count else [], version)
 
-    def minhash_values(self) -> np.ndarray:
-        return np.frombuffer(self.minhash, dtype=_U32)
-
     def shingle_hashes(self) -> np.ndarray:
         return np.frombuffer(self.shingles, dtype=_U32)
 
@@ -205,15 +202,6 @@ def fingerprint(text: str) -> Fingerprint:
 def _check(a: Fingerprint, b: Fingerprint) -> None:
     if a.version != b.version:
         raise ValueError(f"cannot compare fingerprints of versions {a.version} and {b.version}")
-
-
-def estimated_jaccard(a: Fingerprint, b: Fingerprint) -> float:
-    """MinHash estimate of the Jaccard similarity (share of equal values);
-    0.0 when either text has no shingles.  Standard error ~ sqrt(J(1-J)/256)."""
-    _check(a, b)
-    if not a.shingle_count or not b.shingle_count:
-        return 0.0
-    return float(np.count_nonzero(a.minhash_values() == b.minhash_values())) / NUM_PERM
 
 
 def _intersection(a: Fingerprint, b: Fingerprint) -> int:
