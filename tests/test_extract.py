@@ -229,23 +229,25 @@ def test_merge_fills_gaps_inside_the_precise_text_but_not_its_edges():
     ]
 
 
-def test_json_ld_date_with_time_is_chosen_and_all_candidates_kept():
-    extracted = extract_article(fixture_bytes("page-metadata-json-ld-date-image.html"), NORTH_PIER_URL)
-    assert extracted.published_at == datetime(2021, 3, 16, 16, 45, tzinfo=UTC)
-    assert extracted.date_source == "json-ld"
-    sources = [source for source, _ in extracted.date_candidates]
+@pytest.fixture(scope="module")
+def north_pier() -> ExtractedArticle:
+    return extract_article(fixture_bytes("page-metadata-json-ld-date-image.html"), NORTH_PIER_URL)
+
+
+def test_json_ld_date_with_time_is_chosen_and_all_candidates_kept(north_pier):
+    assert north_pier.published_at == datetime(2021, 3, 16, 16, 45, tzinfo=UTC)
+    assert north_pier.date_source == "json-ld"
+    sources = [source for source, _ in north_pier.date_candidates]
     assert sources[:3] == ["json-ld", "meta", "url"]
-    assert extracted.future_date is False
+    assert north_pier.future_date is False
 
 
-def test_lead_image_is_og_image_made_absolute():
-    extracted = extract_article(fixture_bytes("page-metadata-json-ld-date-image.html"), NORTH_PIER_URL)
-    assert extracted.image_url == "https://harbour.example.org/images/2021/north-pier.jpg"
+def test_lead_image_is_og_image_made_absolute(north_pier):
+    assert north_pier.image_url == "https://harbour.example.org/images/2021/north-pier.jpg"
 
 
-def test_author_keeps_the_case_written_on_the_page():
-    extracted = extract_article(fixture_bytes("page-metadata-json-ld-date-image.html"), NORTH_PIER_URL)
-    assert extracted.author == "dpa"
+def test_author_keeps_the_case_written_on_the_page(north_pier):
+    assert north_pier.author == "dpa"
 
 
 @pytest.mark.parametrize(

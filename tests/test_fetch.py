@@ -304,25 +304,26 @@ def requests_to(path: str) -> int:
     return sum(1 for seen, _ in REQUEST_TIMES if seen == path)
 
 
-def test_a_retry_after_longer_than_the_longest_wait_gives_up_at_once(server):
-    before = requests_to("/429-retry-after-two-minutes")
-    result = fetch_one(server, "/429-retry-after-two-minutes", retries=2, max_retry_wait=30, respect_robots=False)
+@pytest.mark.parametrize(
+    ("path", "overrides", "message", "status", "requests"),
+    [
+        # A Retry-After past max_retry_wait: no second request, and the wait in the message.
+        ("/429-retry-after-two-minutes", {"max_retry_wait": 30}, "HTTP 429: retry after 120 s", 429, 1),
+        # No Retry-After: every attempt made, and their number in the message.
+        ("/503-always", {"retry_backoff": 0.01}, "HTTP 503 (after 3 attempts)", 503, 3),
+    ],
+)
+def test_a_transient_error_that_outlasts_the_retries_says_why(server, path, overrides, message, status, requests):
+    before = requests_to(path)
+    result = fetch_one(server, path, retries=2, respect_robots=False, **overrides)
     assert isinstance(result, FetchError)
-    assert (str(result), result.kind, result.status) == ("HTTP 429: retry after 120 s", "http", 429)
-    assert requests_to("/429-retry-after-two-minutes") - before == 1
+    assert (str(result), result.kind, result.status) == (message, "http", status)
+    assert requests_to(path) - before == requests
 
 
 def test_a_short_retry_after_is_waited_out_and_the_page_fetched(server):
     result = fetch_one(server, "/503-once-retry-after-zero?short", retries=1, retry_backoff=30, respect_robots=False)
     assert isinstance(result, FetchResult) and result.content == ARTICLE
-
-
-def test_a_transient_error_on_every_attempt_says_how_many_were_made(server):
-    before = requests_to("/503-always")
-    result = fetch_one(server, "/503-always", retries=2, retry_backoff=0.01, respect_robots=False)
-    assert isinstance(result, FetchError)
-    assert (str(result), result.kind, result.status) == ("HTTP 503 (after 3 attempts)", "http", 503)
-    assert requests_to("/503-always") - before == 3
 
 
 def test_requests_to_one_host_are_spaced_by_the_delay(server):

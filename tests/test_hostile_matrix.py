@@ -270,6 +270,17 @@ class IsolatedRun:
         assert self.run is not None and self.run["status"] == "completed", self.run
         assert self.alongside_stored, f"{self.case}: the normal feed beside it was not stored"
 
+    def assert_read_or_a_clear_parse_failure(self, page: str) -> None:
+        """The run completed, and the feed was either read (its one page
+        stored) or recorded as "not a feed"."""
+        self.assert_run_completed()
+        if self.feed["last_error"] is None:
+            assert set(self.articles) == {page}
+            assert self.feed["last_status"] == 200
+        else:
+            assert self.feed["last_error_kind"] == "parse"
+            assert self.feed["last_error"].startswith("not a feed"), self.feed["last_error"]
+
 
 @pytest.fixture(scope="module")
 def hostile_server():
@@ -362,14 +373,7 @@ def test_non_ascii_digit_in_retry_after_counts_as_no_retry_after(isolated_run):
 
 
 def test_character_reference_past_unicode_is_read_or_a_clear_parse_failure(isolated_run):
-    case = isolated_run("char-ref-past-unicode")
-    case.assert_run_completed()
-    if case.feed["last_error"] is None:
-        assert set(case.articles) == {"/page/good-char-ref.html"}
-        assert case.feed["last_status"] == 200
-    else:
-        assert case.feed["last_error_kind"] == "parse"
-        assert case.feed["last_error"].startswith("not a feed"), case.feed["last_error"]
+    isolated_run("char-ref-past-unicode").assert_read_or_a_clear_parse_failure("/page/good-char-ref.html")
 
 
 def test_nul_in_feed_entry_and_page_titles_is_dropped(isolated_run):
@@ -455,13 +459,9 @@ def test_markup_and_escapes_in_titles_show_as_text_in_search(isolated_run, tmp_p
 
 
 def test_feed_declaring_a_non_text_charset_is_read_or_a_clear_parse_failure(isolated_run):
-    case = isolated_run("feed-charset-punycode")
-    case.assert_run_completed()
-    if case.feed["last_error"] is None:
-        assert set(case.articles) == {"/page/good-feed-charset-punycode.html"}
-    else:
-        assert case.feed["last_error_kind"] == "parse"
-        assert case.feed["last_error"].startswith("not a feed"), case.feed["last_error"]
+    isolated_run("feed-charset-punycode").assert_read_or_a_clear_parse_failure(
+        "/page/good-feed-charset-punycode.html"
+    )
 
 
 def test_expires_past_year_9999_is_a_far_next_fetch(isolated_run):
