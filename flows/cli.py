@@ -139,19 +139,17 @@ def db_grant_reader(
     user: Annotated[str, typer.Argument(help="An existing login role to give read-only access.")],
 ) -> None:
     """Let a login role read every table and view (through newsflow_reader), and nothing else."""
-    from psycopg import sql
-    from sqlalchemy import text
+    from pipeline.store.roles import READER_ROLE, grant_reader, role_exists
 
     engine = _engine()
     with engine.begin() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = 'newsflow_reader'")).scalar():
+        if not role_exists(conn, READER_ROLE):
             console.print("[red]the role newsflow_reader does not exist:[/red] migrate as a user that may create roles")
             raise typer.Exit(2)
-        if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :user"), {"user": user}).scalar():
+        if not role_exists(conn, user):
             console.print(markup("[red]no role named {}[/red]: CREATE ROLE {} LOGIN PASSWORD '…' first", repr(user), user))
             raise typer.Exit(2)
-        statement = sql.SQL("GRANT newsflow_reader TO {}").format(sql.Identifier(user))
-        conn.exec_driver_sql(statement.as_string(conn.connection.dbapi_connection))
+        grant_reader(conn, user)
     console.print(markup("{} can now read (and only read) the newsflow tables and views", user))
 
 
@@ -222,8 +220,6 @@ def feeds_import(
 def _store_sources(sources) -> None:
     from urllib.parse import urlsplit
 
-    from sqlalchemy import text
-
     from pipeline.store import feeds as feed_store
     from pipeline.store.migrate import upgrade
 
@@ -234,10 +230,9 @@ def _store_sources(sources) -> None:
     engine = _engine()
     upgrade(engine)
     with engine.begin() as conn:
-        count = text("SELECT count(*) FROM feeds")
-        before = conn.execute(count).scalar()
+        before = feed_store.count_feeds(conn)
         feed_store.upsert_feeds(conn, [(source.url, source.name) for source in sources])
-        after = conn.execute(count).scalar()
+        after = feed_store.count_feeds(conn)
     console.print(f"{after - before} new feed(s), {len(sources) - (after - before)} already stored")
 
 
