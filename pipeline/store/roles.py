@@ -10,7 +10,8 @@ READER_ROLE = "newsflow_reader"
 
 
 def role_exists(conn: Connection, name: str) -> bool:
-    return conn.execute(text("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :name)"), {"name": name}).scalar_one()
+    exists = text("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :name)")
+    return conn.execute(exists, {"name": name}).scalar_one()
 
 
 def grant_reader(conn: Connection, user: str) -> None:
