@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 
+# First: the handler that ends a command without the interpreter's teardown
+# must be registered before any library's atexit handler (they run newest first).
+from flows.cli.fast_exit import exit_without_teardown
+
 # Prefect reads these when it is imported: set quiet, offline defaults first,
 # without overriding anything the user set.
 for _name, _value in {
@@ -18,9 +22,7 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
-import atexit  # noqa: E402
 import sys  # noqa: E402
-import threading  # noqa: E402
 
 import typer  # noqa: E402
 
@@ -66,14 +68,8 @@ app.command("serve")(serve)
 
 
 def main() -> None:
-    """The `newsflow` command.  It ends without the interpreter's teardown:
-    after a run, freeing every object one by one (Prefect's, SQLAlchemy's,
-    the pages') took 1.5 s for nothing, the operating system frees the
-    memory at once.  What a normal exit does first still happens, in its
-    order: non-daemon threads are joined (Prefect's log and event workers
-    send what they hold), then the atexit handlers run (workers, Prefect's
-    temporary server, the embedded PostgreSQL stop), then the streams are
-    flushed."""
+    """The `newsflow` command.  It ends without the interpreter's teardown
+    (see flows/cli/fast_exit.py), with the command's exit code."""
     try:
         app()
         code = 0
@@ -82,8 +78,4 @@ def main() -> None:
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    from flows.workers import exit_now  # before the exit steps: no import after them
-
-    threading._shutdown()  # noqa: SLF001 (what the interpreter calls first at exit)
-    atexit._run_exitfuncs()  # noqa: SLF001
-    exit_now(code or 0)
+    exit_without_teardown(code or 0)
