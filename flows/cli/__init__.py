@@ -37,34 +37,22 @@ app = typer.Typer(
 )
 
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
-db_app.command("upgrade")(db.db_upgrade)
-db_app.command("shell")(db.db_shell)
-db_app.command("check")(db.db_check)
-db_app.command("grant-reader")(db.db_grant_reader)
+for name, command in {"upgrade": db.db_upgrade, "shell": db.db_shell, "check": db.db_check,
+                      "grant-reader": db.db_grant_reader}.items():
+    db_app.command(name)(command)
 app.add_typer(db_app, name="db")
 
 feeds_app = typer.Typer(help="The stored feeds: their health, and managing the list.")
 feeds_app.callback(invoke_without_command=True)(feeds.feeds_list)
-feeds_app.command("add")(feeds.feeds_add)
-feeds_app.command("import")(feeds.feeds_import)
-feeds_app.command("export")(feeds.feeds_export)
-feeds_app.command("discover")(feeds.feeds_discover)
+for name, command in {"add": feeds.feeds_add, "import": feeds.feeds_import, "export": feeds.feeds_export,
+                      "discover": feeds.feeds_discover}.items():
+    feeds_app.command(name)(command)
 app.add_typer(feeds_app, name="feeds")
 
-# In this order in `newsflow --help`.
-app.command("ingest")(run.ingest)
-app.command("demo")(run.demo)
-app.command("search")(read.search)
-app.command("extract")(run.extract)
-app.command("site-rules")(read.site_rules)
-app.command("stories")(read.stories)
-app.command("story")(read.story)
-app.command("reenrich")(run.reenrich)
-app.command("runs")(read.runs)
-app.command("entities")(read.entities)
-app.command("entity")(read.entity)
-app.command("stats")(read.stats)
-app.command("serve")(serve)
+# In this order in `newsflow --help`, each named after its function (site_rules: site-rules).
+for command in (run.ingest, run.demo, read.search, run.extract, read.site_rules, read.stories, read.story,
+                run.reenrich, read.runs, read.entities, read.entity, read.stats, serve):
+    app.command()(command)
 
 
 def main() -> None:

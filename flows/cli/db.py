@@ -35,6 +35,12 @@ def open_database():
         raise typer.Exit(2) from None
 
 
+def answer(question, *args, **options):
+    """One of pipeline/query.py's questions, asked of the command's database."""
+    with open_database().connect() as conn:
+        return question(conn, *args, **options)
+
+
 def db_upgrade() -> None:
     """Apply the schema migrations (every flow also does this at start)."""
     from pipeline.store.migrate import upgrade

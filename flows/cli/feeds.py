@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.db import open_database
+from flows.cli.db import answer, open_database
 from flows.cli.output import Column, console, print_rows, when
 from flows.terminal import markup, plain
 from pipeline.config import get_settings
@@ -22,8 +22,7 @@ def feeds_list(
         return
     from pipeline.query import feed_health
 
-    with open_database().connect() as conn:
-        rows = feed_health(conn)
+    rows = answer(feed_health)
     print_rows(
         rows,
         [
@@ -98,8 +97,7 @@ def feeds_export(
     from pipeline.feeds import FeedSource, export_opml, export_yaml
     from pipeline.query import feed_health
 
-    with open_database().connect() as conn:
-        sources = [FeedSource(url=row["url"], name=row["name"]) for row in feed_health(conn)]
+    sources = [FeedSource(url=row["url"], name=row["name"]) for row in answer(feed_health)]
     print(export_opml(sources) if opml else export_yaml(sources), end="")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.db import open_database
+from flows.cli.db import answer, open_database
 from flows.cli.options import parse_age
 from flows.cli.output import Column, console, print_json, print_rows, when
 from flows.terminal import highlighted, markup, plain
@@ -28,11 +28,10 @@ def search(
     """Full-text search over titles and texts, best matches first, one per story."""
     from pipeline.query import search_articles
 
-    with open_database().connect() as conn:
-        hits = search_articles(
-            conn, query, limit=limit, since=since, feed=feed, entity=entity,
-            label=label, one_per_story=not all_copies,
-        )
+    hits = answer(
+        search_articles, query, limit=limit, since=since, feed=feed, entity=entity,
+        label=label, one_per_story=not all_copies,
+    )
     print_hits(query, hits, as_json=as_json)
 
 
@@ -73,8 +72,7 @@ def site_rules(
     from pipeline.query import site_rules as load_rules
 
     site = site_of(f"http://{host}/") or host
-    with open_database().connect() as conn:
-        rules = load_rules(conn, site)
+    rules = answer(load_rules, site)
     threshold = get_settings().site_rule_min_pages
     print_rows(
         rules,
@@ -100,8 +98,7 @@ def stories(
     """The largest stories: the same text on several outlets, grouped."""
     from pipeline.query import list_stories
 
-    with open_database().connect() as conn:
-        rows = list_stories(conn, since=since, min_outlets=min_outlets, limit=limit)
+    rows = answer(list_stories, since=since, min_outlets=min_outlets, limit=limit)
     print_rows(
         rows,
         [
@@ -124,8 +121,7 @@ def story(
     """One story's articles and how each joined it (exact text, or near with its score)."""
     from pipeline.query import story_members
 
-    with open_database().connect() as conn:
-        members = story_members(conn, story_id)
+    members = answer(story_members, story_id)
     if not members and not as_json:
         console.print(f"no story #{story_id}")
         raise typer.Exit(1)
@@ -167,8 +163,7 @@ def runs(
     """Recent ingest runs (scheduled, triggered by hand or from this CLI) with their counts."""
     from pipeline.query import recent_runs
 
-    with open_database().connect() as conn:
-        rows = recent_runs(conn, limit)
+    rows = answer(recent_runs, limit)
     colours = {"completed": "green", "running": "cyan", "failed": "red", "abandoned": "yellow"}
     footer = []
     for row in rows:
@@ -214,8 +209,7 @@ def entities(
     """The entities mentioned in the most stories."""
     from pipeline.query import top_entities_by_story
 
-    with open_database().connect() as conn:
-        rows = top_entities_by_story(conn, limit=top, label=label, since=since)
+    rows = answer(top_entities_by_story, limit=top, label=label, since=since)
     print_rows(rows, _ENTITY_COLUMNS, title=f"top {len(rows)} entities", as_json=as_json)
 
 
@@ -226,8 +220,7 @@ def entity(
     """One entity: its aliases, the stories mentioning it, what it co-occurs with."""
     from pipeline.query import entity_report
 
-    with open_database().connect() as conn:
-        report = entity_report(conn, name)
+    report = answer(entity_report, name)
     if as_json:
         print_json(report)
         return
