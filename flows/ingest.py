@@ -22,10 +22,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from sqlalchemy import Connection, Engine
 
-from flows.workers import Pending, TimeLimit, map_in_chunks, submit_in_chunks, warm_up
+from flows.enrich import enrich_pending, ner_function, ner_time_limit
+from flows.workers import Pending, TimeLimit, submit_in_chunks, warm_up
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
-from pipeline.enrich import EnrichInput, EnrichResult, extract_entities_with_models
+from pipeline.enrich import EnrichInput
 from pipeline.feedlist import FeedSource, load_feed_list
 from pipeline.feeds import FeedParseError, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
@@ -314,55 +315,8 @@ def _batch_lost(summary: IngestSummary, entries: list[Entry], error: DatabaseUna
     return summary
 
 
-def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
-    """Named entities for canonical articles still pending (from this run or a
-    run that stopped early), then for their copies.  Returns (articles, links)."""
-    ner = _ner(settings)
-
-    def one_batch() -> tuple[int, int]:
-        with engine.begin() as conn:
-            pending = entity_store.claim_pending_canonical(conn, settings.batch_size)
-            if not pending:
-                return 0, 0
-            results = map_in_chunks(
-                ner, [EnrichInput(item.title, item.text, item.language) for item in pending], settings.workers,
-                _ner_limit(settings),
-            )
-            # Each article records the model of its own language (None: no model for it).
-            by_model: dict[str | None, list] = {}
-            for item, (model, result) in zip(pending, results, strict=True):
-                by_model.setdefault(model, []).append((item.id, result.status, result.entities))
-            written = sum(entity_store.store_entities(conn, rows, model=model) for model, rows in by_model.items())
-            return len(pending), written
-
-    def copies() -> int:
-        with engine.begin() as conn:
-            return entity_store.copy_entities_to_copies(conn)
-
-    enriched = links = 0
-    while True:
-        done, written = retry_database(one_batch)
-        if not done:
-            break
-        enriched, links = enriched + done, links + written
-    return enriched + retry_database(copies), links
-
-
-def _ner(settings: Settings):
-    return partial(extract_entities_with_models, settings.ner_models, max_chars=settings.ner_max_chars)
-
-
 def _page_failed(_job, kind: str, message: str) -> ProcessError:
     return ProcessError(f"extraction: {message}", kind=kind)
-
-
-def _entities_failed(_item, kind: str, message: str) -> tuple[None, EnrichResult]:
-    """Stored with no model: the nightly re-enrichment tries such articles again."""
-    return None, EnrichResult([], f"failed: {kind}")
-
-
-def _ner_limit(settings: Settings) -> TimeLimit:
-    return TimeLimit(settings.item_time_limit_seconds, _entities_failed)
 
 
 @dataclass
@@ -389,7 +343,8 @@ def start_entities(engine: Engine, article_ids: list[int], settings: Settings) -
         return None
     inputs = [EnrichInput(item.title, item.text, item.language) for item in pending]
     return EntitiesInFlight(
-        [item.id for item in pending], submit_in_chunks(_ner(settings), inputs, settings.workers, _ner_limit(settings))
+        [item.id for item in pending],
+        submit_in_chunks(ner_function(settings), inputs, settings.workers, ner_time_limit(settings)),
     )
 
 

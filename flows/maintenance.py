@@ -9,14 +9,14 @@ import time
 from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger
-from sqlalchemy import text
 
-from flows.ingest import enrich_pending
+from flows.enrich import enrich_pending
 from pipeline.config import Settings, get_settings
 from pipeline.enrich import model_versions
 from pipeline.store import articles as article_store, entities as entity_store
 from pipeline.store.engine import get_engine, retry_database
 from pipeline.store.migrate import upgrade
+from pipeline.store.statistics import refresh_planner_statistics
 
 
 @flow(name="reenrich", log_prints=False)
@@ -52,10 +52,6 @@ def reenrich_stored(engine, settings: Settings, since: datetime | None = None) -
     }
 
 
-# The tables whose planner statistics matter to the queries of newsflow and its users.
-ANALYZED_TABLES = ("articles", "stories", "article_entities", "entities", "article_bands", "feeds")
-
-
 @flow(name="maintenance", log_prints=False)
 def maintenance(raw_html_days: float | None = None) -> dict:
     """Nightly upkeep: delete stored HTML older than ``raw_html_days``
@@ -78,9 +74,9 @@ def maintenance(raw_html_days: float | None = None) -> dict:
 
     entities = reenrich_stored(engine, settings)
 
-    def analyze() -> None:
+    def analyze() -> tuple[str, ...]:
         with engine.begin() as conn:
-            conn.execute(text(f"ANALYZE {', '.join(ANALYZED_TABLES)}"))
-    retry_database(analyze)
-    logger.info("statistics refreshed: %s", ", ".join(ANALYZED_TABLES))
-    return {"raw_pages_deleted": pruned, "raw_html_days": days, **entities, "analyzed": list(ANALYZED_TABLES)}
+            return refresh_planner_statistics(conn)
+    analyzed = retry_database(analyze)
+    logger.info("statistics refreshed: %s", ", ".join(analyzed))
+    return {"raw_pages_deleted": pruned, "raw_html_days": days, **entities, "analyzed": list(analyzed)}

@@ -177,7 +177,7 @@ def test_dockerfile_installs_the_pinned_project():
 
 
 def _serve_command() -> list[str]:
-    """`newsflow serve` once flows/cli.py registers it; the function itself
+    """`newsflow serve` once flows/cli registers it; the function itself
     until then."""
     from flows.cli import app
 

@@ -601,3 +601,43 @@ def test_holding_a_run_again_on_its_own_session_does_not_stack_the_lock(clean_db
         holder.close()
     assert held == 1
     assert alive is False  # one unlock freed it: it was taken once
+
+
+def test_count_feeds_counts_each_url_once(clean_db):
+    with clean_db.begin() as conn:
+        assert feed_store.count_feeds(conn) == 0
+        feed_store.upsert_feeds(conn, [("https://a.example/rss", None), ("https://b.example/rss", "B")])
+        feed_store.upsert_feeds(conn, [("https://a.example/rss", "A")])
+        assert feed_store.count_feeds(conn) == 2
+
+
+def test_grant_reader_makes_an_existing_role_a_member_of_the_reader_role(engine):
+    from pipeline.store.roles import READER_ROLE, grant_reader, role_exists
+
+    # Roles belong to the whole cluster: this one lives only inside the rolled-back transaction.
+    with engine.connect() as conn, conn.begin() as transaction:
+        if not role_exists(conn, READER_ROLE):
+            pytest.skip("the migrations ran as a user that may not create roles")
+        assert not role_exists(conn, "newsflow test analyst")
+        conn.execute(text('CREATE ROLE "newsflow test analyst" LOGIN'))
+        assert role_exists(conn, "newsflow test analyst")
+        grant_reader(conn, "newsflow test analyst")
+        member = conn.execute(text(
+            "SELECT pg_has_role('newsflow test analyst', :reader, 'MEMBER')"), {"reader": READER_ROLE}
+        ).scalar_one()
+        transaction.rollback()
+    assert member
+
+
+def test_refresh_planner_statistics_analyzes_every_listed_table(clean_db):
+    from pipeline.store.statistics import ANALYZED_TABLES, refresh_planner_statistics
+
+    with clean_db.begin() as conn:
+        conn.execute(text("SELECT pg_stat_reset()"))
+    with clean_db.begin() as conn:
+        assert refresh_planner_statistics(conn) == ANALYZED_TABLES
+    with clean_db.connect() as conn:
+        analyzed = conn.execute(text(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL ORDER BY relname"
+        )).scalars().all()
+    assert analyzed == sorted(ANALYZED_TABLES)

@@ -39,6 +39,11 @@ def upsert_feeds(conn: Connection, sources: Iterable[tuple[str, str | None]]) ->
     return {**dict(result.all()), **moved}
 
 
+def count_feeds(conn: Connection) -> int:
+    """How many feeds are stored, disabled ones included."""
+    return conn.execute(select(func.count()).select_from(feeds)).scalar_one()
+
+
 def claim_feeds(
     conn: Connection, run_id: int, *, lease: timedelta, ids: Sequence[int] | None = None,
     force: bool = False, max_attempts: int = 1,
