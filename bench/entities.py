@@ -12,7 +12,7 @@ Two gold sets, labelled by hand under the same conventions:
 - ``tests/fixtures/entities-gold.json`` (default): the demo corpus under
   ``seeds/demo/``.  Each page is read from disk and cleaned as the pipeline
   does (``pipeline.process.extract_page``); the model reads ``title +
-  "\\n\\n" + text`` (``pipeline.enrich.model_text``).  The normalisation rules
+  "\\n\\n" + text`` (``pipeline.enrich.models.model_text``).  The normalisation rules
   were written while looking at this set's errors: it measures fit.
 - ``tests/fixtures/entities-gold-heldout.json``: 10 real news articles of
   the extraction benchmark (``../shared/data/extraction-benchmark``, beside
@@ -26,11 +26,11 @@ the gold set:
 
 (a) **raw**: spaCy's ``(ent.text, ent.label_)`` minus the numeric and temporal
     labels (``SKIPPED_LABELS``);
-(b) **normalised**: ``pipeline.enrich.extract_entities``, what newsflow stores.
+(b) **normalised**: ``pipeline.enrich.models.extract_entities_with_models``, what newsflow stores.
 
 Per-article and micro (pooled counts) / macro (mean of per-article F1)
 precision, recall and F1 are printed as Markdown tables.  Then each
-normalisation rule (``pipeline.enrich.RULES``) is switched off in turn and the
+normalisation rule (``pipeline.enrich.normalise.RULES``) is switched off in turn and the
 loss in micro F1 is reported (what the rule is worth), and the remaining
 misses and false entities are listed.  Finally the seed story condition: no
 PERSON of the seed story is stored under a place label (GPE, LOC, FAC).
@@ -50,8 +50,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import enrich  # noqa: E402
-from pipeline.enrich import SKIPPED_LABELS, EnrichInput, extract_entities, load_nlp  # noqa: E402
+from pipeline.enrich import normalise as enrich  # noqa: E402
+from pipeline.enrich.models import (  # noqa: E402
+    EnrichInput, extract_entities_with_models, load_nlp, model_for_language, model_text, model_version,
+)
+from pipeline.enrich.normalise import SKIPPED_LABELS  # noqa: E402
 from pipeline.process import extract_page  # noqa: E402
 
 DEFAULT_GOLD = ROOT / "tests" / "fixtures" / "entities-gold.json"
@@ -127,18 +130,18 @@ def run(gold_path: Path, model: str, ablation: bool) -> dict:
     started = time.perf_counter()
     nlp = load_nlp(model)
     load_seconds = time.perf_counter() - started
-    texts = [enrich.model_text(a["input"]) if hasattr(enrich, "model_text") else
-             (f"{a['input'].title}\n\n{a['input'].text}") for a in articles]
+    texts = [model_text(a["input"]) for a in articles]
     started = time.perf_counter()
     docs = list(nlp.pipe(texts))
     ner_seconds = time.perf_counter() - started
-    results = extract_entities(nlp, [a["input"] for a in articles], max_chars=1_000_000)
+    results = [result for _, result in extract_entities_with_models(
+        {"en": model}, [a["input"] for a in articles], max_chars=1_000_000)]
     gold = [a["gold"] for a in articles]
     raw = [raw_pairs(doc) for doc in docs]
     normalised = [stored_pairs(r.entities) for r in results]
     report = {
         "model": model,
-        "model_version": enrich.model_version(nlp) if hasattr(enrich, "model_version") else None,
+        "model_version": model_version(nlp),
         "articles": len(articles),
         "gold_entities": sum(len(g) for g in gold),
         "seconds": {"load": round(load_seconds, 3), "ner": round(ner_seconds, 3)},
@@ -147,7 +150,7 @@ def run(gold_path: Path, model: str, ablation: bool) -> dict:
         "paths": [a["path"] for a in articles],
         "names": [a["name"] for a in articles],
     }
-    if ablation and hasattr(enrich, "normalise_doc"):
+    if ablation:
         full = report["normalised"]["micro"]["f1"]
         rules = {}
         for rule in enrich.RULES:
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.config import Settings
 
         # The gold set is English: the model NEWSFLOW_NER_MODELS gives English.
-        model = enrich.model_for_language(Settings().ner_models, "en")
+        model = model_for_language(Settings().ner_models, "en")
         if model is None:
             parser.error("NEWSFLOW_NER_MODELS has no model for English; pass --model")
     report = run(args.gold, model, ablation=not args.no_ablation)

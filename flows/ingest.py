@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 from flows.workers import Pending, TimeLimit, map_in_chunks, submit_in_chunks, warm_up
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
-from pipeline.enrich import EnrichInput, EnrichResult, extract_entities_with_models
+from pipeline.enrich.models import EnrichInput, EnrichResult, extract_entities_with_models
 from pipeline.feeds import FeedParseError, FeedSource, load_feed_list, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
 from pipeline.process import ProcessError, prepare_articles

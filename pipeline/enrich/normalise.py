@@ -1,4 +1,4 @@
-"""Named entities with spaCy, normalised so that counts mean something.
+"""Normalise the entities spaCy found in one article, so that counts mean something.
 
 Raw NER output names one person three ways in one article ("Antony Blinken",
 "Blinken" as a place, "Blinken's"); the rules here fold those into one
@@ -6,8 +6,7 @@ entity with one label before anything is stored.
 
 The normalisation is a sequence of named, general rules (``RULES``); each can
 be switched off through ``normalise_doc(..., disabled=...)`` so that
-``bench/entities.py`` can measure what it is worth on the hand-labelled gold
-set (``tests/fixtures/entities-gold.json``):
+``bench/entities.py`` can measure what it is worth:
 
 ``skip_numeric``     numbers and times (DATE, CARDINAL, ...) are not entities.
 ``holidays``         named holidays and seasons of the calendar ("before
@@ -64,22 +63,14 @@ set (``tests/fixtures/entities-gold.json``):
                      share their majority label.
 ``majority_label``   one label per entity and article: the majority of its
                      mentions, full-name mentions winning over short forms.
-
-Languages: ``NEWSFLOW_NER_MODELS`` maps a language to the spaCy model that
-reads it (``extract_entities_with_models``).  Articles are grouped by
-language; each model is loaded once per process with only its ``ner``
-component; an article of a language without a model gets the status "no model
-for <lang>" and no entities: it is never read with another language's model.
-Each result carries the version of the model that made it.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from pipeline.text import storable_text
 
@@ -260,50 +251,6 @@ class EntityMention:
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class EnrichInput:
-    title: str | None
-    text: str
-    language: str | None = None
-
-
-@dataclass(frozen=True)
-class EnrichResult:
-    entities: list[EntityMention]
-    status: str  # "done", "truncated", "no model for <lang>"
-
-
-class ModelUnavailable(RuntimeError):
-    """A model named in NEWSFLOW_NER_MODELS that spaCy cannot load."""
-
-
-@lru_cache(maxsize=None)
-def load_nlp(model_name: str):
-    """The spaCy pipeline with only its NER component, loaded once per process
-    and kept for every later call (one entry per configured model)."""
-    import spacy
-
-    try:
-        return spacy.load(model_name, enable=["ner"])
-    except (OSError, ImportError, ValueError) as exc:
-        # spaCy's own message says what it looked for; the traceback into its
-        # loader does not help the person who has to fix the setting.
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelUnavailable(
-            f"spaCy model {model_name!r} named in NEWSFLOW_NER_MODELS cannot be loaded ({reason}); "
-            f"install it with pip, or map the language to an installed pipeline in NEWSFLOW_NER_MODELS"
-        ) from None
-
-
-def model_version(nlp) -> str:
-    """The package name and version of a loaded pipeline, e.g. "en_core_web_sm-3.8.0"."""
-    meta = nlp.meta
-    name = meta.get("name") or "unknown"
-    lang = meta.get("lang")
-    if lang and not name.startswith(f"{lang}_"):
-        name = f"{lang}_{name}"
-    return f"{name}-{meta.get('version') or 'unknown'}"
-
 
 def normalize_entity_name(text: str) -> str:
     """Possessives, leading articles, quotes and stray punctuation removed,
@@ -316,90 +263,6 @@ def normalize_entity_name(text: str) -> str:
     # leaves "U.S", which COMMON_ALIASES also knows.
     return name
 
-
-# An article whose language is unknown (no declaration, too short for the
-# detector) is read as English: what feeds that declare nothing mostly are.
-UNDECLARED_LANGUAGE = "en"
-
-
-def language_tag(language: str | None) -> str:
-    """A language as the model settings key it: lower case, "-" between subtags."""
-    return (language or UNDECLARED_LANGUAGE).strip().lower().replace("_", "-") or UNDECLARED_LANGUAGE
-
-
-def model_for_language(models: Mapping[str, str], language: str | None) -> str | None:
-    """The model configured for a language: its full tag ("pt-br") first, then
-    its primary subtag ("en" for "en-GB"); None when there is none."""
-    tag = language_tag(language)
-    keyed = {language_tag(key): name for key, name in models.items()}
-    return keyed.get(tag) or keyed.get(tag.split("-")[0])
-
-
-def extract_entities(
-    nlp, items: Sequence[EnrichInput], *, max_chars: int, model_language: str = "en",
-    batch_size: int = 32,
-) -> list[EnrichResult]:
-    """Entities of each item with one model; items not in the model's language
-    are not guessed at (status "no model for <lang>")."""
-    results: list[EnrichResult | None] = [None] * len(items)
-    todo: list[int] = []
-    models = {model_language: "model"}
-    for index, item in enumerate(items):
-        if model_for_language(models, item.language) is None:
-            results[index] = EnrichResult([], f"no model for {language_tag(item.language)}")
-        else:
-            todo.append(index)
-    for index, result in zip(todo, _tag(nlp, [items[i] for i in todo], max_chars, batch_size), strict=True):
-        results[index] = result
-    return [result for result in results if result is not None]
-
-
-def _tag(nlp, items: Sequence[EnrichInput], max_chars: int, batch_size: int = 32) -> list[EnrichResult]:
-    """Every item through ``nlp``: the caller has chosen it for their language."""
-    texts = [model_text(item)[:max_chars] for item in items]
-    return [
-        EnrichResult(normalise_doc(doc, item.title), "truncated" if len(model_text(item)) > max_chars else "done")
-        for item, doc in zip(items, nlp.pipe(texts, batch_size=batch_size), strict=True)
-    ]
-
-
-def extract_entities_with_models(
-    models: Mapping[str, str], items: Sequence[EnrichInput], max_chars: int
-) -> list[tuple[str | None, EnrichResult]]:
-    """Entities of each item with its own language's model (``models``:
-    language -> spaCy model name, the ``ner_models`` setting), each result with
-    the version of the model that produced it; items of a language without a
-    model get status "no model for <lang>", no entities and no version.  Each
-    model is loaded once per process (the form a worker process runs)."""
-    results: list[tuple[str | None, EnrichResult] | None] = [None] * len(items)
-    by_model: dict[str, list[int]] = defaultdict(list)
-    for index, item in enumerate(items):
-        name = model_for_language(models, item.language)
-        if name is None:
-            results[index] = (None, EnrichResult([], f"no model for {language_tag(item.language)}"))
-        else:
-            by_model[name].append(index)
-    for name, indexes in by_model.items():
-        nlp = load_nlp(name)
-        version = model_version(nlp)
-        done = _tag(nlp, [items[index] for index in indexes], max_chars)
-        for index, result in zip(indexes, done, strict=True):
-            results[index] = (version, result)
-    return [result for result in results if result is not None]
-
-
-def model_versions(models: Mapping[str, str]) -> dict[str, str]:
-    """Language -> version of its configured model ("en" -> "en_core_web_sm-3.8.0"),
-    loading each model once; ModelUnavailable names a model that cannot be loaded."""
-    return {language_tag(language): model_version(load_nlp(name)) for language, name in models.items()}
-
-
-def model_text(item: EnrichInput) -> str:
-    """The text the model reads: title, blank line, text (or the text alone)."""
-    return f"{item.title}\n\n{item.text}" if item.title else item.text
-
-
-# ------------------------------------------------------------ normalisation
 
 
 @dataclass
