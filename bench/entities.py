@@ -279,7 +279,7 @@ def conll_markdown(report: dict) -> list[str]:
             lines.append(f"| {half} | {kind} | {_f(raw['precision'])} | {_f(raw['recall'])} | {_f(raw['f1'])} | "
                          f"{_f(ours['precision'])} | {_f(ours['recall'])} | {_f(ours['f1'])} | "
                          f"{ours['f1'] - raw['f1']:+.3f} |")
-    lines += ["", "No rule at all (spaCy's entities, names only clean as they come, one label per name): F1 "
+    lines += ["", "No rule at all (numbers skipped, names cleaned, one label per name): F1 "
               + ", ".join(f"{half} {_f(h['scores']['no rules']['all']['f1'])}" for half, h in halves.items()) + "."]
     return lines
 

