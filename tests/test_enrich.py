@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Sequence
+from fnmatch import fnmatch
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -120,6 +123,38 @@ def test_seed_story_in_title_for_north_korea_and_china_but_not_us(seed_entities)
 def test_seed_story_entities_are_sorted_by_mentions_then_name(seed_result):
     keys = [(-entity.mentions, entity.name) for entity in seed_result.entities]
     assert keys == sorted(keys)
+
+
+# ------------------------------------------------------ word lists as data
+
+
+def test_word_lists_are_package_data_that_importlib_resources_finds():
+    """What an installed package (a wheel, the Docker image) carries: every
+    word list under pipeline/enrich/words/ is declared as package data, opens
+    with a comment saying what it is for, and holds entries."""
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = pyproject["tool"]["setuptools"]
+    assert "pipeline.enrich" in setuptools["packages"]
+    declared = setuptools["package-data"]["pipeline.enrich"]
+    lists = [entry for entry in (files("pipeline.enrich") / "words").iterdir() if entry.name != "__pycache__"]
+    assert sorted(entry.name for entry in lists) == ["org-heads.txt", "place-nouns.txt"]
+    for entry in lists:
+        assert any(fnmatch(f"words/{entry.name}", pattern) for pattern in declared), entry.name
+        lines = entry.read_text(encoding="utf-8").splitlines()
+        assert lines[0].startswith("# "), entry.name
+        entries = [line for line in lines if line.strip() and not line.startswith("#")]
+        assert entries and all(entry == entry.strip().lower() for entry in entries)
+
+
+def test_word_lists_reach_the_rules_that_read_them(nlp):
+    # org-heads.txt: "Freight" alone is not "Kestrel Freight", "Kestrel" is.
+    text = "Kestrel Freight cut jobs. Kestrel said Freight was slow."
+    doc = doc_with(nlp, text, [("Kestrel Freight", "ORG"), ("Kestrel", "ORG"), ("Freight", "ORG")])
+    assert pairs(normalise_doc(doc, None)) == {("Kestrel Freight", "ORG"), ("Freight", "ORG")}
+    # place-nouns.txt: "the municipality of X" makes X a place.
+    doc = doc_with(nlp, "Flooding hit the municipality of Valkenburg.", [("Valkenburg", "PERSON")])
+    assert pairs(normalise_doc(doc, None)) == {("Valkenburg", "GPE")}
+    assert pairs(normalise_doc(doc, None, disabled={"context"})) == {("Valkenburg", "PERSON")}
 
 
 # ----------------------------------------------------- normalize_entity_name

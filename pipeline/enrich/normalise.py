@@ -38,8 +38,18 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from importlib.resources import files
 
 from pipeline.text import storable_text
+
+
+def _word_list(name: str) -> frozenset[str]:
+    """A word list of ``words/`` (package data, so that an installed package
+    carries it): one entry a line, lower case; "#" starts a comment."""
+    text = files(__package__).joinpath("words", name).read_text(encoding="utf-8")
+    entries = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return frozenset(entry for entry in entries if entry)
+
 
 # Numbers and times are attributes of a story, not things it is about.
 SKIPPED_LABELS = {"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"}
@@ -54,23 +64,13 @@ _LEADING_ARTICLE = re.compile(r"^the\s+", re.IGNORECASE)
 
 # Generic words English organisation names are built on: never the short
 # form of one ("Freight" is not "Kestrel Freight").
-_ORG_HEADS = {
-    "agency", "association", "authority", "bank", "board", "club", "college", "commission",
-    "committee", "company", "corporation", "corp", "council", "department", "developments",
-    "energie", "energy", "federation", "foundation", "freight", "group", "holdings", "inc",
-    "industries", "institute", "logistics", "ltd", "llc", "gmbh", "ag", "plc", "nv", "bv", "se",
-    "media", "ministry", "museum", "packaging", "partner", "partners", "party", "post",
-    "school", "service", "services", "society", "systems", "technologies", "times", "transport",
-    "trust", "union", "university", "voices", "airlines", "airways", "motors", "news", "press",
-}
+_ORG_HEADS = _word_list("org-heads.txt")
 
 # Context cues, looked at in the text just before / after a mention.
 _LOCATIVE_BEFORE = re.compile(r"(?:^|\W)(?:in|near|outside|across|around)\s+(?:the\s+)?$")
-_PLACE_OF_BEFORE = re.compile(
-    r"(?:^|\W)(?:city|town|village|port|canton|state|province|county|region|district|capital|"
-    r"suburbs?|outskirts|valleys?|streets|municipality|island)\s+of\s+(?:the\s+)?$",
-    re.IGNORECASE,
-)
+# "the city of X", "the canton of X": X is a place.
+_PLACE_NOUNS = "|".join(map(re.escape, sorted(_word_list("place-nouns.txt"))))
+_PLACE_OF_BEFORE = re.compile(rf"(?:^|\W)(?:{_PLACE_NOUNS})\s+of\s+(?:the\s+)?$", re.IGNORECASE)
 _BASED_AFTER = re.compile(r"^-based\b")
 _MOTION_TO_BEFORE = re.compile(
     r"(?:^|\W)(?:travel\w*|flew|fly|flies|flying|mov(?:e|ed|es|ing)|return\w*|go|goes|went|drove|"
