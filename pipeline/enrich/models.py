@@ -64,7 +64,6 @@ def model_version(nlp) -> str:
     return f"{name}-{meta.get('version') or 'unknown'}"
 
 
-
 # An article whose language is unknown (no declaration, too short for the
 # detector) is read as English: what feeds that declare nothing mostly are.
 UNDECLARED_LANGUAGE = "en"
@@ -83,13 +82,12 @@ def model_for_language(models: Mapping[str, str], language: str | None) -> str |
     return keyed.get(tag) or keyed.get(tag.split("-")[0])
 
 
-
-def _tag(nlp, items: Sequence[EnrichInput], max_chars: int, batch_size: int = 32) -> list[EnrichResult]:
+def _tag(nlp, items: Sequence[EnrichInput], max_chars: int) -> list[EnrichResult]:
     """Every item through ``nlp``: the caller has chosen it for their language."""
     texts = [model_text(item)[:max_chars] for item in items]
     return [
         EnrichResult(normalise_doc(doc, item.title), "truncated" if len(model_text(item)) > max_chars else "done")
-        for item, doc in zip(items, nlp.pipe(texts, batch_size=batch_size), strict=True)
+        for item, doc in zip(items, nlp.pipe(texts, batch_size=32), strict=True)
     ]
 
 
