@@ -109,6 +109,36 @@ def test_without_the_data_the_benchmark_says_where_to_put_it_and_exits_0(tmp_pat
     assert f"not found at {tmp_path / 'extraction-benchmark' / 'ground-truth.json'};" in no_extraction
 
 
+def test_the_default_run_needs_both_held_out_sets_and_skips_in_one_line_without_the_pages(
+        tmp_path, monkeypatch, capsys, dev):
+    monkeypatch.setenv(bench.DATA_ENV, str(tmp_path))
+    assert bench.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("skipped: the extraction benchmark not found at ") and out.count("\n") == 1
+    assert str(tmp_path / "extraction-benchmark" / "ground-truth.json") in out
+
+
+def scores(f1: float) -> dict:
+    return {"f1": f1}
+
+
+def test_a_rule_is_judged_on_both_held_out_sets_weighted_by_their_gold_pairs(monkeypatch):
+    # CoNLL: 800 gold pairs; the pages: 200.  "quiet" never fires on either;
+    # "pages" adds 0.02 on the pages and costs 0.004 on CoNLL (net +0.0008);
+    # "costly" adds 0.02 on the pages and costs 0.006 on CoNLL (net -0.0008).
+    conll = {"newsflow": {"all": scores(0.70)}, "without quiet": {"all": scores(0.70)},
+             "without pages": {"all": scores(0.704)}, "without costly": {"all": scores(0.706)}}
+    pages = {"newsflow": scores(0.75), "without quiet": scores(0.75), "without pages": scores(0.73),
+             "without costly": scores(0.73)}
+    report = {"conll": {"halves": {"held-back": {"gold_pairs": 800, "scores": conll}}},
+              "heldout_pages": {"gold_pairs": 200, "scores": pages}}
+    assert bench.net_adds(report, "quiet") == 0.0
+    assert bench.net_adds(report, "pages") == pytest.approx(0.0008)
+    assert bench.net_adds(report, "costly") == pytest.approx(-0.0008)
+    monkeypatch.setattr(bench, "RULES", ("quiet", "pages", "costly"))
+    assert bench.verdicts(report) == {"quiet": "adds nothing", "pages": "keep", "costly": "adds nothing"}
+
+
 def test_the_data_directory_comes_from_the_option_before_the_environment(tmp_path, monkeypatch, dev):
     monkeypatch.setenv(bench.DATA_ENV, str(tmp_path / "elsewhere"))
     assert bench.data_dir(dev.parent, "conll2003") == dev.parent

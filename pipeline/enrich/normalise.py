@@ -12,7 +12,9 @@ compares names the same way on both sides, so it cannot see them.  Then come
 named, general rules (``RULES``); each can be switched off through
 ``normalise_doc(..., disabled=...)`` so that ``bench/entities.py`` can
 measure what it adds on held-out text.  A rule stays only while switching it
-off lowers F1 on the held-back half of that benchmark (docs/benchmarks.md):
+off lowers F1 over that benchmark's two held-out sets together (the CoNLL-2003
+held-back half and the extraction benchmark's held-out pages, weighted by
+their gold pairs; docs/benchmarks.md):
 
 ``non_names``        spans without a capitalised word ("striker's fifth") and
                      a sentence-initial single word that the article also
