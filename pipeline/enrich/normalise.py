@@ -19,6 +19,10 @@ their gold pairs; docs/benchmarks.md):
 ``non_names``        spans without a capitalised word ("striker's fifth") and
                      a sentence-initial single word that the article also
                      uses in lower case ("Glaciers ... glaciers") dropped.
+``common_aliases``   very common variants folded (``COMMON_ALIASES``, from
+                     ``words/common-aliases.txt``: "US", "U.S." -> "United
+                     States", "UN" -> "United Nations"); the variants stay as
+                     the entity's aliases.
 ``short_forms``      a single word that is the first or last word of exactly
                      one longer PERSON (or the distinctive word of one longer
                      ORG) in the article is that entity ("Blinken" ->
@@ -31,7 +35,7 @@ their gold pairs; docs/benchmarks.md):
                      share their majority label.
 
 Each entity gets one label per article: that of its first mention, or the
-label a rule gave it.
+label a rule gave it (a common alias's label first).
 """
 
 from __future__ import annotations
@@ -45,18 +49,32 @@ from importlib.resources import files
 from pipeline.text import storable_text
 
 
-def _word_list(name: str) -> frozenset[str]:
-    """A word list of ``words/`` (package data, so that an installed package
-    carries it): one entry a line, lower case; "#" starts a comment."""
+def _entries(name: str) -> list[str]:
+    """The entries of a list in ``words/`` (package data, so that an installed
+    package carries it): one entry a line; "#" starts a comment."""
     text = files(__package__).joinpath("words", name).read_text(encoding="utf-8")
     entries = (line.split("#", 1)[0].strip() for line in text.splitlines())
-    return frozenset(entry for entry in entries if entry)
+    return [entry for entry in entries if entry]
+
+
+def _word_list(name: str) -> frozenset[str]:
+    """A word list of ``words/``: one lower-case word a line."""
+    return frozenset(_entries(name))
 
 
 # Numbers and times are attributes of a story, not things it is about.
 SKIPPED_LABELS = {"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"}
 
-RULES = ("non_names", "short_forms", "context")
+RULES = ("non_names", "common_aliases", "short_forms", "context")
+
+# Very common variants of very common names: (canonical name, label) by
+# surface form (after the name is cleaned).  Data, not per-article knowledge;
+# the store records each surface form as an alias of the canonical entity.
+COMMON_ALIASES: dict[str, tuple[str, str]] = {
+    surface: (canonical, label)
+    for surface, canonical, label in (
+        (part.strip() for part in entry.split("|")) for entry in _entries("common-aliases.txt"))
+}
 
 _POSSESSIVE = re.compile(r"[’']s?$")
 _EDGE_PUNCT = "\"'“”‘’«»„‚()[]{}<>.,;:!?-–—"
@@ -113,7 +131,8 @@ def normalize_entity_name(text: str) -> str:
         name = _POSSESSIVE.sub("", name).strip(_EDGE_PUNCT + " ")
         name = _LEADING_ARTICLE.sub("", name)
     # An abbreviation loses its final full stop too ("U.S." -> "U.S", "Inc." ->
-    # "Inc"): a cost on held-out text, left to the normaliser's rebuild (#19).
+    # "Inc"): a cost on held-out text, left to the normaliser's rebuild (#19);
+    # common-aliases.txt lists both forms.
     return name
 
 
@@ -125,6 +144,7 @@ class _Mention:
     end: int
     name: str  # canonical name: the surface form until a rule resolves it
     cue: str | None = None  # label from a rule, stronger than the model's
+    fixed: str | None = None  # label fixed by a common alias, stronger than any cue
     siblings: list[int] = field(default_factory=list)
 
 
@@ -166,7 +186,10 @@ def _collect(doc, on: dict[str, bool]) -> list[_Mention]:
                     lowered_words = set(re.findall(r"\b[a-z][\w’'-]*\b", text))
                 if surface.casefold() in lowered_words:
                     continue
-        mentions.append(_Mention(surface, ent.label_, start, end, name=surface))
+        mention = _Mention(surface, ent.label_, start, end, name=surface)
+        if on["common_aliases"] and surface in COMMON_ALIASES:
+            mention.name, mention.fixed = COMMON_ALIASES[surface]
+        mentions.append(mention)
     return mentions
 
 
@@ -180,7 +203,7 @@ def _resolve_short_forms(mentions: list[_Mention]) -> None:
     people: set[str] = set()
     orgs: set[str] = set()
     for m in mentions:
-        if " " not in m.name:
+        if " " not in m.name or m.fixed:
             continue
         label = m.cue or m.label
         if label == "PERSON":
@@ -199,7 +222,7 @@ def _resolve_short_forms(mentions: list[_Mention]) -> None:
                 by_org_part[part].add(full)
     full_forms = people | orgs
     for m in mentions:
-        if " " in m.name:
+        if " " in m.name or m.fixed:
             continue
         owners = by_part.get(m.name)
         if owners and len(owners) == 1:
@@ -243,7 +266,7 @@ def _context_cues(mentions: list[_Mention], text: str) -> None:
             mentions[i].siblings = [j for j in group if j != i]
 
     for m in mentions:
-        if m.cue:
+        if m.fixed or m.cue:
             continue
         before = text[max(0, m.start - 40):m.start]
         after = text[m.end:m.end + 12]
@@ -263,10 +286,10 @@ def _context_cues(mentions: list[_Mention], text: str) -> None:
         if _LOCATIVE_BEFORE.search(text[max(0, first.start - 20):first.start]):
             for i in group:
                 m = mentions[i]
-                if not m.cue and " " not in m.name and m.label in _NAME_LABELS - {"NORP"}:
+                if not m.fixed and not m.cue and " " not in m.name and m.label in _NAME_LABELS - {"NORP"}:
                     m.cue = "GPE"
     for m in mentions:
-        if m.cue or " " in m.name or m.label in _PLACE_LABELS or m.siblings:
+        if m.fixed or m.cue or " " in m.name or m.label in _PLACE_LABELS or m.siblings:
             continue
         before = text[max(0, m.start - 20):m.start]
         after = text[m.end:m.end + 3]
@@ -278,15 +301,16 @@ def _aggregate(mentions: list[_Mention], title: str | None, text: str, on: dict[
     by_name: dict[str, list[_Mention]] = defaultdict(list)
     for m in mentions:
         by_name[m.name].append(m)
-    # One label per entity and article: its first mention's, a rule's cue
-    # before the model's guess.
-    labels = {name: members[0].cue or members[0].label for name, members in by_name.items()}
+    # One label per entity and article: a common alias's, else its first
+    # mention's, a rule's cue before the model's guess.
+    labels = {name: next((m.fixed for m in members if m.fixed), None) or members[0].cue or members[0].label
+              for name, members in by_name.items()}
     if on["context"]:
         # Names listed together share the list's majority label when that
         # majority is clear and the name's own evidence is the model's guess only.
         changed = {}
         for name, members in by_name.items():
-            if any(m.cue for m in members):
+            if any(m.fixed or m.cue for m in members):
                 continue
             sibling_labels = Counter(
                 labels[mentions[j].name] for m in members for j in m.siblings if mentions[j].name != name
