@@ -19,9 +19,9 @@ nobody looked at while writing them, of two kinds:
   compared with the gold, as readers count them: types PERSON, ORG and PLACE
   (spaCy's GPE, LOC and FAC), names without case, a leading "the" or a
   trailing possessive; micro P/R/F1 over the stories, per type and overall.
-- ``tests/fixtures/entities-gold-heldout.json``: 10 news pages of today's
-  outlets from the extraction benchmark (politics, business, sport, science,
-  local news), hand-labelled with spaCy's labels under the demo set's
+- ``tests/fixtures/entities-gold-heldout.json``: 10 news pages of 2019 from
+  ten outlets, out of the extraction benchmark (politics, business, sport,
+  science, local news), hand-labelled with spaCy's labels under the demo set's
   conventions; scored on exact (name, label) pairs, overall and per type
   (PLACE: GPE, LOC and FAC, each still exact).
 
