@@ -95,7 +95,7 @@ def build_corpus(root: Path, base: str, articles: int, feeds: int, seed: int) ->
 def floor_work(paths: list[str]) -> list[int]:
     """What the flow does to a page, minus HTTP, the database and Prefect."""
     from pipeline.config import get_settings
-    from pipeline.enrich import EnrichInput, extract_entities_with_models
+    from pipeline.enrich.models import EnrichInput, extract_entities_with_models
     from pipeline.neardup import fingerprint
     from pipeline.process import ProcessError, extract_page
 

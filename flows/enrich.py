@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from flows.workers import TimeLimit, map_in_chunks
 from pipeline.config import Settings
-from pipeline.enrich import EnrichInput, EnrichResult, extract_entities_with_models
+from pipeline.enrich.models import EnrichInput, EnrichResult, extract_entities_with_models
 from pipeline.store import entities as entity_store
 from pipeline.store.engine import retry_database
 

@@ -26,7 +26,7 @@ from flows.enrich import enrich_pending, ner_function, ner_time_limit
 from flows.workers import Pending, TimeLimit, submit_in_chunks, warm_up
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
-from pipeline.enrich import EnrichInput
+from pipeline.enrich.models import EnrichInput
 from pipeline.feedlist import FeedSource, load_feed_list
 from pipeline.feeds import FeedParseError, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages

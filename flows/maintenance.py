@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger
 
 from flows.enrich import enrich_pending
 from pipeline.config import Settings, get_settings
-from pipeline.enrich import model_versions
+from pipeline.enrich.models import model_versions
 from pipeline.store import articles as article_store, entities as entity_store
 from pipeline.store.engine import get_engine, retry_database
 from pipeline.store.migrate import upgrade

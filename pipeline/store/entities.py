@@ -10,7 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, text, update
 
-from pipeline.enrich import UNDECLARED_LANGUAGE, EntityMention, language_tag, named_in_title
+from pipeline.enrich.models import UNDECLARED_LANGUAGE, language_tag
+from pipeline.enrich.normalise import EntityMention, named_in_title
 from pipeline.store.bulk import copy_rows
 from pipeline.store.models import Article, ArticleEntity
 
@@ -127,7 +128,7 @@ def mark_for_reenrichment(
 ) -> int:
     """Articles whose entities did not come from the model now configured for
     their language (``models``: language tag -> model version, from
-    ``pipeline.enrich.model_versions``) go back to pending, their entity rows
+    ``pipeline.enrich.models.model_versions``) go back to pending, their entity rows
     removed; so do all articles fetched since ``since``.  A language that newly
     got a model re-tags its articles (stored model NULL); one that lost its
     model clears them.  A copy is judged by its canonical's language, whose

@@ -187,7 +187,7 @@ class ArticleEntity(SQLModel, table=True):
     mentions: int = Field(default=1)
     in_title: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
     # Character offset of the first mention in title + text, and a score in
-    # [0, 1] of how central the entity is to the article (pipeline.enrich).
+    # [0, 1] of how central the entity is to the article (pipeline.enrich.normalise).
     first_offset: int | None = Field(default=None)
     salience: float | None = Field(default=None)
 
