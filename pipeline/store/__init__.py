@@ -1,0 +1,1 @@
+"""Reads and writes, one module per table family; decisions live outside it."""
