@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -183,12 +184,22 @@ def test_compose_services_are_wired_together():
     assert (ROOT / init.split(":")[0]).read_text().strip() == "CREATE DATABASE prefect;"
 
 
-def test_dockerfile_installs_the_pinned_project():
+def test_dockerfile_installs_the_locked_dependencies_before_the_code():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "FROM python:3.11-slim" in dockerfile
-    assert "pip install -c constraints.txt ." in dockerfile
+    lines = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
+    assert re.fullmatch(r"FROM python:3\.11-slim@sha256:[0-9a-f]{64}", lines[0]), lines[0]
     assert 'CMD ["newsflow", "serve"]' in dockerfile
-    for path in ("pyproject.toml", "constraints.txt", "pipeline", "flows", "prefect.yaml"):
+
+    def first(text: str) -> int:
+        return next(number for number, line in enumerate(lines) if text in line)
+
+    # The dependency layer sees the lock and nothing of the code: a code
+    # change reuses it.
+    install_locked = first("pip install --require-hashes --no-deps -r requirements.lock")
+    assert first("COPY requirements.lock") < install_locked
+    assert install_locked < first("COPY pyproject.toml") < first("pip install --no-deps --no-build-isolation .")
+    assert install_locked < first("COPY pipeline") and install_locked < first("COPY flows")
+    for path in ("requirements.lock", "pyproject.toml", "pipeline", "flows", "prefect.yaml"):
         assert path in dockerfile and (ROOT / path).exists(), path
 
 
