@@ -24,11 +24,32 @@ def test_docs_build_strict(tmp_path):
     assert (tmp_path / "site" / "operations" / "index.html").exists()
 
 
-def test_readme_is_a_front_door_and_nothing_points_at_the_shared_folder():
+# Ways of pointing at the read-only folder laid beside a checkout here, which
+# users do not have; spelt in pieces so that this file does not match them.
+SHARED_FOLDER = ["../" + "shared", "parent / " + '"shared"', "/work/" + "shared"]
+# Files another branch rewrites (bench/entities.py reads its data through
+# NEWSFLOW_BENCH_DATA there): each must stop matching, then leave this list.
+NOT_YET_MOVED = {"bench/entities.py", "tests/fixtures/entities-gold-heldout.json"}
+# CI is not the product: it lays the data beside the clone and says so here.
+CI = ".ci/run"
+
+
+def _tracked_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [name for name in listed.stdout.split("\0") if name and (ROOT / name).is_file()]
+
+
+def test_readme_is_a_front_door():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 240
-    for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
-        assert "../shared" not in path.read_text(), path
+
+
+def test_nothing_in_the_project_points_at_the_shared_folder():
+    pointing = {name for name in _tracked_files()
+                if any(way in (ROOT / name).read_text(errors="replace") for way in SHARED_FOLDER)}
+    assert pointing - NOT_YET_MOVED - {CI} == set()
+    assert NOT_YET_MOVED <= pointing, f"moved, so take it off NOT_YET_MOVED: {NOT_YET_MOVED - pointing}"
+    assert "NEWSFLOW_BENCH_DATA=" in (ROOT / CI).read_text()
 
 
 def _settings_reference():
