@@ -22,8 +22,9 @@ WORKDIR /app
 # The dependencies in a layer of their own, from the lock alone (every file
 # checked against its hash): a change to newsflow's code or to pyproject.toml
 # reuses this layer, only a change to the lock rebuilds it.
-COPY requirements.lock ./
-RUN pip install --require-hashes --no-deps -r requirements.lock
+COPY requirements-pip.lock requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements-pip.lock \
+    && pip install --require-hashes --no-deps -r requirements.lock
 # newsflow itself, built by the locked setuptools (no build isolation, which
 # would fetch an unpinned one), and nothing else installed with it.
 COPY pyproject.toml README.md ./

@@ -200,7 +200,7 @@ def test_dockerfile_installs_the_locked_dependencies_before_the_code():
     # The dependency layer sees the lock and nothing of the code: a code
     # change reuses it.
     install_locked = first("pip install --require-hashes --no-deps -r requirements.lock")
-    assert first("COPY requirements.lock") < install_locked
+    assert first("COPY requirements-pip.lock requirements.lock") < install_locked
     assert install_locked < first("COPY pyproject.toml") < first("pip install --no-deps --no-build-isolation .")
     assert install_locked < first("COPY pipeline") and install_locked < first("COPY flows")
     for path in ("requirements.lock", "pyproject.toml", "pipeline", "flows", "prefect.yaml"):
