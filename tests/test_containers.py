@@ -88,7 +88,7 @@ def test_the_prefect_server_requires_the_auth_string_its_clients_send():
 
 def test_no_service_connects_as_the_cluster_superuser():
     compose = yaml.safe_load(COMPOSE.read_text())
-    assert make_url(compose["x-app-environment"]["DATABASE_URL"].replace("${", "").replace("}", "")).username == "newsflow"
+    assert compose["x-app-environment"]["DATABASE_URL"].startswith("postgresql://newsflow:${")
     assert compose["services"]["prefect-server"]["environment"]["PREFECT_SERVER_DATABASE_USER"] == "prefect"
     # The superuser's password is given to the database container alone.
     for name, service in compose["services"].items():
