@@ -10,8 +10,10 @@ Usage::
 What it does, in order:
 
 1. **Corpus.**  From the real article bodies of the extraction benchmark
-   (``ground-truth.json``; ``<repo>/../shared/data/extraction-benchmark`` or
-   ``$NEWSFLOW_BENCH_DATA``) it takes every body of at least 120 words (or the
+   (``extraction-benchmark/ground-truth.json`` in the benchmark data
+   directory: ``--data DIR``, ``$NEWSFLOW_BENCH_DATA`` or ``bench/data/``, see
+   bench/benchdata.py; without it the script says so and exits 0) it takes
+   every body of at least 120 words (or the
    first ``--originals``) and builds made-up outlets, each with its own site
    chrome (nav, share bar, related links, newsletter box, footer, own class
    names), its own headline suffix ("… | Outlet Name") and its own RSS feed
@@ -84,8 +86,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "extraction-benchmark"
-ENV_DATA = "NEWSFLOW_BENCH_DATA"
+from bench import benchdata  # noqa: E402
+
 ENV_PG = "NEWSFLOW_BENCH_PG"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432"
 MIN_WORDS = 120
@@ -158,13 +160,6 @@ class Page:
     feed_link: str  # the link as the feed gives it (tracking parameters)
     variations: list[str] = field(default_factory=list)
     published: datetime | None = None
-
-
-def resolve_data_dir(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    env = os.environ.get(ENV_DATA)
-    return Path(env) if env else DEFAULT_DATA.resolve()
 
 
 def split_paragraphs(body: str) -> list[str]:
@@ -901,7 +896,7 @@ def print_pairs(title: str, items: list[dict], limit: int = 40) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", help=f"benchmark folder (default ${ENV_DATA} or {DEFAULT_DATA})")
+    benchdata.add_option(ap)
     ap.add_argument("--originals", type=int, default=None, help="originals to use (default: all of >= 120 words)")
     ap.add_argument("--outlets", type=int, default=6, help=f"outlets, the agency included (3..{len(OUTLETS)}, default 6)")
     ap.add_argument("--seed", type=int, default=20240506)
@@ -921,10 +916,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 3 <= args.outlets <= len(OUTLETS):
         ap.error(f"--outlets must be 3..{len(OUTLETS)}")
 
-    data_dir = resolve_data_dir(args.data)
-    if not (data_dir / "ground-truth.json").is_file():
-        print(f"error: no ground-truth.json in {data_dir}", file=sys.stderr)
-        return 2
+    if skipped := benchdata.extraction_benchmark_missing(args.data):
+        print(skipped)
+        return 0
+    data_dir = benchdata.extraction_benchmark(args.data)
     server = os.environ.get(ENV_PG, DEFAULT_PG).rstrip("/")
     pid = os.getpid()
     results: dict = {"data": str(data_dir), "seed": args.seed}

@@ -7,10 +7,11 @@ Usage::
                                [--per-page CSV] [--jobs N] [--worst N]
     python bench/extraction.py --selftest
 
-The data folder holds ``html/<key>.html.gz`` (the page as crawled) and
-``ground-truth.json`` (``{key: {"articleBody": str, "url": str}}``); see its
-README.md. It defaults to ``<repo>/../shared/data/extraction-benchmark``, or
-``$NEWSFLOW_BENCH_DATA`` when set; ``--data`` overrides both.
+The benchmark's folder, ``extraction-benchmark/`` in the benchmark data
+directory (``--data DIR``, else ``$NEWSFLOW_BENCH_DATA``, else ``bench/data/``;
+see bench/benchdata.py), holds ``html/<key>.html.gz`` (the page as crawled)
+and ``ground-truth.json`` (``{key: {"articleBody": str, "url": str}}``); see
+its README.md. Without it the script says where it looked and exits 0.
 
 The metric is the benchmark's own (its evaluate.py), re-implemented here:
 
@@ -45,7 +46,6 @@ import csv
 import gzip
 import json
 import math
-import os
 import re
 import sys
 import time
@@ -55,8 +55,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "extraction-benchmark"
-ENV_DATA = "NEWSFLOW_BENCH_DATA"
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+from bench import benchdata  # noqa: E402
+
 SHINGLE_SIZE = 4
 
 # ---------------------------------------------------------------------------
@@ -236,13 +238,6 @@ class Run:
         return aggregate((r.precision, r.recall) for r in self.results)
 
 
-def resolve_data_dir(arg: Optional[str]) -> Path:
-    if arg:
-        return Path(arg)
-    env = os.environ.get(ENV_DATA)
-    return Path(env) if env else DEFAULT_DATA.resolve()
-
-
 def load_pages(data_dir: Path) -> list[Page]:
     truth = json.loads((data_dir / "ground-truth.json").read_text(encoding="utf-8"))
     pages = []
@@ -405,7 +400,7 @@ def _selftest() -> None:
 
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", help=f"benchmark folder (default ${ENV_DATA} or {DEFAULT_DATA})")
+    benchdata.add_option(ap)
     ap.add_argument("--extractor", nargs="+", choices=sorted(EXTRACTORS), metavar="NAME",
                     help=f"extractors to run (default: all of {', '.join(EXTRACTORS)})")
     ap.add_argument("--per-page", metavar="CSV", type=Path,
@@ -420,10 +415,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         _selftest()
         return 0
 
-    data_dir = resolve_data_dir(args.data)
-    if not (data_dir / "ground-truth.json").is_file():
-        print(f"error: no ground-truth.json in {data_dir}", file=sys.stderr)
-        return 2
+    if skipped := benchdata.extraction_benchmark_missing(args.data, pages=True):
+        print(skipped)
+        return 0
+    data_dir = benchdata.extraction_benchmark(args.data)
     pages = load_pages(data_dir)
 
     runs: list[Run] = []

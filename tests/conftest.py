@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 CORPUS = ROOT / "seeds" / "demo"
-# The read-only material laid beside the checkout (../shared), as CI lays it out.
-SHARED = ROOT.parent / "shared"
-SEED_DOCUMENT = SHARED / "seeds" / "000_c944d76fca4ddc45.txt"
+# The document the project was started from (a dpa story): the demo's seed
+# page reproduces it byte for byte.
+SEED_DOCUMENT = FIXTURES / "seed-story-dpa.txt"
 SEED_PAGE = CORPUS / "freepress" / "2021" / "03" / "18" / "gleam-china-must-influence-north-korea.html"
 
 # Prefect reads its settings at import: quiet and offline for the tests.

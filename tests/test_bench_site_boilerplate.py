@@ -12,9 +12,14 @@ import pytest
 # The benchmarks are scripts, not part of the installed package: import them
 # from the checkout whichever way pytest was started.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import benchdata  # noqa: E402
 from bench import site_boilerplate as bench  # noqa: E402
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(benchdata.extraction_benchmark_missing()),
+                       reason=benchdata.extraction_benchmark_missing() or ""),
+]
 
 MIN_PAGES = 3
 

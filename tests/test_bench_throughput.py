@@ -13,9 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from bench import benchdata
 from tests.conftest import processes_with_env
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(benchdata.extraction_benchmark_missing()),
+                       reason=benchdata.extraction_benchmark_missing() or ""),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +36,7 @@ def test_throughput_bench_measures_flow_and_floor(database_url, tmp_path):
     out = tmp_path / "throughput.json"
     done = subprocess.run(
         [sys.executable, "bench/throughput.py", "--articles", "24", "--feeds", "4", "--workers", "2",
-         "--json", str(out)],
+         "--json", str(out), "--data", str(benchdata.root())],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -142,10 +143,12 @@ def test_compose_services_are_wired_together():
         assert service.get("healthcheck", {}).get("test"), name
         assert "image" in service or "build" in service, name
 
-    assert services["db"]["image"].startswith("postgres:")
+    assert re.fullmatch(r"postgres:16@sha256:[0-9a-f]{64}", services["db"]["image"])
     assert "newsflow-db" in compose["volumes"]
-    assert services["prefect-server"]["image"] == "prefecthq/prefect:3.9.1-python3.11"
-    assert "@db:5432/prefect" in services["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    # The Prefect server is the newsflow image's Prefect, on its own database.
+    assert services["prefect-server"]["image"] == services["app"]["image"] == "newsflow:latest"
+    prefect_db = services["prefect-server"]["environment"]
+    assert (prefect_db["PREFECT_SERVER_DATABASE_HOST"], prefect_db["PREFECT_SERVER_DATABASE_NAME"]) == ("db", "prefect")
     assert services["prefect-server"]["depends_on"] == {"db": {"condition": "service_healthy"}}
 
     app = services["app"]
@@ -156,20 +159,32 @@ def test_compose_services_are_wired_together():
         "prefect-server": {"condition": "service_healthy"},
     }
     env = app["environment"]
-    assert env["DATABASE_URL"] == "postgresql://newsflow:newsflow@db:5432/newsflow"
+    assert env["DATABASE_URL"].startswith("postgresql://newsflow:${APP_DB_PASSWORD:?")
+    assert env["DATABASE_URL"].endswith("@db:5432/newsflow")
     assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
 
-    # The database for Prefect is created on the first start of db.
+    # The roles and databases are created on the first start of db
+    # (tests/test_containers.py runs the script).
     init = next(v for v in services["db"]["volumes"] if "docker-entrypoint-initdb.d" in v)
-    assert (ROOT / init.split(":")[0]).read_text().strip() == "CREATE DATABASE prefect;"
+    assert (ROOT / init.split(":")[0]).is_file()
 
 
-def test_dockerfile_installs_the_pinned_project():
+def test_dockerfile_installs_the_locked_dependencies_before_the_code():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "FROM python:3.11-slim" in dockerfile
-    assert "pip install -c constraints.txt ." in dockerfile
+    lines = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
+    assert re.fullmatch(r"FROM python:3\.11-slim@sha256:[0-9a-f]{64}", lines[0]), lines[0]
     assert 'CMD ["newsflow", "serve"]' in dockerfile
-    for path in ("pyproject.toml", "constraints.txt", "pipeline", "flows", "prefect.yaml"):
+
+    def first(text: str) -> int:
+        return next(number for number, line in enumerate(lines) if text in line)
+
+    # The dependency layer sees the lock and nothing of the code: a code
+    # change reuses it.
+    install_locked = first("pip install --require-hashes --no-deps -r requirements.lock")
+    assert first("COPY requirements-pip.lock requirements.lock") < install_locked
+    assert install_locked < first("COPY pyproject.toml") < first("pip install --no-deps --no-build-isolation .")
+    assert install_locked < first("COPY pipeline") and install_locked < first("COPY flows")
+    for path in ("requirements.lock", "pyproject.toml", "pipeline", "flows", "prefect.yaml"):
         assert path in dockerfile and (ROOT / path).exists(), path
 
 

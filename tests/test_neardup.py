@@ -1,8 +1,9 @@
 """Unit tests for pipeline.neardup: MinHash fingerprints, band keys, verification.
 
 The texts are the real article bodies of the extraction benchmark's ground
-truth (../shared/data/extraction-benchmark, beside the repository), and
-copies of them edited the way syndicating outlets edit wire stories."""
+truth (extraction-benchmark/ in the benchmark data directory, see
+bench/benchdata.py; the tests that need them skip without it), and copies of
+them edited the way syndicating outlets edit wire stories."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench import benchdata
 from pipeline import neardup
 from pipeline.neardup import (
     BANDS, C_THRESHOLD, J_THRESHOLD, MIN_CONTAINMENT_SHINGLES, NUM_PERM, Fingerprint, containment,
@@ -27,12 +29,15 @@ from pipeline.neardup import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUND_TRUTH = ROOT.parent / "shared" / "data" / "extraction-benchmark" / "ground-truth.json"
+GROUND_TRUTH = benchdata.extraction_benchmark() / "ground-truth.json"
 
 
 @cache
 def bodies() -> tuple[str, ...]:
-    """Every ground-truth article body, in key order (88 distinct articles)."""
+    """Every ground-truth article body, in key order (88 distinct articles);
+    the calling test skips when the benchmark data is not there."""
+    if skipped := benchdata.extraction_benchmark_missing():
+        pytest.skip(skipped)
     truth = json.loads(GROUND_TRUTH.read_text(encoding="utf-8"))
     return tuple(truth[key]["articleBody"] for key in sorted(truth))
 

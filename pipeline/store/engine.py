@@ -127,7 +127,7 @@ def start_embedded(pgdata: Path, backend: str = "auto") -> str:
         "no database: the embedded PostgreSQL needs the pgserver wheel (Python 3.11-3.12) "
         "or PostgreSQL's initdb and pg_ctl on PATH. Otherwise set "
         "DATABASE_URL=postgresql://USER@HOST:5432/DB, for example after "
-        "`docker compose up -d db`: DATABASE_URL=postgresql://newsflow:newsflow@127.0.0.1:5432/newsflow"
+        "`docker compose up -d db`: DATABASE_URL=postgresql://newsflow:$APP_DB_PASSWORD@127.0.0.1:5432/newsflow"
     )
 
 
