@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -70,8 +69,8 @@ from pipeline.enrich.models import (  # noqa: E402
     EnrichInput, load_nlp, model_for_language, model_text, model_version,
 )
 from pipeline.enrich.normalise import RULES, SKIPPED_LABELS, normalise_doc  # noqa: E402
+from bench import benchdata  # noqa: E402
 
-DATA_ENV = "NEWSFLOW_BENCH_DATA"
 DEMO_GOLD = ROOT / "tests" / "fixtures" / "entities-gold.json"
 HELDOUT_GOLD = ROOT / "tests" / "fixtures" / "entities-gold-heldout.json"
 DEMO = ROOT / "seeds" / "demo"
@@ -81,27 +80,23 @@ PLACE_LABELS = {"GPE", "LOC", "FAC"}
 LABELS_OF_TYPE = {"PERSON": {"PERSON"}, "ORG": {"ORG"}, "PLACE": PLACE_LABELS}
 BASE_URL = "http://127.0.0.1:48123/"
 HALVES = ("tuning", "held-back")
-WHERE_TO_PUT_IT = (f"set {DATA_ENV} to a directory holding conll2003/ and extraction-benchmark/, "
-                   f"or pass --conll DIR / --extraction-benchmark DIR")
+WHERE_TO_PUT_IT = f"{benchdata.WHERE}; --conll DIR / --extraction-benchmark DIR name one set's folder"
 
 
 class DataMissing(Exception):
     """A data set the benchmark needs is not where it was told to look."""
 
 
-def data_dir(given: Path | None, name: str) -> Path | None:
-    """``given``, else ``$NEWSFLOW_BENCH_DATA/<name>``, else None."""
-    if given is not None:
-        return given
-    root = os.environ.get(DATA_ENV)
-    return Path(root) / name if root else None
+def data_dir(given: Path | None, name: str, data: str | None = None) -> Path:
+    """``given``, else ``<the benchmark data directory>/<name>``."""
+    return given if given is not None else benchdata.root(data) / name
 
 
 def require(path: Path | None, what: str, env_part: str) -> Path:
     """``path`` if it is a file; else DataMissing with the one line to print."""
     if path is not None and path.is_file():
         return path
-    where = path if path is not None else f"${DATA_ENV}/{env_part} ({DATA_ENV} is not set)"
+    where = path if path is not None else env_part
     raise DataMissing(f"skipped: {what} not found at {where}; {WHERE_TO_PUT_IT}")
 
 
@@ -406,18 +401,19 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         epilog=f"Data: {WHERE_TO_PUT_IT}. The files are for research use: keep them outside the repository.")
     parser.add_argument("--conll", type=Path, metavar="DIR",
-                        help=f"directory holding the CoNLL-2003 dev.txt (default: ${DATA_ENV}/conll2003)")
+                        help=f"directory holding the CoNLL-2003 dev.txt (default: DATA/conll2003)")
     parser.add_argument("--extraction-benchmark", type=Path, metavar="DIR",
                         help=f"directory holding the extraction benchmark's ground-truth.json, whose pages "
-                             f"tests/fixtures/entities-gold-heldout.json labels (default: ${DATA_ENV}/extraction-benchmark)")
+                             f"tests/fixtures/entities-gold-heldout.json labels (default: DATA/extraction-benchmark)")
+    benchdata.add_option(parser)
     parser.add_argument("--gold", type=Path, help="run a hand-labelled gold set alone, article by article")
     parser.add_argument("--model", default=None, help="spaCy model (default: the one NEWSFLOW_NER_MODELS gives English)")
     parser.add_argument("--json", type=Path, help="write the report as JSON to this file")
     parser.add_argument("--errors", action="store_true", help="list the remaining errors on the tuning half")
     args = parser.parse_args(argv)
 
-    conll_dir = data_dir(args.conll, "conll2003")
-    extraction_dir = data_dir(args.extraction_benchmark, "extraction-benchmark")
+    conll_dir = data_dir(args.conll, "conll2003", args.data)
+    extraction_dir = data_dir(args.extraction_benchmark, benchdata.EXTRACTION_BENCHMARK, args.data)
     try:
         # Before the model loads: a missing data set costs one line, not seconds.
         if args.gold is None:

@@ -12,7 +12,7 @@ import pytest
 # The benchmarks are scripts, not part of the installed package: import them
 # from the checkout whichever way pytest was started.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import conll  # noqa: E402
+from bench import benchdata, conll  # noqa: E402
 from bench import entities as bench  # noqa: E402
 
 # Made up for this test, one sentence a line, "token/LABEL" where the label is
@@ -95,23 +95,23 @@ def test_scores_per_type_map_spacy_labels_to_three_types():
 
 
 def test_without_the_data_the_benchmark_says_where_to_put_it_and_exits_0(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv(bench.DATA_ENV, raising=False)
+    monkeypatch.delenv(benchdata.ENV, raising=False)
     assert bench.main([]) == 0
     unset = capsys.readouterr().out
-    monkeypatch.setenv(bench.DATA_ENV, str(tmp_path))
+    monkeypatch.setenv(benchdata.ENV, str(tmp_path))
     assert bench.main([]) == 0
     empty = capsys.readouterr().out
     assert bench.main(["--gold", str(Path(__file__).parent / "fixtures" / "entities-gold-heldout.json")]) == 0
     no_extraction = capsys.readouterr().out
     for out in (unset, empty, no_extraction):
-        assert out.startswith("skipped: ") and out.count("\n") == 1 and bench.DATA_ENV in out
+        assert out.startswith("skipped: ") and out.count("\n") == 1 and benchdata.ENV in out
     assert f"not found at {tmp_path / 'conll2003' / 'dev.txt'};" in empty
     assert f"not found at {tmp_path / 'extraction-benchmark' / 'ground-truth.json'};" in no_extraction
 
 
 def test_the_default_run_needs_both_held_out_sets_and_skips_in_one_line_without_the_pages(
         tmp_path, monkeypatch, capsys, dev):
-    monkeypatch.setenv(bench.DATA_ENV, str(tmp_path))
+    monkeypatch.setenv(benchdata.ENV, str(tmp_path))
     assert bench.main([]) == 0
     out = capsys.readouterr().out
     assert out.startswith("skipped: the extraction benchmark not found at ") and out.count("\n") == 1
@@ -140,6 +140,6 @@ def test_a_rule_is_judged_on_both_held_out_sets_weighted_by_their_gold_pairs(mon
 
 
 def test_the_data_directory_comes_from_the_option_before_the_environment(tmp_path, monkeypatch, dev):
-    monkeypatch.setenv(bench.DATA_ENV, str(tmp_path / "elsewhere"))
+    monkeypatch.setenv(benchdata.ENV, str(tmp_path / "elsewhere"))
     assert bench.data_dir(dev.parent, "conll2003") == dev.parent
     assert bench.data_dir(None, "conll2003") == tmp_path / "elsewhere" / "conll2003"
