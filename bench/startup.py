@@ -25,7 +25,13 @@ imports, as a user waits for them:
   of a process also checks that its connections go through the
   private-network guard, ``pipeline/transport.py``), and a second request.
 
-Prints a Markdown table: median, minimum and maximum of ``--runs`` runs.
+Prints a Markdown table: the median, minimum and maximum wall time of
+``--runs`` runs, and the median CPU time (user + system) of the child process
+and the children it waited for: for ``serve``, the whole start and stop,
+Prefect server included; for ``temporary``, the server from launch until it is
+stopped once healthy; for ``database``, not the PostgreSQL server itself
+(it is not the child's child).  On a shared machine the CPU time varies less
+than the wall time.
 """
 
 from __future__ import annotations
@@ -64,9 +70,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _times_of_lines(command: list[str], env: dict[str, str], markers: dict[str, str]) -> dict[str, float]:
+def _times_of_lines(command: list[str], env: dict[str, str], markers: dict[str, str]) -> tuple[dict[str, float], float]:
     """Seconds from spawning ``command`` until each marker's text appears in
-    its output; the process is then interrupted (SIGINT) and waited for."""
+    its output, and the CPU seconds of the process and the children it waited
+    for, once it is interrupted (SIGINT) as soon as the last marker appears."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, cwd=REPO_ROOT, start_new_session=True)
@@ -86,36 +93,41 @@ def _times_of_lines(command: list[str], env: dict[str, str], markers: dict[str, 
     while len(found) < len(markers) and process.poll() is None and time.perf_counter() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGINT)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    killer = threading.Timer(60, os.killpg, (process.pid, signal.SIGKILL))
+    killer.start()
+    _, _, usage = os.wait4(process.pid, 0)
+    killer.cancel()
     reader.join(5)
     if len(found) < len(markers):
         raise RuntimeError(f"{command[1:3]}: no {set(markers) - set(found)} in:\n{''.join(output)[-2000:]}")
-    return found
+    return found, usage.ru_utime + usage.ru_stime
 
 
-def _child_seconds(code: str, env: dict[str, str]) -> dict[str, float]:
-    """Run ``code`` in a child Python, which prints one JSON object of seconds."""
-    result = subprocess.run([PYTHON, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=CHILD_TIMEOUT)
-    if result.returncode != 0:
-        raise RuntimeError(f"child failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def _child_seconds(code: str, env: dict[str, str], *args: str) -> dict[str, float]:
+    """Run ``code`` in a child Python, which prints one JSON object of
+    seconds; ``cpu`` is added: the CPU seconds of the child and of the
+    children it waited for."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([PYTHON, "-c", code, *args], env=env, cwd=REPO_ROOT,
+                                   stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"child failed:\n{err.read()[-2000:]}")
+        return {**json.loads(out.read().strip().splitlines()[-1]), "cpu": usage.ru_utime + usage.ru_stime}
 
 
-def measure_serve(home: Path) -> dict[str, float]:
+def measure_serve(home: Path) -> dict[str, tuple[float, float | None]]:
     port = _free_port()
     figures = {}
     for label in ("new home", "existing home"):
-        times = _times_of_lines(
+        times, cpu = _times_of_lines(
             [NEWSFLOW, "serve", "--port", str(port)], _environment(home),
             {"ready": "Prefect server ready", "served": "being served"},
         )
-        figures[f"serve: server ready ({label})"] = times["ready"]
-        figures[f"serve: deployments served ({label})"] = times["served"]
+        figures[f"serve: server ready ({label})"] = (times["ready"], None)
+        figures[f"serve: deployments served ({label})"] = (times["served"], cpu)
     return figures
 
 
@@ -132,10 +144,11 @@ print(json.dumps({"ready": ready}))
 """
 
 
-def measure_temporary(home: Path) -> dict[str, float]:
+def measure_temporary(home: Path) -> dict[str, tuple[float, float | None]]:
     figures = {}
     for label in ("new home", "existing home"):
-        figures[f"temporary server healthy ({label})"] = _child_seconds(TEMPORARY_CHILD, _environment(home))["ready"]
+        seconds = _child_seconds(TEMPORARY_CHILD, _environment(home))
+        figures[f"temporary server healthy ({label})"] = (seconds["ready"], seconds["cpu"])
     return figures
 
 
@@ -145,18 +158,17 @@ started = time.perf_counter()
 import json, sys
 from pathlib import Path
 from pipeline.store.engine import start_embedded
-start_embedded(Path(sys.argv[1]) if len(sys.argv) > 1 else Path({pgdata!r}))
-print(json.dumps({{"ready": time.perf_counter() - started}}))
+start_embedded(Path(sys.argv[1]))
+print(json.dumps({"ready": time.perf_counter() - started}))
 """
 
 
-def measure_database(home: Path) -> dict[str, float]:
-    pgdata = home / "postgres"
-    code = DATABASE_CHILD.format(pgdata=str(pgdata))
-    return {
-        f"embedded PostgreSQL ({label})": _child_seconds(code, _environment(home))["ready"]
-        for label in ("new data directory", "existing data directory")
-    }
+def measure_database(home: Path) -> dict[str, tuple[float, float | None]]:
+    figures = {}
+    for label in ("new data directory", "existing data directory"):
+        seconds = _child_seconds(DATABASE_CHILD, _environment(home), str(home / "postgres"))
+        figures[f"embedded PostgreSQL ({label})"] = (seconds["ready"], seconds["cpu"])
+    return figures
 
 
 FETCH_CHILD = """
@@ -191,13 +203,13 @@ print(json.dumps({"import": imported - started, **timings}))
 """
 
 
-def measure_fetch(home: Path) -> dict[str, float]:
+def measure_fetch(home: Path) -> dict[str, tuple[float, float | None]]:
     seconds = _child_seconds(FETCH_CHILD, _environment(home))
     return {
-        "fetch: import pipeline.fetch": seconds["import"],
-        "fetch: build_client": seconds["build"],
-        "fetch: client opened, first request (127.0.0.1)": seconds["first"],
-        "fetch: second request (127.0.0.1)": seconds["second"],
+        "fetch: import pipeline.fetch": (seconds["import"], None),
+        "fetch: build_client": (seconds["build"], None),
+        "fetch: client opened, first request (127.0.0.1)": (seconds["first"], None),
+        "fetch: second request (127.0.0.1)": (seconds["second"], None),
     }
 
 
@@ -220,18 +232,23 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args()
 
-    runs: dict[str, list[float]] = {}
+    runs: dict[str, list[tuple[float, float | None]]] = {}
     for name in args.only or list(MEASURES):
         for _ in range(args.runs):
             home = Path(tempfile.mkdtemp(prefix=f"newsflow-startup-{name}-"))
+            os.chmod(home, 0o755)  # as root, the embedded PostgreSQL runs as another user
             try:
-                for label, seconds in MEASURES[name](home).items():
-                    runs.setdefault(label, []).append(seconds)
+                for label, figures in MEASURES[name](home).items():
+                    runs.setdefault(label, []).append(figures)
             finally:
                 shutil.rmtree(home, ignore_errors=True)
-    print(f"| measure ({args.runs} runs) | median | min | max |\n|---|---:|---:|---:|")
+    print(f"| measure ({args.runs} runs) | wall, median | min | max | CPU, median |\n|---|---:|---:|---:|---:|")
     for label, values in runs.items():
-        print(f"| {label} | {_format(statistics.median(values))} | {_format(min(values))} | {_format(max(values))} |")
+        walls = [wall for wall, _ in values]
+        cpus = [cpu for _, cpu in values if cpu is not None]
+        cpu = _format(statistics.median(cpus)) if cpus else ""
+        print(f"| {label} | {_format(statistics.median(walls))} | {_format(min(walls))} "
+              f"| {_format(max(walls))} | {cpu} |")
     if args.json:
         args.json.write_text(json.dumps(runs, indent=2))
 
