@@ -28,7 +28,7 @@ imports, as a user waits for them:
 Prints a Markdown table: the median, minimum and maximum wall time of
 ``--runs`` runs, and the median CPU time (user + system) of the child process
 and the children it waited for: for ``serve``, the whole start and stop,
-Prefect server included; for ``temporary``, the server from launch until it is
+Prefect server included, until the deployments are served; for ``temporary``, the server from launch until it is
 stopped once healthy; for ``database``, not the PostgreSQL server itself
 (it is not the child's child).  On a shared machine the CPU time varies less
 than the wall time.
@@ -73,7 +73,9 @@ def _free_port() -> int:
 def _times_of_lines(command: list[str], env: dict[str, str], markers: dict[str, str]) -> tuple[dict[str, float], float]:
     """Seconds from spawning ``command`` until each marker's text appears in
     its output, and the CPU seconds of the process and the children it waited
-    for, once it is interrupted (SIGINT) as soon as the last marker appears."""
+    for, once it is stopped (SIGTERM, which `newsflow serve` takes as Ctrl-C;
+    a SIGINT would be ignored under a shell's background job) as soon as the
+    last marker appears."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, cwd=REPO_ROOT, start_new_session=True)
@@ -92,7 +94,7 @@ def _times_of_lines(command: list[str], env: dict[str, str], markers: dict[str, 
     deadline = started + CHILD_TIMEOUT
     while len(found) < len(markers) and process.poll() is None and time.perf_counter() < deadline:
         time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGTERM)
     killer = threading.Timer(60, os.killpg, (process.pid, signal.SIGKILL))
     killer.start()
     _, _, usage = os.wait4(process.pid, 0)
