@@ -1,4 +1,5 @@
-"""`newsflow serve`: run the scheduled deployments on this machine.
+"""The Prefect servers newsflow runs for itself: `newsflow serve`'s, which
+serves the scheduled deployments on this machine, and a one-off command's.
 
 With ``PREFECT_API_URL`` set, the deployments of ``flows/deployments.py`` are
 served against that Prefect server.  Without it, a Prefect server is started
@@ -9,8 +10,10 @@ stop serving (a flow run still going is cancelled, the schedules are paused
 until the next ``newsflow serve``) and then the server.
 
 The one-off commands (`newsflow ingest`, `newsflow demo`) use
-``TemporaryApi``: Prefect's own temporary server, launched at the start of
-the command instead of when the flow begins.
+``TemporaryApi``: a temporary server like the one Prefect would start by
+itself when the flow begins, launched at the start of the command instead.
+Both servers are ``prefect server start`` with documented options and
+settings only.
 
 Prefect is imported inside the functions: importing this module is cheap and
 leaves Prefect's environment-driven settings to the caller.
@@ -155,13 +158,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _launch(command: list[str], env: dict[str, str], log=None) -> subprocess.Popen:
-    """A Prefect server process, its output to ``log`` (or ours).  In its own
-    session: Ctrl-C in the terminal reaches newsflow only, which stops what
-    it runs first and the server after.  It dies with newsflow (Linux)."""
+def _launch(command: list[str], env: dict[str, str], stdout=None, stderr=None) -> subprocess.Popen:
+    """A Prefect server process, its output where ``stdout`` and ``stderr``
+    say (ours for None).  In its own session: Ctrl-C in the terminal reaches
+    newsflow only, which stops what it runs first and the server after.  It
+    dies with newsflow (Linux)."""
     return subprocess.Popen(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=log,
-        stderr=subprocess.STDOUT if log is not None else None,
+        command, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
         start_new_session=True, preexec_fn=_die_with_parent,
     )
 
@@ -184,7 +187,8 @@ def start_local_server(home: Path, *, port: int | None = None, timeout: float = 
     api_url = f"http://127.0.0.1:{port}/api"
     with open(log_path, "ab") as log:
         process = _launch(
-            [prefect_executable(), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, log
+            [prefect_executable(), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env,
+            stdout=log, stderr=subprocess.STDOUT,
         )
     server = LocalServer(process, api_url, f"http://127.0.0.1:{port}", home, log_path)
     try:
@@ -195,26 +199,45 @@ def start_local_server(home: Path, *, port: int | None = None, timeout: float = 
     return server
 
 
+#: The server services only a standing server needs (schedules, late runs,
+#: workers, leases, cancellations, pauses), by their settings
+#: (``PREFECT_SERVER_SERVICES_<NAME>_ENABLED`` in Prefect's settings
+#: reference).  A one-off command's server leaves them out, as the temporary
+#: server Prefect starts by itself does: it records the command's own runs
+#: (task runs, events, logs) and is gone when the command ends.
+STANDING_SERVER_SERVICES = (
+    "SCHEDULER", "LATE_RUNS", "FOREMAN", "REPOSSESSOR", "CANCELLATION_CLEANUP",
+    "PAUSE_EXPIRATIONS", "CLEANUP_RECONCILER",
+)
+
+
 def launch_temporary_server(port: int | None = None) -> LocalServer:
-    """The temporary API server Prefect starts by itself for a flow run when no
-    API is configured — the same command (uvicorn, no UI, state under
-    PREFECT_HOME) — launched without waiting for it to be healthy."""
+    """A temporary API server for this process's flow runs, like the one
+    Prefect starts by itself when no API is configured: ``prefect server
+    start`` on 127.0.0.1 with no UI and no schedule services, its state under
+    Prefect's home (PREFECT_HOME); launched without waiting for it to be
+    healthy.  Its errors reach our stderr; its banner is dropped (stdout is
+    the command's, and may be JSON)."""
     port = port or free_port(None)
     env = dict(os.environ)
-    env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
+    env.update({f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in STANDING_SERVER_SERVICES})
+    # Its telemetry would write to the new SQLite database while the server
+    # migrates it (an error on our stderr), and reports to Prefect for a
+    # server that lives for one command.
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     process = _launch(
-        [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
-        env,
+        [prefect_executable(), "server", "start", "--host", "127.0.0.1", "--port", str(port),
+         "--no-ui", "--log-level", "ERROR"],
+        env, stdout=subprocess.DEVNULL,
     )
     return LocalServer(process, f"http://127.0.0.1:{port}/api", None, None, None)
 
 
 class TemporaryApi:
-    """Prefect's temporary server for this process's flow runs, started early.
+    """A temporary Prefect server for this process's flow runs, started early.
 
-    Prefect starts it only when the first flow run begins and then waits for
-    it (about 8 s: the server imports all of Prefect's API).  Launched at the
+    Prefect starts its own only when the first flow run begins and then waits
+    for it (about 8 s: the server imports all of Prefect's API).  Launched at the
     start of a command, its start-up overlaps the command's own imports, the
     database check and the workers' warm-up.  Nothing is started when an API
     is configured (PREFECT_API_URL, in the environment or a Prefect profile).
@@ -249,10 +272,11 @@ class TemporaryApi:
         wait_until_healthy(self.server.api_url, timeout=self.timeout, process=self.server.process)
         # In the environment too, for the rest of the process: threads Prefect
         # starts read their settings from it.  No UI URL: the server has no UI
-        # and is gone when the command ends.  No flow-run heartbeats: they
-        # tell a long-lived server that a run crashed, and this one ends with
-        # the run; the heartbeat thread sleeps in 1 s steps and held every
-        # run's end for up to a second.
+        # and is gone when the command ends.  No flow-run heartbeats
+        # (PREFECT_FLOWS_HEARTBEAT_FREQUENCY unset): they tell a long-lived
+        # server that a run crashed, and this one ends with the run; the
+        # heartbeat thread sleeps in 1 s steps and held every run's end for
+        # up to a second.
         os.environ.update(PREFECT_API_URL=self.server.api_url, PREFECT_UI_URL="")
         with temporary_settings(updates={PREFECT_API_URL: self.server.api_url, PREFECT_UI_URL: "",
                                          "flows.heartbeat_frequency": None}):

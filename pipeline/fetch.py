@@ -1,11 +1,12 @@
 """The HTTP client: size and time limits, per-host concurrency, conditional GET,
 and a guard that refuses loopback/private addresses at connect time.
 
-The guard sits in the connection layer (an httpcore network backend) rather
-than in front of the request, so every hop of a redirect chain and every
-re-resolution of a name is checked on the address actually dialled: a feed
-cannot make newsflow fetch from the machine it runs on, and DNS rebinding
-cannot get around the check.
+The guard sits in the connection layer (an httpcore network backend, which
+``pipeline.transport`` gives the connection pool) rather than in front of the
+request, so every hop of a redirect chain and every re-resolution of a name
+is checked on the address actually dialled: a feed cannot make newsflow
+fetch from the machine it runs on, and DNS rebinding cannot get around the
+check.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from protego import Protego
 
 from pipeline.config import Settings
 from pipeline.retry import Backoff, GaveUp, retry_async
+from pipeline.transport import GuardedTransport
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -106,7 +108,7 @@ class HostAllowList:
             else:
                 self.hosts.add(item.strip("[]"))
 
-    def allows(self, host: str, port: int, address: ipaddress._BaseAddress) -> bool:
+    def allows(self, host: str, port: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         host = host.lower().strip("[]")
         if self.allow_all or host in self.hosts or (host, port) in self.host_ports:
             return True
@@ -115,7 +117,7 @@ class HostAllowList:
         return any(address in network for network in self.networks)
 
 
-def non_public_reason(address: ipaddress._BaseAddress) -> str | None:
+def non_public_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """Why an address must not be fetched by default, or None if it is public."""
     if isinstance(address, ipaddress.IPv6Address):
         mapped = address.ipv4_mapped or (address.sixtofour if address.sixtofour else None)
@@ -195,17 +197,14 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def build_client(settings: Settings) -> httpx.AsyncClient:
-    """One client per batch: pooled connections, limits and the guard."""
-    transport = httpx.AsyncHTTPTransport(
-        verify=_tls_context(),
-        trust_env=False,  # a proxy from the environment would bypass the guard
+    """One client per batch: pooled connections, limits and the guard.  The
+    transport opens every connection through the guard, or sends nothing
+    (``pipeline.transport``)."""
+    transport = GuardedTransport(
+        GuardedNetworkBackend(HostAllowList(settings.allow_private_hosts), httpcore.AnyIOBackend()),
+        ssl_context=_tls_context(),
         limits=httpx.Limits(max_connections=settings.max_connections,
                             max_keepalive_connections=settings.max_connections),
-    )
-    # httpx has no public hook for the network backend; the pool is httpcore's.
-    pool = transport._pool
-    pool._network_backend = GuardedNetworkBackend(
-        HostAllowList(settings.allow_private_hosts), pool._network_backend
     )
     return httpx.AsyncClient(
         transport=transport,
@@ -213,7 +212,7 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         follow_redirects=True,
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.full_user_agent, "Accept-Encoding": "gzip, deflate"},
-        trust_env=False,
+        trust_env=False,  # a proxy from the environment would bypass the guard
         # Every hop of a redirect chain, not only the URL we were given.
         event_hooks={"request": [_check_request_url]},
     )

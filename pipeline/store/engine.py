@@ -145,13 +145,19 @@ def _import_pgserver():
 def _start_pgserver(pgserver, pgdata: Path) -> str:
     # A server that another newsflow process is stopping right now (it stops
     # when its last user exits) looks running but not ready: wait it out.
+    # pgserver.get_server remembers a handle before its server is up and
+    # hands that same broken handle back on every later call, so each attempt
+    # after the first builds a new one with pgserver's public constructor
+    # (what get_server calls) instead.
+    pgdata = pgdata.expanduser().resolve()
     deadline = time.monotonic() + 30
+    attempt = pgserver.get_server
     while True:
         try:
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            server = attempt(pgdata, cleanup_mode="stop")
             break
         except Exception as exc:  # pgserver raises plain exceptions carrying postgres' log
-            pgserver.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+            attempt = pgserver.PostgresServer
             if time.monotonic() > deadline:
                 raise DatabaseUnavailable(
                     f"the embedded PostgreSQL in {pgdata} did not start: {exc}"
