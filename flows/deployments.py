@@ -157,7 +157,7 @@ _PREFECT_YAML_HEADER = """\
 #   prefect worker start --pool newsflow                       # on each machine
 #
 # Each worker machine needs this checkout with the project installed
-# (`pip install -c constraints.txt .`, or the Docker image), DATABASE_URL
+# (the hash-locked install of docs/operations.md, or the Docker image), DATABASE_URL
 # pointing at the shared PostgreSQL, and NEWSFLOW_PROJECT_DIR set to the
 # checkout: the pull step below changes into it on the worker, at run time,
 # so that the entrypoints (paths relative to the checkout) resolve.
