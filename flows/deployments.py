@@ -2,9 +2,15 @@
 
 Two things are built from that one table:
 
-* ``deployments()``: what ``newsflow serve`` serves (``prefect.serve``);
+* ``deployments()``: what ``newsflow serve`` serves (``prefect.serve``),
+  named ``SERVED_NAME`` (``ingest/served``, ``maintenance/served``);
 * ``prefect_yaml()``: the text of ``prefect.yaml`` at the repository root, the
-  same deployments for a process work pool (``prefect deploy --all``).
+  same flows for a process work pool (``prefect deploy --all``), named as in
+  ``DEPLOYMENTS`` (``ingest/scheduled``, ``maintenance/scheduled``).
+
+The two have distinct names because stopping ``newsflow serve`` pauses the
+schedules of the deployments it served: under a shared name that paused the
+work pool's schedule too.
   Regenerate it after any change here::
 
       python -m flows.deployments > prefect.yaml
@@ -28,9 +34,10 @@ Two things are built from that one table:
   Runs over the limit wait their turn (Prefect's default collision strategy,
   ENQUEUE).
 
-Manual runs use the same deployments, with any parameter overridden::
+Manual runs use the same deployments, with any parameter overridden
+(``served`` under ``newsflow serve``, ``scheduled`` in the work pool)::
 
-    prefect deployment run 'ingest/scheduled' --param feeds_path=seeds/feeds.yaml --watch
+    prefect deployment run 'ingest/served' --param feeds_path=seeds/feeds.yaml --watch
     prefect deployment run 'maintenance/scheduled' --param raw_html_days=30
 """
 
@@ -50,12 +57,16 @@ if TYPE_CHECKING:
 
 #: The process work pool that prefect.yaml's deployments run in.
 WORK_POOL = "newsflow"
+#: The name of every deployment `newsflow serve` serves; the work pool's are
+#: named in ``DEPLOYMENTS``.  Distinct, so that pausing one leaves the other.
+SERVED_NAME = "served"
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """One deployment: a flow, its name, schedule, parameters and limits.
-    Runs of it are ``'<flow name>/<name>'``."""
+    """One deployment: a flow, its name in the work pool, schedule,
+    parameters and limits.  Runs of it are ``'<flow name>/<name>'`` in the
+    pool and ``'<flow name>/served'`` under `newsflow serve`."""
 
     flow: str  # "module:function", e.g. "flows.ingest:ingest"
     name: str
@@ -130,7 +141,7 @@ def deployments() -> list[RunnerDeployment]:
         module, _, function = deployment.flow.partition(":")
         flow = getattr(importlib.import_module(module), function)
         served.append(flow.to_deployment(
-            name=deployment.name,
+            name=SERVED_NAME,
             entrypoint_type=EntrypointType.MODULE_PATH,
             schedules=[deployment.schedule()],
             parameters=dict(deployment.parameters),
@@ -150,6 +161,9 @@ _PREFECT_YAML_HEADER = """\
 #
 # The deployments of `newsflow serve`, for a process work pool: a team runs
 # workers on several machines against one Prefect server and one PostgreSQL.
+# Here they are named `scheduled` (`ingest/scheduled`); `newsflow serve`
+# names its own `served`, so that stopping it (which pauses what it served)
+# leaves these schedules alone.
 #
 #   export PREFECT_API_URL=http://prefect.example:4200/api   # the shared server
 #   prefect work-pool create newsflow --type process           # once
@@ -162,9 +176,9 @@ _PREFECT_YAML_HEADER = """\
 # checkout: the pull step below changes into it on the worker, at run time,
 # so that the entrypoints (paths relative to the checkout) resolve.
 #
-# `newsflow serve` and workers are two ways to run the same deployments (the
-# same names): against one Prefect server use one or the other, since
-# whichever registered them last owns them.
+# Against one Prefect server, run either `newsflow serve` or workers: both
+# schedule the same flows, and with both running every tick runs twice (the
+# runs split the due feeds between them, harmless but wasted).
 """
 
 

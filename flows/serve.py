@@ -381,7 +381,9 @@ def serve(
     Uses the Prefect server at PREFECT_API_URL; without it, starts a local one
     (UI and API on 127.0.0.1, state under the newsflow data directory) and
     stops it on exit.  Trigger a run by hand with
-    `prefect deployment run 'ingest/scheduled' --watch` or the UI's "Run".
+    `prefect deployment run 'ingest/served' --watch` or the UI's "Run".
+    Stopping pauses the schedules of these deployments (named `served`), not
+    those of the work pool (prefect.yaml, named `scheduled`).
     """
     from flows.terminal import printable
 

@@ -37,9 +37,12 @@ def declared():
     return {d.flow_name: d for d in deployments()}
 
 
-def test_every_deployment_is_named_scheduled(declared):
+def test_served_deployments_are_named_apart_from_the_work_pools(declared):
+    from flows.deployments import DEPLOYMENTS
+
     assert sorted(declared) == ["ingest", "maintenance"]
-    assert {d.name for d in declared.values()} == {"scheduled"}
+    assert {d.name for d in declared.values()} == {"served"}
+    assert {d.name for d in DEPLOYMENTS} == {"scheduled"}
 
 
 def test_ingest_runs_every_30_minutes_over_the_due_feeds(declared):
@@ -96,6 +99,9 @@ def test_prefect_yaml_is_what_flows_deployments_generates():
 def test_prefect_yaml_entrypoints_load_the_flows_that_are_served(declared):
     from prefect.flows import load_flow_from_entrypoint
 
+    from flows.deployments import DEPLOYMENTS
+
+    pool_names = {d.flow.partition(":")[2]: d.name for d in DEPLOYMENTS}
     entries = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     by_flow = {}
     for entry in entries:
@@ -106,8 +112,9 @@ def test_prefect_yaml_entrypoints_load_the_flows_that_are_served(declared):
     for flow_name, entry in by_flow.items():
         deployment = declared[flow_name]
         assert (entry["name"], entry["parameters"], entry["concurrency_limit"], entry["tags"]) == (
-            deployment.name, deployment.parameters, deployment.concurrency_limit, deployment.tags
+            pool_names[flow_name], deployment.parameters, deployment.concurrency_limit, deployment.tags
         )
+        assert entry["name"] != deployment.name  # the pool's, not `newsflow serve`'s
 
 
 # --- docker-compose.yml -------------------------------------------------------
@@ -286,8 +293,8 @@ def test_serve_runs_a_manually_triggered_ingest(
 
         # The served deployments carry their schedules on the server.
         with httpx.Client(base_url=prefect_api, timeout=10, trust_env=False) as api:
-            ingest = api.get("/deployments/name/ingest/scheduled").json()
-            nightly = api.get("/deployments/name/maintenance/scheduled").json()
+            ingest = api.get("/deployments/name/ingest/served").json()
+            nightly = api.get("/deployments/name/maintenance/served").json()
         assert [s["schedule"]["interval"] for s in ingest["schedules"]] == [1800.0]
         assert [s["schedule"]["cron"] for s in nightly["schedules"]] == ["30 3 * * *"]
         assert nightly["global_concurrency_limit"]["limit"] == 1
@@ -297,7 +304,7 @@ def test_serve_runs_a_manually_triggered_ingest(
         started = time.monotonic()
         run = subprocess.run(
             [
-                prefect_executable(), "deployment", "run", "ingest/scheduled",
+                prefect_executable(), "deployment", "run", "ingest/served",
                 "--param", f"feeds_path={CORPUS / 'feeds.yaml'}",
                 "--param", f"base_url={corpus_server}",
                 "--watch", "--watch-timeout", "120",
@@ -431,6 +438,47 @@ def test_a_process_worker_runs_the_deployments_of_prefect_yaml(
     rows = {row["measure"]: row["value"] for row in json.loads(artifact["data"])}
     assert rows["articles new"] == 11 and rows["feeds"] == 4
     assert rows["failed: fetch: http"] == 1  # the corpus's one missing page
+
+
+@pytest.mark.integration
+def test_stopping_serve_leaves_the_work_pools_schedules_active(prefect_api, tmp_path):
+    """`newsflow serve` pauses what it served when it stops; the work pool's
+    deployments (prefect.yaml), registered on the same server, stay scheduled."""
+    from flows.serve import prefect_executable
+
+    env = _child_env(tmp_path, PREFECT_API_URL=prefect_api, NEWSFLOW_PROJECT_DIR=str(ROOT))
+    for args in (["work-pool", "create", "newsflow", "--type", "process"], ["deploy", "--all"]):
+        done = subprocess.run([prefect_executable(), "--no-prompt", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def paused() -> dict[str, bool]:
+        with httpx.Client(base_url=prefect_api, timeout=10, trust_env=False) as api:
+            found = api.post("/deployments/filter", json={}).json()
+        return {f"{d['entrypoint'].rsplit(':', 1)[-1].rsplit('.', 1)[-1]}/{d['name']}": d["paused"] for d in found}
+
+    with _process(_serve_command(), env=env, log_dir=tmp_path, name="serve") as serve:
+        _wait_for(
+            lambda: serve.poll() is not None or "being served" in serve.out.read_text(),
+            60, "newsflow serve to register its deployments",
+        )
+        assert serve.poll() is None, serve.out.read_text() + serve.err.read_text()
+        assert paused() == {"ingest/scheduled": False, "maintenance/scheduled": False,
+                            "ingest/served": False, "maintenance/served": False}
+
+        # Serving has begun once the runner polls for the deployment's runs
+        # (its status turns READY); a SIGTERM before that ends it unpaused.
+        def polled() -> bool:
+            with httpx.Client(base_url=prefect_api, timeout=10, trust_env=False) as api:
+                return api.get("/deployments/name/ingest/served").json()["status"] == "READY"
+
+        _wait_for(polled, 60, "the runner's first poll")
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(30) == 0, serve.err.read_text()
+
+    # What serve served is paused; the pool's schedules are still active.
+    assert paused() == {"ingest/scheduled": False, "maintenance/scheduled": False,
+                        "ingest/served": True, "maintenance/served": True}
 
 
 def _assert_registered_as_declared(api_url: str) -> None:
