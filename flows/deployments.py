@@ -184,6 +184,8 @@ _PREFECT_YAML_HEADER = """\
 
 def prefect_yaml() -> str:
     """The text of prefect.yaml: ``DEPLOYMENTS`` for the ``WORK_POOL`` process work pool."""
+    from flows.automations import HEARTBEAT_SECONDS
+
     document = {
         "name": "newsflow",
         "prefect-version": version("prefect"),
@@ -201,7 +203,9 @@ def prefect_yaml() -> str:
                 "parameters": dict(deployment.parameters),
                 "schedules": [deployment.schedule_entry()],
                 "concurrency_limit": deployment.concurrency_limit,
-                "work_pool": {"name": WORK_POOL, "work_queue_name": "default", "job_variables": {}},
+                # Heartbeats, which the zombie-run automation (flows/automations.py) watches.
+                "work_pool": {"name": WORK_POOL, "work_queue_name": "default", "job_variables": {
+                    "env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}}},
             }
             for deployment in DEPLOYMENTS
         ],

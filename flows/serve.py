@@ -7,7 +7,9 @@ for the user first — ``prefect server start`` on 127.0.0.1, its state
 (SQLite database, log) under ``<NEWSFLOW_DATA_DIR>/prefect`` so that the run
 history survives a restart — and stopped again on exit.  Ctrl-C and SIGTERM
 stop serving (a flow run still going is cancelled, the schedules are paused
-until the next ``newsflow serve``) and then the server.
+until the next ``newsflow serve``) and then the server.  On start it installs
+newsflow's automations (flows/automations.py) and has its flow runs send
+heartbeats, which the zombie-run automation watches.
 
 The one-off commands (`newsflow ingest`, `newsflow demo`) use
 ``TemporaryApi``: a temporary server like the one Prefect would start by
@@ -35,6 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from flows.automations import HEARTBEAT_SECONDS
 
 if TYPE_CHECKING:
     import httpx
@@ -314,6 +318,9 @@ def _serve(api_url: str, ui_url: str | None) -> None:
     os.environ["PREFECT_API_URL"] = api_url
     if ui_url:
         os.environ["PREFECT_UI_URL"] = ui_url
+    # Heartbeats let the zombie-run automation mark a run whose process died
+    # as Crashed; without them such a run stays Running for ever.
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS))
 
     import prefect
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
@@ -324,9 +331,29 @@ def _serve(api_url: str, ui_url: str | None) -> None:
     if ui_url:
         updates[PREFECT_UI_URL] = ui_url
     with temporary_settings(updates=updates):
+        _install_automations()
         # Returns on Ctrl-C (KeyboardInterrupt) and SIGTERM (the runner's own
         # handler): in-flight runs are cancelled and the schedules paused.
         prefect.serve(*deployments())
+
+
+def _install_automations() -> None:
+    """newsflow's automations on the server, created or updated; a failure is
+    reported and serving goes on (the schedules matter more)."""
+    from flows.automations import AutomationsError, describe, install_automations
+    from flows.terminal import printable
+    from pipeline.config import get_settings
+
+    settings = get_settings()
+    try:
+        changes = install_automations(
+            notification_block=settings.notification_block, feed_alert_failures=settings.feed_alert_failures,
+        )
+    except AutomationsError as exc:
+        print(f"newsflow serve: automations not installed: {printable(exc)}", file=sys.stderr, flush=True)
+        return
+    for change in changes:
+        _print(f"Automation {describe(change)}")
 
 
 def serve_deployments(*, port: int | None = None) -> None:

@@ -163,6 +163,25 @@ class Settings(BaseSettings):
         default=120, ge=0,
         description="Longest a single SQL statement may run (0: no limit); migrations are exempt.",
     )
+    database_url_secret: str | None = Field(
+        default=None,
+        description=(
+            "Name of a Prefect Secret block holding the database URL: when set, a flow run reads "
+            "DATABASE_URL from it at its start (docker compose, work pools), instead of from the environment."
+        ),
+    )
+
+    # Prefect automations (newsflow automations install, newsflow serve)
+    notification_block: str | None = Field(
+        default=None,
+        description=(
+            "The Prefect notification block that alerts go to, as <block type slug>/<block name> "
+            "(custom-webhook/newsflow-alerts); unset: the two alerting automations are not installed."
+        ),
+    )
+    feed_alert_failures: int = Field(
+        default=3, ge=1, description="Alert when a feed has failed this many runs in a row.",
+    )
 
     @model_validator(mode="after")
     def _search_vector_fits(self) -> Settings:

@@ -473,6 +473,8 @@ def test_stopping_serve_leaves_the_work_pools_schedules_active(prefect_api, tmp_
                 return api.get("/deployments/name/ingest/served").json()["status"] == "READY"
 
         _wait_for(polled, 60, "the runner's first poll")
+        # On start, serve installed the automations its heartbeats are for.
+        assert "Automation created   newsflow: crash zombie flow runs" in serve.out.read_text()
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(30) == 0, serve.err.read_text()
 

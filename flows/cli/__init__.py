@@ -1,5 +1,5 @@
 """`newsflow ...`: the command line, built here from its command groups
-(db, feeds, read, run: one module each) and run by ``main``."""
+(automations, db, feeds, read, run: one module each) and run by ``main``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import sys  # noqa: E402
 
 import typer  # noqa: E402
 
-from flows.cli import db, feeds, read, run  # noqa: E402
+from flows.cli import automations, db, feeds, read, run  # noqa: E402
 from flows.serve import serve  # noqa: E402
 
 app = typer.Typer(
@@ -48,6 +48,11 @@ for name, command in {"add": feeds.feeds_add, "import": feeds.feeds_import, "exp
                       "discover": feeds.feeds_discover}.items():
     feeds_app.command(name)(command)
 app.add_typer(feeds_app, name="feeds")
+
+automations_app = typer.Typer(help="The Prefect automations newsflow needs on a self-hosted server.",
+                              no_args_is_help=True)
+automations_app.command("install")(automations.automations_install)
+app.add_typer(automations_app, name="automations")
 
 # In this order in `newsflow --help`, each named after its function (site_rules: site-rules).
 for command in (run.ingest, run.demo, read.search, run.extract, read.site_rules, read.stories, read.story,
