@@ -3,7 +3,7 @@
 
 Usage::
 
-    python bench/startup.py [--runs 3] [--only serve|temporary|database|fetch ...] [--json FILE]
+    python bench/startup.py [--runs 3] [--only serve|workers|temporary|database|fetch ...] [--json FILE]
 
 Each measure runs in child processes under a new ``HOME`` (``DATABASE_URL``
 and ``PREFECT_API_URL`` unset), so nothing is shared with the user's own data
@@ -20,6 +20,11 @@ imports, as a user waits for them:
 - ``database``: the embedded PostgreSQL (``pipeline.store.engine.start_embedded``)
   in a new data directory (initdb and the first start), then started again
   in that directory after the first child stopped it.
+- ``workers``: what every flow run of `newsflow serve` pays before its first
+  batch, since each runs in a new process (flows/workers.py): the worker
+  pool started (``NEWSFLOW_WORKERS`` processes from the fork server, which
+  imports trafilatura, spaCy and datasketch once) and each worker's NER
+  models loaded, timed from after the child's own imports.
 - ``fetch``: building the fetch client (``pipeline.fetch.build_client``),
   opening it and its first request to a server on 127.0.0.1 (the first client
   of a process also checks that its connections go through the
@@ -215,8 +220,32 @@ def measure_fetch(home: Path) -> dict[str, tuple[float, float | None]]:
     }
 
 
+WORKERS_CHILD = """
+import time
+started = time.perf_counter()
+import json
+from flows.workers import _prepare_worker, pool
+from pipeline.config import get_settings
+settings = get_settings()
+imported = time.perf_counter()
+executor = pool(settings.workers)
+for future in [executor.submit(_prepare_worker, settings.ner_models) for _ in range(settings.workers)]:
+    future.result()
+print(json.dumps({"import": imported - started, "ready": time.perf_counter() - imported,
+                  "workers": settings.workers}))
+"""
+
+
+def measure_workers(home: Path) -> dict[str, tuple[float, float | None]]:
+    seconds = _child_seconds(WORKERS_CHILD, _environment(home))
+    # The workers are the fork server's children, not the child's: their CPU
+    # is not in the child's figure, so none is shown.
+    return {f"workers: pool started, NER models loaded ({seconds['workers']:g} workers)": (seconds["ready"], None)}
+
+
 MEASURES = {
     "serve": measure_serve,
+    "workers": measure_workers,
     "temporary": measure_temporary,
     "database": measure_database,
     "fetch": measure_fetch,

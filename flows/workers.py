@@ -1,8 +1,13 @@
 """Long-lived worker processes for the CPU-bound stages (extraction, NER).
 
-One pool per process, started on first use and kept for every batch and
-run after it (`newsflow serve` runs many): each worker loads the spaCy model
-once, which per-call pools (nlp.pipe(n_process=…)) pay again every time.
+One pool per process, started on first use and kept for every batch after
+it: each worker loads the spaCy model once per process, which per-call pools
+(nlp.pipe(n_process=…)) pay again for every call.  The pool lives as long as
+its process, and no longer: a command's run (`newsflow ingest`) and each
+flow run of `newsflow serve` or of a work pool are processes of their own
+(Prefect's runner starts every flow run in a new subprocess), so every run
+pays the pool's start and the model loads once, about 1.7 s with 2 workers
+(`python bench/startup.py --only workers`, docs/benchmarks.md).
 Workers are not forked from the caller, so they inherit none of Prefect's
 threads and event loops: they fork from multiprocessing's fork server, a
 fresh process that imports the extractor and NER libraries once for all
