@@ -9,6 +9,7 @@ reads the environment behind the caller's back.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -209,9 +210,37 @@ class Settings(BaseSettings):
         return f"{self.user_agent} (+{self.contact_url})"
 
 
+#: How ``database_url_secret`` is read: registered by the orchestration layer
+#: (flows/secrets.py reads Prefect Secret blocks), since pipeline/ knows no Prefect.
+_secret_reader: Callable[[str], str] | None = None
+
+
+class SecretUnavailable(RuntimeError):
+    """NEWSFLOW_DATABASE_URL_SECRET is set, and its value could not be read."""
+
+
+def use_secret_reader(reader: Callable[[str], str] | None) -> None:
+    """``reader(name)`` returns the secret ``name``; settings read after this
+    take the database URL from it when ``database_url_secret`` is set."""
+    global _secret_reader
+    _secret_reader = reader
+    get_settings.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process, read once.  With ``database_url_secret``
+    set, the database URL is the secret's value, whatever DATABASE_URL says:
+    a flow run's process reads it at the run's start."""
+    settings = Settings()
+    if settings.database_url_secret:
+        if _secret_reader is None:
+            raise SecretUnavailable(
+                f"NEWSFLOW_DATABASE_URL_SECRET={settings.database_url_secret!r} is set, "
+                "but nothing here reads secrets (run newsflow's flows or commands)"
+            )
+        settings = settings.model_copy(update={"database_url": _secret_reader(settings.database_url_secret)})
+    return settings
 
 
 @lru_cache(maxsize=1)

@@ -63,11 +63,16 @@ for command in (run.ingest, run.demo, read.search, run.extract, read.site_rules,
 def main() -> None:
     """The `newsflow` command.  It ends without the interpreter's teardown
     (see flows/cli/fast_exit.py), with the command's exit code."""
+    from pipeline.config import SecretUnavailable
+
     try:
         app()
         code = 0
     except SystemExit as exc:
         code = exc.code
+    except SecretUnavailable as exc:  # any command's first get_settings(), said in one line
+        print(f"newsflow: {exc}", file=sys.stderr)
+        code = 2
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
