@@ -180,15 +180,18 @@ def start_local_server(home: Path, *, port: int | None = None, timeout: float = 
     port = port or free_port()
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
+    api_url = f"http://127.0.0.1:{port}/api"
     env.update(
         PREFECT_HOME=str(home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_UI_ENABLED="true",
+        # The API the UI's pages call: left unset, it is port 4200's, and on
+        # any other port the UI showed "Can't connect to Server API".
+        PREFECT_UI_API_URL=api_url,
         # The log goes to a file: warnings and errors are worth keeping there.
         PREFECT_LOGGING_SERVER_LEVEL="WARNING",
     )
     log_path = home / "server.log"
-    api_url = f"http://127.0.0.1:{port}/api"
     with open(log_path, "ab") as log:
         process = _launch(
             [prefect_executable(), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env,

@@ -364,6 +364,9 @@ def test_serve_starts_and_stops_its_own_prefect_server(tmp_path):
         assert f"UI:  http://127.0.0.1:{port}" in output and api_url in output
         assert (tmp_path / "data" / "prefect" / "server.log").exists()
         assert server_healthy(api_url)
+        # The UI's pages call this server's API, not port 4200's.
+        ui_settings = httpx.get(f"http://127.0.0.1:{port}/ui-settings", timeout=10, trust_env=False).json()
+        assert ui_settings["api_url"] == api_url
 
         serve.send_signal(signal.SIGINT)  # Ctrl-C
         assert serve.wait(40) == 0
