@@ -337,6 +337,8 @@ def test_serve_runs_a_manually_triggered_ingest(
             articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
             feeds = conn.execute(text("SELECT count(*) FROM feeds")).scalar_one()
         assert (articles, feeds) == (11, 4)
+        # The served run sent heartbeats: the zombie-run automation can see it die.
+        _wait_for(lambda: _heartbeats(prefect_api, flow_run["id"]), 30, "the served run's heartbeat event")
 
         # SIGTERM ends serving cleanly.
         serve.send_signal(signal.SIGTERM)
@@ -435,6 +437,8 @@ def test_a_process_worker_runs_the_deployments_of_prefect_yaml(
         [(status, flow_run_id)] = conn.execute(text("SELECT status, flow_run_id FROM ingest_runs")).all()
     assert articles == 11
     assert status == "completed"
+    # prefect.yaml's job variables have the pool's runs send heartbeats.
+    _wait_for(lambda: _heartbeats(prefect_api, flow_run_id), 30, "the pool run's heartbeat event")
     with httpx.Client(base_url=prefect_api, timeout=10, trust_env=False) as api:
         artifact = api.get("/artifacts/ingest-summary/latest").json()
     assert artifact["flow_run_id"] == flow_run_id
@@ -484,6 +488,17 @@ def test_stopping_serve_leaves_the_work_pools_schedules_active(prefect_api, tmp_
     # What serve served is paused; the pool's schedules are still active.
     assert paused() == {"ingest/scheduled": False, "maintenance/scheduled": False,
                         "ingest/served": True, "maintenance/served": True}
+
+
+def _heartbeats(api_url: str, flow_run_id: str) -> list[dict]:
+    """The ``prefect.flow-run.heartbeat`` events of one flow run, from the events API."""
+    with httpx.Client(base_url=api_url, timeout=10, trust_env=False) as api:
+        found = api.post("/events/filter", json={"filter": {
+            "event": {"name": ["prefect.flow-run.heartbeat"]},
+            "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+        }, "limit": 10})
+    found.raise_for_status()
+    return found.json()["events"]
 
 
 def _assert_registered_as_declared(api_url: str) -> None:
