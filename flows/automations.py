@@ -33,7 +33,7 @@ the plan through Prefect's public client.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
@@ -66,7 +66,7 @@ class Change:
     name: str
     action: Literal["create", "update", "unchanged", "skip"]
     automation: AutomationCore | None = None
-    existing_id: UUID | None = None
+    existing_id: UUID | None = None  # its id on the server (once created)
     reason: str = ""
 
 
@@ -244,9 +244,9 @@ def install_automations(
                 feed_alert_failures=feed_alert_failures, heartbeat_seconds=heartbeat_seconds,
             )
             changes = plan_changes(wanted, client.read_automations())
-            for change in changes:
+            for number, change in enumerate(changes):
                 if change.action == "create":
-                    client.create_automation(change.automation)
+                    changes[number] = replace(change, existing_id=client.create_automation(change.automation))
                 elif change.action == "update":
                     client.update_automation(change.existing_id, change.automation)
     except AutomationsError:
