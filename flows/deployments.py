@@ -21,18 +21,23 @@ work pool's schedule too.
   stored feed whose ``next_fetch_at`` has passed); a feed's own interval
   (``NEWSFLOW_FEED_INTERVAL_MINUTES``, its ttl/Cache-Control, back-off when
   failing) decides when it is due, the schedule only how often the question
-  is asked.  It has *no* concurrency limit on purpose: overlapping runs (a
-  slow run still going when the next is due, a manual run, several workers)
-  split the due feeds between them through the database, and every write is
-  idempotent, so a second run is never harmful and a limit would only make
-  work wait.
+  is asked.  Overlapping runs (a slow run still going when the next is due,
+  a manual run) split the due feeds between them through the database, and
+  every write is idempotent, so a second run at once is never harmful.  Its
+  limit, ``NEWSFLOW_INGEST_CONCURRENCY`` (2 by default), keeps that, and
+  cancels any run beyond it (CANCEL_NEW) rather than queueing it: after a
+  worker outage the late runs would otherwise all start together, each
+  finding nothing due but paying the start-up.  The next tick runs anyway.
 * **maintenance** runs nightly: it deletes stored HTML older than
   ``NEWSFLOW_RAW_HTML_DAYS``, re-tags the articles whose entities came from
   another spaCy model than the one now configured for their language, and
   refreshes the planner's statistics (ANALYZE).  One run at a time: a second
-  one would only find nothing left to do and hold the model in memory twice.
-  Runs over the limit wait their turn (Prefect's default collision strategy,
-  ENQUEUE).
+  one would only find nothing left to do and hold the model in memory twice,
+  so it is cancelled (CANCEL_NEW), not queued.
+
+The limits are read from the settings when the deployments are built:
+``newsflow serve`` reads them at its start; prefect.yaml carries what they
+were when it was generated (the defaults, in the committed file).
 
 Manual runs use the same deployments, with any parameter overridden
 (``served`` under ``newsflow serve``, ``scheduled`` in the work pool)::
@@ -52,8 +57,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
     from prefect.deployments.runner import RunnerDeployment
+
+    from pipeline.config import Settings
 
 #: The process work pool that prefect.yaml's deployments run in.
 WORK_POOL = "newsflow"
@@ -74,6 +82,8 @@ class Deployment:
     tags: tuple[str, ...]
     parameters: dict[str, Any] = field(default_factory=dict)
     concurrency_limit: int | None = None  # None: no limit
+    concurrency_setting: str | None = None  # a Settings field whose value replaces concurrency_limit
+    collision_strategy: str = "CANCEL_NEW"  # a run over the limit: CANCEL_NEW, or ENQUEUE to wait
     # One schedule: an interval, or a cron line in a time zone.
     interval: timedelta | None = None
     cron: str | None = None
@@ -84,6 +94,27 @@ class Deployment:
         """``flows/ingest.py:ingest``: relative to the checkout, as ``prefect deploy`` wants."""
         module, _, function = self.flow.partition(":")
         return f"{module.replace('.', '/')}.py:{function}"
+
+    def limit(self, settings: Settings) -> int | None:
+        """Runs of this deployment that may run at once (None: any number)."""
+        if self.concurrency_setting is not None:
+            return getattr(settings, self.concurrency_setting)
+        return self.concurrency_limit
+
+    def concurrency(self, settings: Settings) -> ConcurrencyLimitConfig | None:
+        from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+        limit = self.limit(settings)
+        if limit is None:
+            return None
+        return ConcurrencyLimitConfig(
+            limit=limit, collision_strategy=ConcurrencyLimitStrategy(self.collision_strategy)
+        )
+
+    def concurrency_entry(self, settings: Settings) -> dict[str, Any] | None:
+        """The limit as a prefect.yaml ``concurrency_limit`` entry."""
+        limit = self.limit(settings)
+        return None if limit is None else {"limit": limit, "collision_strategy": self.collision_strategy}
 
     def schedule(self) -> IntervalSchedule | CronSchedule:
         from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
@@ -105,11 +136,12 @@ DEPLOYMENTS = (
         name="scheduled",
         description=(
             "Every 30 minutes: fetch the due feeds and their new pages, clean, "
-            "deduplicate, tag entities, store. Overlapping runs split the work."
+            "deduplicate, tag entities, store. Overlapping runs split the work; "
+            "beyond NEWSFLOW_INGEST_CONCURRENCY at once, a new run is cancelled."
         ),
         tags=("newsflow", "ingest"),
         parameters={"feeds_path": None, "limit": None},
-        concurrency_limit=None,  # on purpose: overlapping ingest runs split the due feeds
+        concurrency_setting="ingest_concurrency",
         interval=timedelta(minutes=30),
     ),
     Deployment(
@@ -118,7 +150,7 @@ DEPLOYMENTS = (
         description=(
             "Nightly at 03:30 UTC: delete stored HTML past its retention, re-tag the "
             "articles whose entities came from another spaCy model, refresh statistics. "
-            "One run at a time."
+            "One run at a time: a second one is cancelled."
         ),
         tags=("newsflow", "maintenance"),
         concurrency_limit=1,
@@ -136,6 +168,9 @@ def deployments() -> list[RunnerDeployment]:
     prefect.yaml has paths relative to the checkout instead (``file_entrypoint``)."""
     from prefect.types.entrypoint import EntrypointType
 
+    from pipeline.config import get_settings
+
+    settings = get_settings()
     served = []
     for deployment in DEPLOYMENTS:
         module, _, function = deployment.flow.partition(":")
@@ -145,7 +180,7 @@ def deployments() -> list[RunnerDeployment]:
             entrypoint_type=EntrypointType.MODULE_PATH,
             schedules=[deployment.schedule()],
             parameters=dict(deployment.parameters),
-            concurrency_limit=deployment.concurrency_limit,
+            concurrency_limit=deployment.concurrency(settings),
             tags=list(deployment.tags),
             description=deployment.description,
         ))
@@ -158,6 +193,8 @@ _PREFECT_YAML_HEADER = """\
 #   python -m flows.deployments > prefect.yaml
 #
 # (tests/test_deployments.py fails while this file differs from what that prints).
+# The concurrency limits are the settings' values when it ran: the committed
+# file has the defaults (NEWSFLOW_INGEST_CONCURRENCY=2).
 #
 # The deployments of `newsflow serve`, for a process work pool: a team runs
 # workers on several machines against one Prefect server and one PostgreSQL.
@@ -182,10 +219,13 @@ _PREFECT_YAML_HEADER = """\
 """
 
 
-def prefect_yaml() -> str:
-    """The text of prefect.yaml: ``DEPLOYMENTS`` for the ``WORK_POOL`` process work pool."""
+def prefect_yaml(settings: Settings | None = None) -> str:
+    """The text of prefect.yaml: ``DEPLOYMENTS`` for the ``WORK_POOL`` process
+    work pool, with the limits of ``settings`` (the defaults without them)."""
     from flows.automations import HEARTBEAT_SECONDS
+    from pipeline.config import default_settings
 
+    settings = settings or default_settings()
     document = {
         "name": "newsflow",
         "prefect-version": version("prefect"),
@@ -202,7 +242,7 @@ def prefect_yaml() -> str:
                 "tags": list(deployment.tags),
                 "parameters": dict(deployment.parameters),
                 "schedules": [deployment.schedule_entry()],
-                "concurrency_limit": deployment.concurrency_limit,
+                "concurrency_limit": deployment.concurrency_entry(settings),
                 # Heartbeats, which the zombie-run automation (flows/automations.py) watches.
                 "work_pool": {"name": WORK_POOL, "work_queue_name": "default", "job_variables": {
                     "env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}}},
@@ -214,4 +254,6 @@ def prefect_yaml() -> str:
 
 
 if __name__ == "__main__":
-    print(prefect_yaml(), end="")
+    from pipeline.config import get_settings
+
+    print(prefect_yaml(get_settings()), end="")

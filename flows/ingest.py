@@ -18,7 +18,10 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run as prefect_flow_run
+from prefect.states import Failed, State
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.events import emit_event
 from prefect.utilities.annotations import quote
 from sqlalchemy import Connection, Engine
 
@@ -27,6 +30,7 @@ from flows.workers import Pending, TimeLimit, submit_in_chunks, warm_up
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
 from pipeline.enrich.models import EnrichInput
+from pipeline.feed_events import FeedChange, FeedResult, feed_changes
 from pipeline.feedlist import FeedSource, load_feed_list
 from pipeline.feeds import FeedParseError, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
@@ -368,16 +372,25 @@ def finish_entities(engine: Engine, job: EntitiesInFlight) -> tuple[int, int]:
 
 def commit_feed_states(
     engine: Engine, outcomes: list[FeedOutcome], settings: Settings, run_id: int
-) -> None:
+) -> list[FeedChange]:
     """Feed state (ETag, Last-Modified) is written only after the feed's
     articles are stored: a 304 must never hide entries we did not keep.  The
-    run's leases end in the same transaction."""
-    retry_database(lambda: _write_feed_states(engine, outcomes, settings, run_id))
+    run's leases end in the same transaction.  Returns the feeds that failed,
+    recovered or were disabled."""
+    return retry_database(lambda: _write_feed_states(engine, outcomes, settings, run_id))
 
 
-def _write_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Settings, run_id: int) -> None:
+def _write_feed_states(
+    engine: Engine, outcomes: list[FeedOutcome], settings: Settings, run_id: int
+) -> list[FeedChange]:
     with engine.begin() as conn:
         feed_store.release_leases(conn, run_id)
+        failures_before = feed_store.consecutive_failures(conn, [outcome.job.id for outcome in outcomes])
+        changes = feed_changes(
+            (FeedResult(outcome.job.id, outcome.job.url, outcome.error, outcome.error_kind, outcome.status,
+                        disabled=outcome.status == 410) for outcome in outcomes),
+            failures_before,
+        )
         for outcome in outcomes:
             feed_id = outcome.job.id
             if outcome.error:
@@ -399,6 +412,20 @@ def _write_feed_states(engine: Engine, outcomes: list[FeedOutcome], settings: Se
                 )
             if outcome.moved_to and outcome.moved_to != outcome.job.url:
                 feed_store.move_feed(conn, feed_id, outcome.moved_to)
+    return changes
+
+
+def emit_feed_events(changes: list[FeedChange]) -> None:
+    """``newsflow.feed.failed`` / ``.recovered`` / ``.disabled``, the feed as
+    resource, for automations (an alert after N failures in a row)."""
+    for change in changes:
+        emit_event(
+            event=f"newsflow.feed.{change.kind}",
+            resource={"prefect.resource.id": f"newsflow.feed.{change.feed_id}",
+                      "prefect.resource.name": change.url},
+            payload={"error": change.error, "error_kind": change.error_kind, "status": change.status,
+                     "consecutive_failures": change.consecutive_failures},
+        )
 
 
 class RunHold:
@@ -446,7 +473,27 @@ class RunHold:
             self._conn = None
 
 
-def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force) -> None:
+class Deadline:
+    """The run's time limit, checked between its steps and batches: a
+    backstop for Prefect's own, whose alarm (SIGALRM) is lost when it lands
+    while a finalizer runs (Python ignores exceptions there).  Prefect ends
+    a run that raises TimeoutError as TimedOut either way."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds if seconds else None
+
+    @classmethod
+    def of_this_flow_run(cls) -> Deadline:
+        context = FlowRunContext.get()
+        return cls(context.flow.timeout_seconds if context and context.flow else None)
+
+    def check(self) -> None:
+        if self.end is not None and time.monotonic() > self.end:
+            raise TimeoutError(f"the run passed its time limit of {self.seconds:g} s")
+
+
+def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, deadline=Deadline(None)) -> None:
     started = time.perf_counter()
     engine = hold.engine
     retry_database(lambda: upgrade(engine))
@@ -469,6 +516,7 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force) ->
     politeness = Politeness()  # the gap to each host and its robots.txt hold for the whole run
     outcomes = fetch_feeds(jobs, settings, politeness)
     summary.timed("fetch feeds", started)
+    deadline.check()
     for outcome in outcomes:
         summary.entries += len(outcome.entries)
         summary.feeds_unchanged += outcome.unchanged
@@ -498,7 +546,7 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force) ->
     )
 
     batches = list(_batches(new_entries, settings.batch_size))
-    stopped = _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness)
+    stopped = _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness, deadline)
     if not stopped:
         started = time.perf_counter()
         enriched, links = enrich_pending(engine, settings)
@@ -506,13 +554,16 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force) ->
         summary.entity_links += links
         summary.timed("entities", started)
 
+    deadline.check()
     started = time.perf_counter()
     settled = [outcome for outcome in outcomes if outcome.error or outcome.job.id not in unsettled]
-    commit_feed_states(engine, settled, settings, summary.run_id)
+    changes = commit_feed_states(engine, settled, settings, summary.run_id)
     summary.timed("database", started)
+    emit_feed_events(changes)
 
 
-def _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness=None) -> bool:
+def _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness=None,
+                    deadline=Deadline(None)) -> bool:
     """The batches as a pipeline: while batch n is stored, the pages of n+2
     are fetched (a thread), n+1 is extracted and n-1's new articles go
     through NER (the worker processes), so the CPUs never wait for the
@@ -569,6 +620,7 @@ def _ingest_batches(hold, batches, settings, summary, unsettled, logger, politen
         hold.keep()
         retry_database(lambda: _renew_leases(engine, summary.run_id, settings))
         summary.timed("database", started)
+        deadline.check()
         return True
 
     fetcher = ThreadPoolExecutor(1, thread_name_prefix="newsflow-fetch")
@@ -636,6 +688,13 @@ def record_run(engine: Engine, summary: IngestSummary) -> None:
             retry_database(write, attempts=1)
         except DatabaseUnavailable:
             pass
+    emit_event(
+        event="newsflow.ingest.completed",
+        resource={"prefect.resource.id": f"newsflow.ingest-run.{summary.run_id}",
+                  "prefect.resource.name": f"ingest run {summary.run_id}"},
+        payload={"status": status, **counts, "failures_by_kind": summary.failures_by_kind,
+                 "error": summary.database_error or summary.failure},
+    )
     if prefect_flow_run.id:
         create_table_artifact(
             key="ingest-summary",
@@ -662,14 +721,47 @@ def _merge(total: IngestSummary, part: IngestSummary) -> None:
         total.seconds[stage] = round(total.seconds.get(stage, 0.0) + seconds, 3)
 
 
-@flow(name="ingest", log_prints=False)
+class IngestFailed(Exception):
+    """A run that ended failed (its database was lost or refused a batch),
+    already recorded so in ingest_runs: the flow run's Failed state carries
+    it, and with it the run's summary, for whoever called the flow."""
+
+    def __init__(self, message: str, summary: dict):
+        super().__init__(message)
+        self.summary = summary
+
+
+def failed_state(summary: IngestSummary) -> State | None:
+    """The Failed state a run ends in when ingest_runs records it failed for
+    its database (None: it did not); other failures raise and Prefect fails
+    the run with their exception."""
+    if not summary.database_error:
+        return None
+    message = f"{summary.database_error}; the next run repairs what this one missed"
+    return Failed(message=message, data=IngestFailed(message, asdict(summary)))
+
+
+# The time limit is read at import: Prefect takes it from the flow object,
+# which a worker loads from prefect.yaml's entrypoint (0: no limit).
+@flow(name="ingest", log_prints=False, timeout_seconds=get_settings().ingest_timeout_seconds or None)
 def ingest(
     feeds_path: str | None = None, base_url: str | None = None, limit: int | None = None,
     force: bool = False,
 ) -> dict:
-    """Ingest the due feeds — those listed in ``feeds_path`` (YAML or OPML), or
-    every stored feed; ``force`` fetches them whether due or not; ``limit``
-    caps the number of new entries per run."""
+    """Ingest the due feeds: fetch them and their new pages, clean,
+    deduplicate, tag entities, store.  Ends Failed when the database is lost
+    or refuses a batch, after recording the run in ingest_runs.
+
+    Args:
+        feeds_path: A feed list on the machine that runs the flow (YAML with
+            feeds: [{url, name}], or OPML): its feeds are stored and only they
+            are fetched.  Empty: every stored feed that is due.
+        base_url: Resolves root-relative feed URLs in the feed list against
+            this (e.g. http://127.0.0.1:8000 for a locally served corpus).
+        limit: At most this many new pages this run (also capped by
+            NEWSFLOW_MAX_PAGES_PER_RUN); the rest wait for the next run.
+        force: Fetch the feeds whether they are due or not.
+    """
     logger = get_run_logger()
     settings = get_settings()
     summary = IngestSummary()
@@ -677,7 +769,7 @@ def ingest(
     hold: RunHold | None = None
     try:
         hold = RunHold(get_engine(settings))
-        _run(summary, hold, logger, settings, feeds_path, base_url, limit, force)
+        _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, Deadline.of_this_flow_run())
     except DatabaseUnavailable as exc:
         summary.database_error = str(exc)
         summary.database_error_kind = exc.kind
@@ -695,4 +787,4 @@ def ingest(
                 record_run(hold.engine, summary)
             finally:
                 hold.release()
-    return asdict(summary)
+    return failed_state(summary) or asdict(summary)

@@ -19,13 +19,23 @@ from pipeline.store.migrate import upgrade
 from pipeline.store.statistics import refresh_planner_statistics
 
 
-@flow(name="reenrich", log_prints=False)
+# Time limits are read at import: Prefect takes them from the flow objects,
+# which a worker loads from prefect.yaml's entrypoints (0: no limit).  Any
+# error, a lost database too, ends a run Failed with that error.
+@flow(name="reenrich", log_prints=False, timeout_seconds=get_settings().reenrich_timeout_seconds or None)
 def reenrich(since: datetime | None = None, models: dict[str, str] | None = None) -> dict:
     """Recompute entities with the spaCy model configured for each article's
-    language (``NEWSFLOW_NER_MODELS``; ``models`` overrides or adds languages
-    for this run): every article whose entities came from another model, of
-    a language that newly got a model, and all fetched since ``since``.
-    Idempotent: a second run finds nothing left to do."""
+    language: every article whose entities came from another model, of a
+    language that newly got a model, and all fetched since ``since``.
+    Idempotent: a second run finds nothing left to do.
+
+    Args:
+        since: Also re-tag every article fetched at or after this moment,
+            whatever model tagged it.  Empty: only the articles whose model
+            changed.
+        models: Language code to installed spaCy pipeline for this run, e.g.
+            {"de": "de_core_news_sm"}: overrides or adds to NEWSFLOW_NER_MODELS.
+    """
     settings = get_settings()
     if models:
         settings = settings.model_copy(update={"ner_models": {**settings.ner_models, **models}})
@@ -52,12 +62,17 @@ def reenrich_stored(engine, settings: Settings, since: datetime | None = None) -
     }
 
 
-@flow(name="maintenance", log_prints=False)
+@flow(name="maintenance", log_prints=False, timeout_seconds=get_settings().maintenance_timeout_seconds or None)
 def maintenance(raw_html_days: float | None = None) -> dict:
-    """Nightly upkeep: delete stored HTML older than ``raw_html_days``
-    (``NEWSFLOW_RAW_HTML_DAYS``; 0 keeps it), re-tag the articles whose
+    """Nightly upkeep: delete old stored HTML, re-tag the articles whose
     entities came from another model than the one now configured for their
-    language, and refresh the planner's statistics."""
+    language, and refresh the planner's statistics.
+
+    Args:
+        raw_html_days: Delete the stored HTML of pages fetched more than this
+            many days ago (the articles stay).  Empty: NEWSFLOW_RAW_HTML_DAYS;
+            0 keeps it all.
+    """
     logger = get_run_logger()
     settings = get_settings()
     days = settings.raw_html_days if raw_html_days is None else raw_html_days

@@ -159,6 +159,39 @@ class Settings(BaseSettings):
         description="The nightly maintenance deletes stored HTML older than this (0: keep it forever).",
     )
 
+    # Runs (read when the flows are imported: a change takes effect for the next process)
+    ingest_timeout_seconds: float = Field(
+        default=3600, ge=0,
+        description=(
+            "Longest an ingest run may take before Prefect ends it as TimedOut, a Failed state "
+            "(0: no limit). What it stored stays; its feeds are free at once, and the next run "
+            "fetches what it missed."
+        ),
+    )
+    ingest_concurrency: int = Field(
+        default=2, ge=1,
+        description=(
+            "Ingest runs of the deployment that may run at once; one more is cancelled, not queued "
+            "(CANCEL_NEW), so runs left late by a worker outage do not all start together. Runs "
+            "that overlap split the due feeds between them. Read when the deployments are registered."
+        ),
+    )
+    maintenance_timeout_seconds: float = Field(
+        default=4 * 3600, ge=0,
+        description=(
+            "Longest the nightly maintenance run may take before Prefect ends it as TimedOut (0: no "
+            "limit); its work is idempotent, so the next night carries on."
+        ),
+    )
+    reenrich_timeout_seconds: float = Field(
+        default=0, ge=0,
+        description=(
+            "Longest a re-enrichment run (newsflow reenrich) may take before Prefect ends it as "
+            "TimedOut (0: no limit, since re-tagging every stored article after a model change may "
+            "take hours); a run cut short leaves the rest for the next one."
+        ),
+    )
+
     # Database
     statement_timeout_seconds: float = Field(
         default=120, ge=0,

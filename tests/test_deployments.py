@@ -55,8 +55,9 @@ def test_ingest_runs_every_30_minutes_over_the_due_feeds(declared):
     assert schedule.active
     # No feed list: every stored feed that is due; no cap on entries.
     assert ingest.parameters == {"feeds_path": None, "limit": None}
-    # Overlapping ingest runs split the work: no limit on purpose.
-    assert ingest.concurrency_limit is None
+    # Overlapping ingest runs split the work; past the limit, a new run is cancelled, not queued.
+    assert ingest.concurrency_limit == 2
+    assert ingest.concurrency_options.collision_strategy.value == "CANCEL_NEW"
     assert ingest.entrypoint == "flows.ingest.ingest"
     assert set(ingest._parameter_openapi_schema.properties) == {"feeds_path", "base_url", "limit", "force"}
     assert "newsflow" in ingest.tags
@@ -73,6 +74,7 @@ def test_maintenance_runs_nightly_one_at_a_time(declared):
     assert schedule.schedule.cron == "30 3 * * *"
     assert schedule.schedule.timezone == "UTC"
     assert maintenance.concurrency_limit == 1
+    assert maintenance.concurrency_options.collision_strategy.value == "CANCEL_NEW"
     assert maintenance.entrypoint == "flows.maintenance.maintenance"
 
     # The next two runs, as the server computes them: 03:30 UTC on consecutive days.
@@ -100,6 +102,7 @@ def test_prefect_yaml_entrypoints_load_the_flows_that_are_served(declared):
     from prefect.flows import load_flow_from_entrypoint
 
     from flows.deployments import DEPLOYMENTS
+    from pipeline.config import default_settings
 
     pool_names = {d.flow.partition(":")[2]: d.name for d in DEPLOYMENTS}
     entries = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
@@ -111,10 +114,13 @@ def test_prefect_yaml_entrypoints_load_the_flows_that_are_served(declared):
     assert sorted(by_flow) == sorted(declared)
     for flow_name, entry in by_flow.items():
         deployment = declared[flow_name]
-        assert (entry["name"], entry["parameters"], entry["concurrency_limit"], entry["tags"]) == (
+        limit = entry["concurrency_limit"]
+        assert (entry["name"], entry["parameters"], limit["limit"], entry["tags"]) == (
             pool_names[flow_name], deployment.parameters, deployment.concurrency_limit, deployment.tags
         )
         assert entry["name"] != deployment.name  # the pool's, not `newsflow serve`'s
+        assert limit["collision_strategy"] == deployment.concurrency_options.collision_strategy.value
+    assert by_flow["ingest"]["concurrency_limit"]["limit"] == default_settings().ingest_concurrency
 
 
 # --- docker-compose.yml -------------------------------------------------------
@@ -298,7 +304,9 @@ def test_serve_runs_a_manually_triggered_ingest(
         assert [s["schedule"]["interval"] for s in ingest["schedules"]] == [1800.0]
         assert [s["schedule"]["cron"] for s in nightly["schedules"]] == ["30 3 * * *"]
         assert nightly["global_concurrency_limit"]["limit"] == 1
-        assert ingest["global_concurrency_limit"] is None
+        assert ingest["global_concurrency_limit"]["limit"] == 2
+        assert ingest["concurrency_options"] == nightly["concurrency_options"] == {
+            "collision_strategy": "CANCEL_NEW", "grace_period_seconds": None}
         assert not ingest["paused"]
 
         started = time.monotonic()
@@ -505,6 +513,7 @@ def _assert_registered_as_declared(api_url: str) -> None:
     """The deployments on the server, as ``prefect deploy`` read them from
     prefect.yaml, against DEPLOYMENTS: schedules, parameters, limits, tags, pool."""
     from flows.deployments import DEPLOYMENTS, WORK_POOL
+    from pipeline.config import default_settings
 
     with httpx.Client(base_url=api_url, timeout=10, trust_env=False) as api:
         for declared in DEPLOYMENTS:
@@ -516,7 +525,8 @@ def _assert_registered_as_declared(api_url: str) -> None:
             else:
                 assert (schedule["cron"], schedule["timezone"]) == (declared.cron, declared.timezone)
             limit = stored["global_concurrency_limit"]
-            assert (limit and limit["limit"]) == declared.concurrency_limit
+            assert limit["limit"] == declared.limit(default_settings())
+            assert stored["concurrency_options"]["collision_strategy"] == declared.collision_strategy
             assert stored["parameters"] == declared.parameters
             assert stored["tags"] == list(declared.tags)
             assert stored["description"] == declared.description

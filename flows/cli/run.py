@@ -69,7 +69,7 @@ def ingest(
             raise typer.Exit(2) from None
     started = time.perf_counter()
     api, _ = _flow_start_up()
-    from flows.ingest import ingest as ingest_flow
+    from flows.ingest import IngestFailed, ingest as ingest_flow
     from flows.serve import ServeError
 
     with _prefect_api(api):
@@ -77,6 +77,8 @@ def ingest(
             summary = ingest_flow(
                 feeds_path=str(feeds) if feeds else None, base_url=base_url, limit=limit, force=force
             )
+        except IngestFailed as failed:  # the database's trouble: the summary says what was done
+            summary = failed.summary
         except ServeError:
             raise
         except Exception as exc:  # recorded as a failed run by the flow, with its leases handed back
@@ -111,12 +113,18 @@ def demo(
         os.environ["NEWSFLOW_ALLOW_PRIVATE_HOSTS"] = base_url.removeprefix("http://")
         reset_settings_cache()
         console.print(markup("serving {} at {}", root, base_url))
-        from flows.ingest import ingest as ingest_flow
+        from flows.ingest import IngestFailed, ingest as ingest_flow
 
         with _prefect_api(api):
-            # Forced, so that a second demo shows conditional GET at work.
-            summary = ingest_flow(feeds_path=str(feed_list), base_url=base_url, force=True)
+            try:
+                # Forced, so that a second demo shows conditional GET at work.
+                summary = ingest_flow(feeds_path=str(feed_list), base_url=base_url, force=True)
+            except IngestFailed as failed:
+                summary = failed.summary
     print_summary(summary, time.perf_counter() - started)
+    if summary["database_error"]:
+        console.print(markup("[red]{}[/red]", summary["database_error"]))
+        raise typer.Exit(1)
     from pipeline.query import table_counts
 
     with engine.connect() as conn:

@@ -100,6 +100,14 @@ def release_leases(conn: Connection, run_id: int, feed_ids: Sequence[int] | None
     conn.execute(update(feeds).where(condition).values(leased_by=None, lease_until=None))
 
 
+def consecutive_failures(conn: Connection, ids: list[int]) -> dict[int, int]:
+    """Each feed's failures in a row so far, before this run writes its state."""
+    if not ids:
+        return {}
+    rows = conn.execute(select(feeds.c.id, feeds.c.consecutive_failures).where(feeds.c.id.in_(ids)))
+    return {feed_id: failures for feed_id, failures in rows}
+
+
 def record_feed_success(
     conn: Connection, feed_id: int, *, status: int, title: str | None, etag: str | None,
     last_modified: str | None, next_fetch_at: datetime, warning: str | None = None,
