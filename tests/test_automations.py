@@ -198,3 +198,57 @@ def test_install_creates_the_automations_and_a_second_install_changes_nothing(pr
     fourth = _install(env)
     assert fourth.returncode == 0 and "no-such-block" in fourth.stdout
     assert _read_back() == installed
+
+
+@pytest.mark.integration
+def test_a_feeds_nth_failure_in_a_row_reaches_the_webhook_once(prefect_server, tmp_path):
+    """The feed alert end to end on a real server: ``newsflow.feed.failed``
+    events carrying the failures-in-a-row label, and a webhook block pointing
+    at a server on 127.0.0.1 that records what it is sent."""
+    import json
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect.events import emit_event
+
+    from flows.automations import install_automations
+
+    received: list[dict] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        CustomWebhookNotificationBlock(
+            name="newsflow", url=f"http://127.0.0.1:{server.server_port}/alert",
+            json_data={"subject": "{{subject}}", "body": "{{body}}"},
+        ).save("newsflow-e2e-alerts", overwrite=True)
+        install_automations(notification_block="custom-webhook/newsflow-e2e-alerts", feed_alert_failures=2)
+        time.sleep(5)  # the triggers service loads new automations periodically
+
+        feed = f"newsflow.feed.{uuid4().int % 10**6}"
+        for failures in (1, 2, 3):
+            emit_event(event="newsflow.feed.failed",
+                       resource={"prefect.resource.id": feed, "prefect.resource.name": "http://feed.example/rss",
+                                 CONSECUTIVE_FAILURES_LABEL: str(failures)},
+                       payload={"error": "HTTP 503", "consecutive_failures": failures})
+        deadline = time.monotonic() + 60
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(5)  # room for a wrong second notification to arrive
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(received) == 1, received
+    assert "failed 2 runs in a row" in received[0]["subject"]
+    assert "http://feed.example/rss" in received[0]["body"] and "HTTP 503" in received[0]["body"]
