@@ -25,6 +25,7 @@ from prefect.events import emit_event
 from prefect.utilities.annotations import quote
 from sqlalchemy import Connection, Engine
 
+from flows.automations import CONSECUTIVE_FAILURES_LABEL
 from flows.enrich import enrich_pending, ner_function, ner_time_limit
 from flows.workers import Pending, TimeLimit, submit_in_chunks, warm_up
 from pipeline.config import Settings, get_settings
@@ -421,8 +422,11 @@ def emit_feed_events(changes: list[FeedChange]) -> None:
     for change in changes:
         emit_event(
             event=f"newsflow.feed.{change.kind}",
+            # Automations match resource labels, not payloads: the count is a
+            # label so that "failed N runs in a row" can be a trigger.
             resource={"prefect.resource.id": f"newsflow.feed.{change.feed_id}",
-                      "prefect.resource.name": change.url},
+                      "prefect.resource.name": change.url,
+                      CONSECUTIVE_FAILURES_LABEL: str(change.consecutive_failures)},
             payload={"error": change.error, "error_kind": change.error_kind, "status": change.status,
                      "consecutive_failures": change.consecutive_failures},
         )

@@ -226,6 +226,8 @@ def test_a_run_with_a_failing_feed_emits_feed_failed_and_its_counts(
     for event in events:
         assert event["resource"]["prefect.resource.id"].startswith("newsflow.feed.")
         assert event["payload"]["error"] == "HTTP 404" and event["payload"]["consecutive_failures"] == 1
+        # The label the "failed N runs in a row" automation matches on.
+        assert event["resource"]["newsflow.feed.consecutive-failures"] == "1"
     run = completed[0]
     assert run["payload"]["status"] == "completed" and run["payload"]["feeds_failed"] == 1
     assert run["payload"]["feeds"] == 2
