@@ -268,7 +268,7 @@ def run_plain(pages: list[SitePage], name: str) -> list[str]:
 def run_feed_order(engine, pages: list[SitePage], min_pages: int, run_minutes: int) -> tuple[list[str], list[bool]]:
     """newsflow as production runs it: pages in publication order, one batch
     per ingest run, each batch cleaned with the lines learned from what the
-    earlier runs stored (flows/ingest.py ``ingest_batch``).  Returns each
+    earlier runs stored (flows/ingest.py ``store_batch``).  Returns each
     page's stored text (empty when rejected) and whether its site had
     ``min_pages`` pages stored before its run."""
     from pipeline.fetch import FetchResult

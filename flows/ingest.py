@@ -2,14 +2,17 @@
 
 Tasks work on batches (tens to hundreds of articles): a Prefect task per
 article would cost more in orchestration than the work itself.  Each batch
-gets one HTTP client and one database transaction.
+gets one HTTP client and one database transaction.  Every step that takes
+time is a task, so that Prefect's UI shows where a run spends its time and
+where it failed: fetch-feeds, then per batch fetch-pages, extract-batch,
+store-batch and tag-entities, then tag-pending-entities and
+commit-feed-states.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -261,26 +264,55 @@ def start_batch(
     return batch
 
 
-@task(name="ingest-batch", cache_policy=NO_CACHE)
-def ingest_batch(engine: Engine, batch: BatchInFlight, settings: Settings) -> tuple[IngestSummary, list[int]]:
+@task(name="fetch-pages", cache_policy=NO_CACHE)
+def fetch_pages(links: list[str], settings: Settings, politeness: Politeness | None) -> list:
+    """Fetch one batch's pages (one HTTP client): a FetchResult or a
+    FetchError per link.  Submitted to the flow's thread task runner while
+    the flow stores the batch before."""
+    return run_fetch_pages(links, settings, politeness)
+
+
+@dataclass
+class ExtractedBatch:
+    """What the workers made of a batch's fetched pages."""
+
+    records: list = field(default_factory=list)
+    failures: list[EntryFailure] = field(default_factory=list)  # the fetch failures, then the extraction ones
+    entry_url: dict[int, str] = field(default_factory=dict)  # id(record) -> its entry's URL, its failures' key
+
+
+@task(name="extract-batch", cache_policy=NO_CACHE)
+def extract_batch(batch: BatchInFlight) -> ExtractedBatch:
+    """Wait for the workers' extraction, cleaning and fingerprinting of a
+    batch (started by start_batch while the batch before was stored) and
+    sort its pages into records and failures.  Its time is what extraction
+    adds to the run: the part the pipeline could not hide behind the other steps."""
+    extracted = ExtractedBatch(failures=list(batch.failures))
+    if batch.prepared is None:  # lost before extraction: store-batch records it
+        return extracted
+    summary = batch.summary
+    started = time.perf_counter()
+    for (entry, _), result in zip(batch.fetched, batch.prepared.result(), strict=True):
+        if isinstance(result, ProcessError):
+            extracted.failures.append(EntryFailure(entry.url, entry.feed_id, "extract", result.kind, str(result)))
+            summary.add_error(entry.link, str(result))
+        else:
+            extracted.records.append(result)
+            extracted.entry_url[id(result)] = entry.url
+    summary.timed("extract and clean", started)
+    return extracted
+
+
+@task(name="store-batch", cache_policy=NO_CACHE)
+def store_batch(
+    engine: Engine, batch: BatchInFlight, extracted: ExtractedBatch, settings: Settings
+) -> tuple[IngestSummary, list[int]]:
     """Store one extracted batch in one transaction; returns its summary and
     the ids of its new articles."""
     summary = batch.summary
     if batch.lost is not None:
         return _batch_lost(summary, batch.entries, batch.lost), []
-    started = time.perf_counter()
-    failures: list[EntryFailure] = list(batch.failures)
-    records = []
-    entry_url: dict[int, str] = {}  # id(record) -> its entry's URL, the key its failures are kept under
-    for (entry, _), result in zip(batch.fetched, batch.prepared.result(), strict=True):
-        if isinstance(result, ProcessError):
-            failures.append(EntryFailure(entry.url, entry.feed_id, "extract", result.kind, str(result)))
-            summary.add_error(entry.link, str(result))
-        else:
-            records.append(result)
-            entry_url[id(result)] = entry.url
-    summary.timed("extract and clean", started)
-
+    records, failures, entry_url = extracted.records, extracted.failures, extracted.entry_url
     started = time.perf_counter()
 
     def store():
@@ -308,6 +340,14 @@ def ingest_batch(engine: Engine, batch: BatchInFlight, settings: Settings) -> tu
     summary.copies = outcome.copies
     summary.already_stored = outcome.already_stored
     return summary, outcome.inserted
+
+
+@task(name="tag-pending-entities", cache_policy=NO_CACHE)
+def tag_pending_entities(engine: Engine, settings: Settings) -> tuple[int, int]:
+    """The sweep at the end of a run: NER for the canonical articles still
+    pending (the batches' NER that could not be stored, runs that stopped
+    early), then their copies take their story's entities; (articles, links)."""
+    return enrich_pending(engine, settings)
 
 
 def _batch_lost(summary: IngestSummary, entries: list[Entry], error: DatabaseUnavailable) -> IngestSummary:
@@ -353,9 +393,11 @@ def start_entities(engine: Engine, article_ids: list[int], settings: Settings) -
     )
 
 
+@task(name="tag-entities", cache_policy=NO_CACHE)
 def finish_entities(engine: Engine, job: EntitiesInFlight) -> tuple[int, int]:
-    """Store the entities of a finished NER job for the articles still
-    pending (another run may have tagged some meanwhile); (articles, links)."""
+    """Wait for a stored batch's NER in the workers, then store the entities
+    for the articles still pending (another run may have tagged some
+    meanwhile); (articles, links)."""
     results = dict(zip(job.article_ids, job.results.result(), strict=True))
 
     def store() -> tuple[int, int]:
@@ -371,6 +413,7 @@ def finish_entities(engine: Engine, job: EntitiesInFlight) -> tuple[int, int]:
     return retry_database(store)
 
 
+@task(name="commit-feed-states", cache_policy=NO_CACHE)
 def commit_feed_states(
     engine: Engine, outcomes: list[FeedOutcome], settings: Settings, run_id: int
 ) -> list[FeedChange]:
@@ -553,7 +596,7 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, de
     stopped = _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness, deadline)
     if not stopped:
         started = time.perf_counter()
-        enriched, links = enrich_pending(engine, settings)
+        enriched, links = tag_pending_entities(engine, settings)
         summary.articles_enriched += enriched
         summary.entity_links += links
         summary.timed("entities", started)
@@ -561,7 +604,7 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, de
     deadline.check()
     started = time.perf_counter()
     settled = [outcome for outcome in outcomes if outcome.error or outcome.job.id not in unsettled]
-    changes = commit_feed_states(engine, settled, settings, summary.run_id)
+    changes = commit_feed_states(engine, quote(settled), settings, summary.run_id)
     summary.timed("database", started)
     emit_feed_events(changes)
 
@@ -581,7 +624,7 @@ def _ingest_batches(hold, batches, settings, summary, unsettled, logger, politen
         for job in [job for job in ner_jobs if wait or job.results.ready()]:
             ner_jobs.remove(job)
             try:
-                enriched, links = finish_entities(engine, job)
+                enriched, links = finish_entities(engine, quote(job))
             except DatabaseUnavailable as exc:  # still pending: the sweep or the next run tags them
                 logger.warning("entities of %d articles not stored: %s", len(job.article_ids), exc)
                 continue
@@ -592,7 +635,11 @@ def _ingest_batches(hold, batches, settings, summary, unsettled, logger, politen
     def store(batch: BatchInFlight) -> bool:
         # quote: Prefect would otherwise walk every page and entry of the
         # batch looking for futures to wait on (about 100 ms a batch).
-        part, inserted = ingest_batch(engine, quote(batch), settings)
+        # Two tasks, not one: batch n+1's extraction and n+2's pages are
+        # already under way, so waiting for n's extraction and storing it one
+        # after the other is what one task did, now timed apart.
+        extracted = extract_batch(quote(batch))
+        part, inserted = store_batch(engine, quote(batch), quote(extracted), settings)
         _merge(summary, part)
         logger.info(
             "batch %d/%d: %d pages, %d new articles, %d copies, %d failed",
@@ -627,16 +674,21 @@ def _ingest_batches(hold, batches, settings, summary, unsettled, logger, politen
         deadline.check()
         return True
 
-    fetcher = ThreadPoolExecutor(1, thread_name_prefix="newsflow-fetch")
+    def fetch(entries: list[Entry]):
+        # The flow's default task runner runs it in a thread: one batch's
+        # pages at a time, fetched while the flow works on the batches before.
+        return fetch_pages.submit(quote(_links(entries)), quote(settings), quote(politeness))
+
+    upcoming = None
     try:
-        upcoming = fetcher.submit(run_fetch_pages, _links(batches[0]), settings, politeness) if batches else None
+        upcoming = fetch(batches[0]) if batches else None
         previous: BatchInFlight | None = None
         for index, entries in enumerate(batches):
             started = time.perf_counter()
             pages = upcoming.result()
             summary.timed("fetch pages", started)
             if index + 1 < len(batches):
-                upcoming = fetcher.submit(run_fetch_pages, _links(batches[index + 1]), settings, politeness)
+                upcoming = fetch(batches[index + 1])
             started = time.perf_counter()
             current = start_batch(engine, index + 1, entries, pages, settings)
             summary.timed("extract and clean", started)
@@ -648,7 +700,8 @@ def _ingest_batches(hold, batches, settings, summary, unsettled, logger, politen
         collect(wait=True)
         return False
     finally:
-        fetcher.shutdown(wait=True, cancel_futures=True)
+        if upcoming is not None:  # a run that stops early lets the fetch under way end first
+            upcoming.wait()
 
 
 def _links(entries: list[Entry]) -> list[str]:

@@ -231,3 +231,114 @@ def test_a_run_with_a_failing_feed_emits_feed_failed_and_its_counts(
     run = completed[0]
     assert run["payload"]["status"] == "completed" and run["payload"]["feeds_failed"] == 1
     assert run["payload"]["feeds"] == 2
+
+
+STEPS = {"fetch-feeds", "fetch-pages", "extract-batch", "store-batch", "tag-entities", "tag-pending-entities",
+         "commit-feed-states"}
+
+
+def read_task_runs(flow_run_id, settled) -> list:
+    """The flow run's task runs as the server has them, once ``settled(task
+    runs)`` holds: the server records task states from events, a moment
+    after the run (bounded wait)."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while True:
+            task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            if settled(task_runs) or time.monotonic() > deadline:
+                return task_runs
+            time.sleep(0.5)
+
+
+def step_states(task_runs) -> dict[str, set[str]]:
+    """{step (the task's name): the state names of its task runs}."""
+    steps: dict[str, set[str]] = {}
+    for task_run in task_runs:
+        step = task_run.name.rsplit("-", 1)[0]  # Prefect names each run <task name>-<3 hex digits>
+        steps.setdefault(step, set()).add(task_run.state.name if task_run.state else "none")
+    return steps
+
+
+def test_each_step_of_a_run_is_a_completed_task_at_batch_granularity(
+    clean_db, corpus_server, allow_test_servers, prefect_server, monkeypatch
+):
+    """The demo corpus in batches of 4: the UI shows every step that takes
+    time as task runs, all Completed, one per batch rather than per article."""
+    from flows.ingest import ingest
+    from pipeline.config import reset_settings_cache
+
+    monkeypatch.setenv("NEWSFLOW_BATCH_SIZE", "4")
+    reset_settings_cache()
+    try:
+        state = ingest(feeds_path=str(CORPUS / "feeds.yaml"), base_url=corpus_server, return_state=True)
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+    summary = state.result()
+    assert summary["entries_new"] == 12 and summary["articles_new"] == 11
+
+    def settled(task_runs):
+        steps = step_states(task_runs)
+        return STEPS <= set(steps) and all(states == {"Completed"} for states in steps.values())
+
+    task_runs = read_task_runs(state.state_details.flow_run_id, settled)
+    steps = step_states(task_runs)
+    assert STEPS <= set(steps), steps
+    assert all(states == {"Completed"} for states in steps.values()), steps
+    per_step = {step: sum(run.name.rsplit("-", 1)[0] == step for run in task_runs) for step in steps}
+    assert per_step["fetch-pages"] == per_step["extract-batch"] == per_step["store-batch"] == 3, per_step
+    assert 1 <= per_step["tag-entities"] <= 3, per_step
+    assert len(task_runs) <= 3 * 4 + 3  # batches, not articles
+
+
+def test_a_failed_page_batch_shows_as_a_failed_fetch_pages_task(
+    clean_db, corpus_server, allow_test_servers, prefect_server, monkeypatch
+):
+    """The last of three page batches fails as a whole: the run ends Failed
+    with that error, and its task runs show where: a Failed fetch-pages
+    after Completed ones, and the first batch, stored while the last one's
+    pages were fetched, Completed."""
+    from prefect.client.schemas.objects import StateType
+
+    import flows.ingest
+    from flows.ingest import ingest
+    from pipeline.config import reset_settings_cache
+
+    fetched = []
+    real_fetch = flows.ingest.run_fetch_pages
+
+    def fetch_pages(links, settings, politeness=None):
+        fetched.append(links)
+        if len(fetched) == 3:
+            raise RuntimeError("the page fetcher broke")
+        return real_fetch(links, settings, politeness)
+
+    monkeypatch.setattr(flows.ingest, "run_fetch_pages", fetch_pages)
+    monkeypatch.setenv("NEWSFLOW_BATCH_SIZE", "4")
+    reset_settings_cache()
+    try:
+        state = ingest(feeds_path=str(CORPUS / "feeds.yaml"), base_url=corpus_server, return_state=True)
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+
+    assert state.is_failed()
+    assert "the page fetcher broke" in state.message
+    with clean_db.connect() as conn:
+        [(status, failure)] = conn.execute(text("SELECT status, details->>'failure' FROM ingest_runs")).all()
+    assert status == "failed" and "the page fetcher broke" in failure
+    flow_run = read_flow_run(state.state_details.flow_run_id)
+    assert flow_run.state.type == StateType.FAILED
+
+    def settled(task_runs):
+        return "Failed" in step_states(task_runs).get("fetch-pages", set())
+
+    steps = step_states(read_task_runs(state.state_details.flow_run_id, settled))
+    assert steps["fetch-pages"] == {"Completed", "Failed"}, steps
+    assert steps["extract-batch"] == steps["store-batch"] == {"Completed"}, steps
+    assert len(fetched) == 3
