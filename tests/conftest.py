@@ -153,6 +153,22 @@ def syndication_site(tmp_path_factory) -> Iterator[Callable[..., SyndicationSite
         yield site
 
 
+@contextlib.contextmanager
+def settings_from(monkeypatch, **variables: str) -> Iterator[None]:
+    """Settings read inside the block see these environment variables; on
+    leaving it, monkeypatch's changes are undone and the settings read afresh."""
+    from pipeline.config import reset_settings_cache
+
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    reset_settings_cache()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+
+
 @pytest.fixture(scope="session")
 def allow_test_servers(corpus_server, fixture_server):
     """Let the pipeline fetch from the two test servers and nothing else private."""

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from tests.conftest import CORPUS, ROOT, child_ingest_env
+from tests.conftest import CORPUS, ROOT, child_ingest_env, settings_from
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,6 @@ def test_a_run_whose_database_is_dropped_mid_run_ends_failed(
 
     from flows.demo import serve_directory
     from flows.ingest import IngestFailed, ingest
-    from pipeline.config import reset_settings_cache
 
     with scratch_database(database_url) as (scratch_url, drop):
         def on_request(path: str) -> None:
@@ -111,15 +110,9 @@ def test_a_run_whose_database_is_dropped_mid_run_ends_failed(
                 drop()
 
         with serve_directory(CORPUS, on_request=on_request) as base_url:
-            monkeypatch.setenv("DATABASE_URL", scratch_url)
-            monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", base_url.removeprefix("http://"))
-            monkeypatch.setenv("NEWSFLOW_WORKERS", "1")
-            reset_settings_cache()
-            try:
+            with settings_from(monkeypatch, DATABASE_URL=scratch_url, NEWSFLOW_WORKERS="1",
+                               NEWSFLOW_ALLOW_PRIVATE_HOSTS=base_url.removeprefix("http://")):
                 state = ingest(feeds_path=str(CORPUS / "feeds.yaml"), base_url=base_url, return_state=True)
-            finally:
-                monkeypatch.undo()
-                reset_settings_cache()
 
     assert state.is_failed()
     failed = state.result(raise_on_failure=False)
@@ -141,16 +134,10 @@ def test_maintenance_without_its_database_ends_failed(prefect_server, monkeypatc
 
     from flows.maintenance import maintenance
     from flows.serve import free_port
-    from pipeline.config import reset_settings_cache
 
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{free_port(None)}/nowhere")
-    monkeypatch.setenv("NEWSFLOW_RETRY_BACKOFF", "0")
-    reset_settings_cache()
-    try:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port(None)}/nowhere"
+    with settings_from(monkeypatch, DATABASE_URL=nowhere, NEWSFLOW_RETRY_BACKOFF="0"):
         state = maintenance(return_state=True)
-    finally:
-        monkeypatch.undo()
-        reset_settings_cache()
     flow_run = read_flow_run(state.state_details.flow_run_id)
     assert flow_run.state.type == StateType.FAILED
     assert "DatabaseUnavailable: database unavailable" in flow_run.state.message
@@ -270,15 +257,9 @@ def test_each_step_of_a_run_is_a_completed_task_at_batch_granularity(
     """The demo corpus in batches of 4: the UI shows every step that takes
     time as task runs, all Completed, one per batch rather than per article."""
     from flows.ingest import ingest
-    from pipeline.config import reset_settings_cache
 
-    monkeypatch.setenv("NEWSFLOW_BATCH_SIZE", "4")
-    reset_settings_cache()
-    try:
+    with settings_from(monkeypatch, NEWSFLOW_BATCH_SIZE="4"):
         state = ingest(feeds_path=str(CORPUS / "feeds.yaml"), base_url=corpus_server, return_state=True)
-    finally:
-        monkeypatch.undo()
-        reset_settings_cache()
     summary = state.result()
     assert summary["entries_new"] == 12 and summary["articles_new"] == 11
 
@@ -307,7 +288,6 @@ def test_a_failed_page_batch_shows_as_a_failed_fetch_pages_task(
 
     import flows.ingest
     from flows.ingest import ingest
-    from pipeline.config import reset_settings_cache
 
     fetched = []
     real_fetch = flows.ingest.run_fetch_pages
@@ -319,13 +299,8 @@ def test_a_failed_page_batch_shows_as_a_failed_fetch_pages_task(
         return real_fetch(links, settings, politeness)
 
     monkeypatch.setattr(flows.ingest, "run_fetch_pages", fetch_pages)
-    monkeypatch.setenv("NEWSFLOW_BATCH_SIZE", "4")
-    reset_settings_cache()
-    try:
+    with settings_from(monkeypatch, NEWSFLOW_BATCH_SIZE="4"):
         state = ingest(feeds_path=str(CORPUS / "feeds.yaml"), base_url=corpus_server, return_state=True)
-    finally:
-        monkeypatch.undo()
-        reset_settings_cache()
 
     assert state.is_failed()
     assert "the page fetcher broke" in state.message
