@@ -19,6 +19,10 @@ from hypothesis import strategies as st
 if TYPE_CHECKING:
     from bench.dedup import Page
 
+
+# In CI a skipped test fails (tests/no_skips.py).
+pytest_plugins = ["tests.no_skips"]
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 CORPUS = ROOT / "seeds" / "demo"
