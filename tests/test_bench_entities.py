@@ -86,12 +86,27 @@ def test_names_compare_without_case_leading_the_or_possessive(name, expected):
 
 
 def test_scores_per_type_map_spacy_labels_to_three_types():
-    predicted = [bench.typed({("Geneva", "GPE"), ("Annan", "PERSON"), ("Swiss", "NORP"), ("the Alps", "LOC")})]
     gold = [{("geneva", "PLACE"), ("kofi annan", "PERSON"), ("alps", "PLACE")}]
+    found = {(("Geneva",), "GPE"), (("Annan",), "PERSON"), (("Swiss",), "NORP"), (("the Alps",), "LOC")}
+    predicted = [bench.resolved(found, gold[0], bench.conll_type, conll.comparable)]
     scores = bench.by_type(predicted, gold)
     assert (scores["all"]["tp"], scores["all"]["fp"], scores["all"]["fn"]) == (2, 1, 1)
     assert scores["PLACE"]["f1"] == 1.0 and scores["PERSON"]["f1"] == 0.0
     assert scores["ORG"] == {"tp": 0, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0, "f1": 1.0}
+
+
+def test_an_entity_counts_under_the_alias_the_gold_uses_else_under_its_name():
+    gold = {("britain", "PLACE"), ("u.n.", "ORG")}
+    found = {(("United Kingdom", "Britain", "UK"), "GPE"), (("United Nations", "UN"), "ORG"), (("Iraq",), "GPE")}
+    assert bench.resolved(found, gold, bench.conll_type, conll.comparable) == {
+        ("britain", "PLACE"), ("united nations", "ORG"), ("iraq", "PLACE")}
+
+
+def test_a_name_under_two_types_in_one_article_is_counted():
+    one_each = [{(("Liverpool",), "GPE"), (("Everton",), "ORG")}]
+    twice = [{(("Liverpool",), "GPE"), (("liverpool",), "ORG")}, {(("Iraq",), "GPE")}]
+    assert bench.names_under_two_types(one_each) == 0
+    assert bench.names_under_two_types(twice) == 1
 
 
 def test_without_the_data_the_benchmark_says_where_to_put_it_and_exits_0(tmp_path, monkeypatch, capsys):

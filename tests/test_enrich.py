@@ -32,6 +32,8 @@ from pipeline.enrich.normalise import (
     normalise_doc,
     normalize_entity_name,
 )
+from pipeline.enrich.casing import true_cased_dateline, true_cased_title
+from pipeline.enrich.places import place
 from pipeline.process import extract_page
 from tests.conftest import CORPUS, SEED_DOCUMENT
 
@@ -140,7 +142,10 @@ def test_word_lists_are_package_data_that_importlib_resources_finds():
     assert "pipeline.enrich" in setuptools["packages"]
     declared = setuptools["package-data"]["pipeline.enrich"]
     lists = [entry for entry in (files("pipeline.enrich") / "words").iterdir() if entry.name != "__pycache__"]
-    assert sorted(entry.name for entry in lists) == ["common-aliases.txt", "org-heads.txt", "place-nouns.txt"]
+    assert sorted(entry.name for entry in lists) == ["club-words.txt", "common-aliases.txt", "demonyms.txt",
+                                                    "descriptors.txt", "event-words.txt", "facility-words.txt",
+                                                    "org-heads.txt",
+                                                    "place-nouns.txt"]
     for entry in lists:
         assert any(fnmatch(f"words/{entry.name}", pattern) for pattern in declared), entry.name
         lines = entry.read_text(encoding="utf-8").splitlines()
@@ -388,11 +393,11 @@ def test_rule_common_aliases_fold_us_variants_into_united_states(nlp):
     entities = by_name(normalise_doc(doc, None))
     assert pairs(entities.values()) == {("United States", "GPE"), ("United Kingdom", "GPE")}
     assert entities["United States"].mentions == 3
-    assert entities["United States"].aliases == ("US", "U.S", "United States")
+    assert entities["United States"].aliases == ("US", "U.S.", "United States")
     assert entities["United Kingdom"].aliases == ("UK",)
     assert COMMON_ALIASES["U.S."] == ("United States", "GPE")
     assert pairs(normalise_doc(doc, None, disabled={"common_aliases"})) == {
-        ("US", "GPE"), ("U.S", "GPE"), ("United States", "GPE"), ("UK", "ORG")}
+        ("US", "GPE"), ("U.S.", "GPE"), ("United States", "GPE"), ("UK", "ORG")}
 
 
 def test_rule_short_forms_take_the_full_person_or_organisation(nlp):
@@ -510,3 +515,95 @@ def test_gold_seed_story_has_no_person_under_a_place_label(gold_scores):
         if entity.label in {"GPE", "LOC", "FAC"}:
             assert entity.name not in people | surnames and not set(entity.aliases) & surnames, entity
     assert model_text(gold_scores["items"][0]).startswith(gold_scores["items"][0].title)
+
+
+# ------------------------------------------------- rules for wire copy (#19)
+
+
+def test_rule_descriptors_take_roles_and_nationalities_off_a_persons_name(nlp):
+    text = ("Defender Hassan Abbas and Croat Alen Boksic met Foreign Minister Klaus Kinkel. "
+            "A Briton watched.")
+    doc = doc_with(nlp, text, [("Defender Hassan Abbas", "PERSON"), ("Croat Alen Boksic", "PERSON"),
+                               ("Foreign Minister Klaus Kinkel", "PERSON"), ("Briton", "PERSON")])
+    entities = by_name(normalise_doc(doc, None))
+    assert pairs(entities.values()) == {("Hassan Abbas", "PERSON"), ("Alen Boksic", "PERSON"),
+                                        ("Klaus Kinkel", "PERSON")}
+    assert entities["Hassan Abbas"].descriptors == ("defender",)
+    assert entities["Klaus Kinkel"].descriptors == ("foreign", "minister")
+    # The offsets point at the name itself.
+    assert text[entities["Alen Boksic"].first_offset:].startswith("Alen Boksic")
+    assert ("Defender Hassan Abbas", "PERSON") in pairs(normalise_doc(doc, None, disabled={"descriptors"}))
+
+
+def test_rule_descriptors_cut_section_labels_and_scores_off_any_name(nlp):
+    text = "Cricket - England lost to Groningen 4-1 in the cup."
+    doc = doc_with(nlp, text, [("Cricket - England", "GPE"), ("Groningen 4-1", "ORG")])
+    assert pairs(normalise_doc(doc, None, disabled={"teams"})) == {("England", "GPE"), ("Groningen", "ORG")}
+
+
+def test_rule_events_labels_cups_and_opens_as_events(nlp):
+    doc = doc_with(nlp, "Sweden won the Davis Cup before the Australian Open.",
+                   [("Sweden", "GPE"), ("the Davis Cup", "ORG"), ("the Australian Open", "GPE")])
+    assert pairs(normalise_doc(doc, None)) == {("Sweden", "GPE"), ("Davis Cup", "EVENT"),
+                                               ("Australian Open", "EVENT")}
+
+
+def test_rule_gazetteer_makes_countries_and_big_cities_places_unless_a_person_is_named_so(nlp):
+    text = "Nepal and Johannesburg hosted talks. Florence Chitauro said Florence was ready."
+    doc = doc_with(nlp, text, [("Nepal", "ORG"), ("Johannesburg", "PERSON"), ("Florence Chitauro", "PERSON"),
+                               ("Florence", "PERSON")])
+    found = pairs(normalise_doc(doc, None))
+    assert {("Nepal", "GPE"), ("Johannesburg", "GPE"), ("Florence Chitauro", "PERSON")} <= found
+    without = pairs(normalise_doc(doc, None, disabled={"gazetteer"}))
+    assert ("Nepal", "ORG") in without and ("Johannesburg", "PERSON") in without
+
+
+def test_rule_teams_makes_clubs_named_after_places_organisations_in_a_sports_story(nlp):
+    text = ("Liverpool beat Arsenal 2-1 in the league on Saturday. Manchester United drew 1-1 and their "
+            "coach said the goals came late in the match.")
+    doc = doc_with(nlp, text, [("Liverpool", "GPE"), ("Arsenal", "ORG"), ("Manchester United", "PERSON")])
+    assert pairs(normalise_doc(doc, None)) == {("Liverpool", "ORG"), ("Arsenal", "ORG"),
+                                               ("Manchester United", "ORG")}
+    # Outside sport, a city is a city.
+    news = "Liverpool voted on Saturday. The council of Manchester United the two plans."
+    doc = doc_with(nlp, news, [("Liverpool", "GPE")])
+    assert pairs(normalise_doc(doc, None)) == {("Liverpool", "GPE")}
+
+
+def test_rule_one_type_gives_a_name_the_label_most_of_its_mentions_have(nlp):
+    text = "Jordan said so. Jordan and Syria agreed. Talks in Jordan ended."
+    doc = doc_with(nlp, text, [("Jordan", "PERSON"), ("Jordan", "GPE", 0), ("Syria", "GPE"), ("Jordan", "GPE", 0)])
+    assert ("Jordan", "GPE") in pairs(normalise_doc(doc, None, disabled={"gazetteer"}))
+    assert ("Jordan", "PERSON") in pairs(normalise_doc(doc, None, disabled={"gazetteer", "one_type", "context"}))
+
+
+def test_true_case_gives_a_shouting_headline_the_case_of_the_article():
+    body = "TOKYO 1996-08-22 - Japan beat Syria on Friday and China lost, the U.S. team said."
+    title = "SOCCER - JAPAN GET LUCKY WIN , CHINA IN SURPRISE DEFEAT ."
+    cased = true_cased_title(title, body)
+    assert cased == "Soccer - Japan get lucky win , China in surprise defeat ."
+    assert len(cased) == len(title)
+    assert true_cased_title("U.S. TEAM BEATS SYRIA", body) == "U.S. team beats Syria"
+    # A headline in mixed case is left alone.
+    assert true_cased_title("Japan get lucky win", body) == "Japan get lucky win"
+
+
+def test_true_case_title_cases_a_dateline_in_capitals():
+    assert true_cased_dateline("JERUSALEM 1996-08-22 - Israel said") == "Jerusalem 1996-08-22 - Israel said"
+    assert true_cased_dateline("BEIJING (Reuters) - China said").startswith("Beijing (Reuters)")
+    assert true_cased_dateline("FARMINGTON HILLS, Mich. 1996-08-30 - x").startswith("Farmington Hills, Mich.")
+    assert true_cased_dateline("NATO said on Friday") == "NATO said on Friday"
+
+
+def test_model_text_true_cases_only_when_the_rule_is_on():
+    item = EnrichInput("JAPAN WIN", "TOKYO 1996-08-22 - Japan won.", "en")
+    assert model_text(item) == "Japan win\n\nTokyo 1996-08-22 - Japan won."
+    assert model_text(item, true_case=False) == "JAPAN WIN\n\nTOKYO 1996-08-22 - Japan won."
+
+
+def test_places_come_from_the_gazetteers():
+    assert place("Japan").kind == "country"
+    assert place("Kiev").kind == "city" and place("Kiev").population > 1_000_000  # an older spelling
+    assert place("texas").kind == "region"
+    assert place("Middle East").kind == "area"
+    assert place("Reuters") is None

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pipeline.enrich.casing import true_cased_dateline, true_cased_title
 from pipeline.enrich.normalise import EntityMention, normalise_doc
 
 
@@ -122,7 +123,13 @@ def model_versions(models: Mapping[str, str]) -> dict[str, str]:
     return {language_tag(language): model_version(load_nlp(name)) for language, name in models.items()}
 
 
-def model_text(item: EnrichInput) -> str:
-    """The text the model reads: title, blank line, text (or the text alone)."""
-    return f"{item.title}\n\n{item.text}" if item.title else item.text
+def model_text(item: EnrichInput, *, true_case: bool = True) -> str:
+    """The text the model reads: title, blank line, text (or the text alone);
+    a headline or a dateline in capitals true-cased (``true_case``, a rule
+    ``bench/entities.py`` measures), the length unchanged."""
+    text = true_cased_dateline(item.text) if true_case else item.text
+    if not item.title:
+        return text
+    title = true_cased_title(item.title, item.text) if true_case else item.title
+    return f"{title}\n\n{text}"
 
