@@ -10,12 +10,13 @@ from pipeline.clean import CleanedArticle, clean_article, remove_learned_lines, 
 from pipeline.config import Settings, default_settings
 from pipeline.dedup import article_url, content_hash, site_of
 from pipeline.encoding import decode_html
-from pipeline.extract import ExtractError, extract_article
+from pipeline.extract import ExtractError, extract_articles
 from pipeline.fetch import FetchResult
 from pipeline.neardup import fingerprint
 from pipeline.timelimit import TimeLimitExceeded, time_limit as page_time_limit
 from pipeline.records import ArticleRecord, Entry
 from pipeline.text import storable_text
+from pipeline.vote import DEFAULT_VOTE, VoteConfig
 
 # A page whose cleaned text is shorter than this is a teaser, an index page
 # or an error page, not an article.
@@ -35,16 +36,27 @@ class ProcessError(ValueError):
         return type(self), (str(self), self.kind)
 
 
-def extract_page(html: str | bytes, url: str, *, feed_title: str | None = None) -> CleanedArticle:
-    """A page's article: extracted (trafilatura) and cleaned (site names,
-    datelines, boilerplate).  Bytes are decoded as pipeline.encoding says."""
+def extract_page(
+    html: str | bytes, url: str, *, feed_title: str | None = None, vote: VoteConfig = DEFAULT_VOTE
+) -> CleanedArticle:
+    """A page's article: extracted (trafilatura, checked by a vote of other
+    extractors) and cleaned (site names, datelines, boilerplate).  Bytes are
+    decoded as pipeline.encoding says."""
+    return extract_page_votes(html, url, (vote,), feed_title=feed_title)[0]
+
+
+def extract_page_votes(
+    html: str | bytes, url: str, votes: Sequence[VoteConfig], *, feed_title: str | None = None
+) -> list[CleanedArticle]:
+    """extract_page under each of ``votes``, each extractor run once
+    (bench/extraction.py chooses among them)."""
     if isinstance(html, bytes):
         html = decode_html(html).text
     try:
-        extracted = extract_article(html, url)
+        extracted = extract_articles(html, url, votes)
     except ExtractError as exc:
         raise ProcessError(str(exc)) from exc
-    return clean_article(extracted, feed_title=feed_title)
+    return [clean_article(article, feed_title=feed_title) for article in extracted]
 
 
 def prepare_article(
