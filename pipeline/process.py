@@ -6,7 +6,7 @@ import gzip
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from pipeline.clean import CleanedArticle, clean_article, remove_learned_lines, site_lines
+from pipeline.clean import CleanedArticle, LearnedLines, apply_learned_lines, clean_article, site_lines
 from pipeline.config import Settings, default_settings
 from pipeline.dedup import article_url, content_hash, site_of
 from pipeline.encoding import decode_html
@@ -60,7 +60,7 @@ def extract_page_votes(
 
 
 def prepare_article(
-    entry: Entry, page: FetchResult, learned: Mapping[str, frozenset[int]] | None = None,
+    entry: Entry, page: FetchResult, learned: Mapping[str, LearnedLines] | None = None,
     settings: Settings | None = None,
 ) -> ArticleRecord:
     """``learned`` holds each site's learned furniture lines (pipeline.clean);
@@ -73,7 +73,10 @@ def prepare_article(
     # Stored as it is hashed, fingerprinted and learned from.
     body = storable_text(cleaned.text, multiline=True, limit=limits.max_text_chars) or ""
     lines = site_lines(body)
-    text = remove_learned_lines(body, (learned or {}).get(site, frozenset()))
+    # Learned lines never take more than a bounded share of an article: when
+    # they would, the text stays whole and the record says which were withheld.
+    applied = apply_learned_lines(body, (learned or {}).get(site))
+    text = applied.text
     if len(text) < MIN_ARTICLE_CHARS:
         raise ProcessError(f"too little text for an article ({len(text)} characters)")
     return ArticleRecord(
@@ -98,6 +101,7 @@ def prepare_article(
         image_url=cleaned.image_url,
         site=site,
         site_lines=lines,
+        site_rules_withheld=applied.withheld,
         fingerprint=fingerprint(text),
     )
 
@@ -134,7 +138,7 @@ def choose_date(feed_date: datetime | None, cleaned: CleanedArticle) -> dict:
 
 
 def prepare_articles(
-    jobs: Sequence[tuple[Entry, FetchResult]], learned: Mapping[str, frozenset[int]] | None = None,
+    jobs: Sequence[tuple[Entry, FetchResult]], learned: Mapping[str, LearnedLines] | None = None,
     settings: Settings | None = None, time_limit: float | None = None,
 ) -> list[ArticleRecord | ProcessError]:
     """prepare_article over many pages; a page's failure is returned in its
