@@ -36,6 +36,9 @@ phrase list knows and trafilatura keeps as text.  This bench measures it.
    ``store_articles`` (which counts each new article's lines) in a real
    PostgreSQL database; (d) the pages of (c) whose site already had at least
    the threshold's number of pages stored before their run: the steady state.
+4. **An outlet whose articles share whole paragraphs** (``REUSE_OUTLET``,
+   ``--reuse-articles``): its pages in feed order as in (c), reported as
+   articles lost and the share of article text kept.
 
 The database is ``--database-name`` (default ``nf_bench_sites``) on the server
 of ``--database-url`` or ``DATABASE_URL``; it is dropped and created at the
