@@ -65,9 +65,6 @@ class ExtractedArticle:
     # The page's own headings (h1, og:title, twitter:title, <title>), for the
     # cleaner's rule that drops a heading repeated as the body's first line.
     headings: tuple[str, ...] = field(default=(), compare=True)
-    # trafilatura's own paragraphs, before the vote: what the cleaner's
-    # changes are checked against.
-    trafilatura_text: str = ""
 
 
 def extract_article(html: bytes | str, url: str, vote: VoteConfig = DEFAULT_VOTE) -> ExtractedArticle:
@@ -126,7 +123,6 @@ def extract_articles(html: bytes | str, url: str, votes: Sequence[VoteConfig]) -
             date_candidates=tuple((source, value.isoformat()) for source, value, _ in candidates),
             future_date=is_future(published_at, date_source, candidates),
             headings=headings,
-            trafilatura_text="\n".join(base),
         ))
     return articles
 
