@@ -551,7 +551,7 @@ def site_lines(text: str) -> list[tuple[int, str]]:
 # story at new URLs, a series' background, an explainer box) is on a few.
 PROSE_MIN_WORDS = 20
 SITE_RULE_MIN_SHARE = 0.5
-SITE_RULE_SHARE_MIN_PAGES = 20
+SITE_RULE_SHARE_MIN_PAGES = 10
 # Learned rules never take more than this share of an article's text: when
 # they would, they are all withheld on that page and the page says so.
 LEARNED_MAX_SHARE = 0.3
