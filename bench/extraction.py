@@ -187,9 +187,24 @@ def _load_newsflow() -> Callable[[bytes, str], str]:
     return run
 
 
+def _load_second_opinion(name: str) -> Callable[[], Callable[[bytes, str], str]]:
+    """One of the extractors that vote beside trafilatura (pipeline/opinions.py), alone."""
+    def load() -> Callable[[bytes, str], str]:
+        from pipeline.encoding import decode_html
+        from pipeline.opinions import SECOND_OPINIONS
+
+        def run(html: bytes, url: str) -> str:
+            return "\n".join(SECOND_OPINIONS[name](decode_html(html).text, url, None))
+        return run
+    return load
+
+
 EXTRACTORS: dict[str, Callable[[], Callable[[bytes, str], str]]] = {
     "trafilatura-default": _load_trafilatura_default,
     "trafilatura-precision": _load_trafilatura_precision,
+    "readability": _load_second_opinion("readability"),
+    "resiliparse": _load_second_opinion("resiliparse"),
+    "justext": _load_second_opinion("justext"),
     "newsflow": _load_newsflow,
 }
 
@@ -322,6 +337,238 @@ def print_worst(runs: list[Run], n: int, out=sys.stdout) -> None:
                   f"{_fmt(res.recall)} {res.key}{note}", file=out)
 
 
+
+# ---------------------------------------------------------------------------
+# Cross-validation: which vote configuration, judged on pages it was not
+# chosen on
+# ---------------------------------------------------------------------------
+
+FOLDS = 4
+BASELINE = "trafilatura-precision"  # "trafilatura alone": its best plain configuration
+
+
+def fold_of(pages: list[Page]) -> dict[str, int]:
+    """Fixed folds: the pages in key order, dealt round-robin (the keys are
+    hashes, so this is an arbitrary but stable split)."""
+    return {page.key: index % FOLDS for index, page in enumerate(sorted(pages, key=lambda p: p.key))}
+
+
+def _cpu(run: Callable[[], object]) -> tuple[object, float]:
+    """run() and the CPU seconds it took: on a machine shared with other
+    work, CPU time measures a page's cost where wall time measures the queue."""
+    start = time.process_time()
+    try:
+        result = run()
+    except Exception:  # as everywhere here: an error is an empty prediction
+        result = None
+    return result, time.process_time() - start
+
+
+def _candidate_task(task: tuple[str, str, bytes]) -> dict:
+    """One page: its text under every candidate configuration (each extractor
+    run once), trafilatura alone's text, and the CPU time of trafilatura alone,
+    of trafilatura with its metadata, of newsflow as production runs it and
+    of each second opinion, back to back in the same process."""
+    import trafilatura
+
+    from pipeline.encoding import decode_html
+    from pipeline.extract import TRAFILATURA_OPTIONS
+    from pipeline.opinions import SECOND_OPINIONS
+    from pipeline.process import extract_page, extract_page_votes
+    from pipeline.vote import CANDIDATES
+
+    key, url, html = task
+    baseline_text, baseline_seconds = _cpu(lambda: get_extractor(BASELINE)(html, url))
+    _, metadata_seconds = _cpu(lambda: trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS))
+    _, newsflow_seconds = _cpu(lambda: extract_page(html, url))
+    decoded = decode_html(html).text
+    voter_seconds = {name: _cpu(lambda: opinion(decoded, url, None))[1] for name, opinion in SECOND_OPINIONS.items()}
+    try:
+        texts = {vote.name: article.text for vote, article in zip(CANDIDATES, extract_page_votes(html, url, CANDIDATES))}
+        error = None
+    except Exception as exc:  # every candidate scores the page as empty
+        texts, error = {vote.name: "" for vote in CANDIDATES}, f"{type(exc).__name__}: {exc}"
+    return {"key": key, "texts": texts, "error": error, "baseline_text": baseline_text or "",
+            "baseline": baseline_seconds, "metadata": metadata_seconds, "newsflow": newsflow_seconds,
+            "voters": voter_seconds}
+
+
+def _warm_candidates(tasks: tuple[tuple[str, str, bytes], ...]) -> None:
+    _warm([BASELINE, "newsflow"])
+    for task in tasks:
+        _candidate_task(task)
+
+
+@dataclass
+class CrossValidation:
+    candidates: list[str]  # configuration names, in CANDIDATES order
+    scores: dict[str, dict[str, tuple[Optional[float], Optional[float]]]]  # config -> key -> (P, R)
+    baseline: dict[str, tuple[Optional[float], Optional[float]]]  # key -> (P, R) of trafilatura alone
+    folds: dict[str, int]
+    production: str
+    baseline_seconds: float  # CPU seconds over all pages: trafilatura alone (text only)
+    metadata_seconds: float  # trafilatura with its metadata, as newsflow runs it
+    newsflow_seconds: float  # newsflow as production runs it
+    voter_seconds: dict[str, float]  # each second opinion alone
+    voters: dict[str, tuple[str, ...]]  # configuration -> its second opinions
+    errors: int
+
+    def cost(self, config: str) -> float:
+        """A configuration's CPU time over trafilatura alone's: production's
+        measured time with its own voters' time swapped for this one's."""
+        seconds = (self.newsflow_seconds - math.fsum(self.voter_seconds[v] for v in self.voters[self.production])
+                   + math.fsum(self.voter_seconds[v] for v in self.voters[config]))
+        return seconds / self.baseline_seconds if self.baseline_seconds else float("inf")
+
+    def affordable(self) -> list[str]:
+        """The configurations within the cost target; when none is, those that
+        cost least (within 0.1x of the cheapest): what production could run."""
+        within = [name for name in self.candidates if self.cost(name) <= TARGET_COST]
+        if within:
+            return within
+        cheapest = min(self.cost(name) for name in self.candidates)
+        return [name for name in self.candidates if self.cost(name) <= cheapest + 0.1]
+
+    def summary(self, config: str, keys: Iterable[str]) -> tuple[Optional[float], Optional[float], Optional[float]]:
+        return aggregate(self.scores[config][key] for key in keys)
+
+    def choose(self, keys: list[str]) -> str:
+        """The affordable candidate with the best F1 on ``keys`` (then
+        precision, then the earlier in CANDIDATES)."""
+        def rank(config: str):
+            f1, precision, _ = self.summary(config, keys)
+            return (round(f1 or 0.0, 6), round(precision or 0.0, 6), -self.candidates.index(config))
+        return max(self.affordable(), key=rank)
+
+    def fold_keys(self, fold: int) -> list[str]:
+        return sorted(key for key, f in self.folds.items() if f == fold)
+
+    def per_fold(self) -> list[tuple[int, str, tuple, tuple]]:
+        """(fold, configuration chosen on the other folds, its (F1, P, R) on
+        this fold, trafilatura's (F1, P, R) on this fold)."""
+        rows = []
+        for fold in range(FOLDS):
+            held_out = self.fold_keys(fold)
+            chosen = self.choose(sorted(key for key, f in self.folds.items() if f != fold))
+            rows.append((fold, chosen, self.summary(chosen, held_out), aggregate(self.baseline[k] for k in held_out)))
+        return rows
+
+    def mean(self) -> tuple[float, float, float]:
+        rows = self.per_fold()
+        return tuple(math.fsum(row[2][i] or 0.0 for row in rows) / FOLDS for i in range(3))  # type: ignore[return-value]
+
+    def worst_against_baseline(self, config_of: Callable[[str], str]) -> tuple[float, str, float, float]:
+        """(page F1 minus trafilatura's, key, page F1, trafilatura's page F1) of
+        the page that loses most against trafilatura alone."""
+        rows = []
+        for key in self.baseline:
+            ours = page_f1(*self.scores[config_of(key)][key])
+            theirs = page_f1(*self.baseline[key])
+            rows.append((ours - theirs, key, ours, theirs))
+        return min(rows)
+
+
+def cross_validate(pages: list[Page], jobs: int = 1) -> CrossValidation:
+    from pipeline.vote import CANDIDATES, DEFAULT_VOTE
+
+    tasks = [(p.key, p.url, p.html) for p in pages]
+    # Each process first extracts one page untimed: one-off costs (the
+    # language model, dateparser's and regex's compiled tables) belong to a
+    # worker's start, not to any page.
+    warm_up = (tasks[0],)
+    if jobs > 1:
+        import multiprocessing
+        with multiprocessing.Pool(jobs, initializer=_warm_candidates, initargs=(warm_up,)) as pool:
+            raw = list(pool.imap(_candidate_task, tasks, chunksize=1))
+    else:
+        _warm_candidates(warm_up)
+        raw = [_candidate_task(t) for t in tasks]
+    by_key = {p.key: p for p in pages}
+    names = [vote.name for vote in CANDIDATES]
+    scores: dict[str, dict[str, tuple]] = {name: {} for name in names}
+    for row in raw:
+        for name in names:
+            scores[name][row["key"]] = score(by_key[row["key"]].truth, row["texts"][name])
+    return CrossValidation(
+        candidates=names, scores=scores, folds=fold_of(pages), production=DEFAULT_VOTE.name,
+        baseline={row["key"]: score(by_key[row["key"]].truth, row["baseline_text"]) for row in raw},
+        baseline_seconds=math.fsum(row["baseline"] for row in raw),
+        metadata_seconds=math.fsum(row["metadata"] for row in raw),
+        newsflow_seconds=math.fsum(row["newsflow"] for row in raw),
+        voter_seconds={name: math.fsum(row["voters"][name] for row in raw) for name in raw[0]["voters"]},
+        voters={vote.name: vote.voters for vote in CANDIDATES},
+        errors=sum(row["error"] is not None for row in raw),
+    )
+
+
+# Issue 20's targets, checked on every run.
+TARGET_CV_F1 = 0.980
+TARGET_CV_PRECISION = 0.975
+TARGET_WORST_PAGE = -0.05  # no page more than this F1 below trafilatura alone
+TARGET_COST = 1.5  # newsflow's time per page over trafilatura's, same run
+
+
+def print_cross_validation(cv: CrossValidation, n_pages: int, out=sys.stdout) -> bool:
+    """The candidates, the per-fold choice and score, the mean of the four, the
+    in-sample figure, the worst page against trafilatura and the cost; returns
+    whether every target holds."""
+    every = list(cv.baseline)
+    print(f"\nvote configurations on all {n_pages} pages (in-sample; trafilatura is the base and one vote;"
+          " cost: CPU time over trafilatura alone's):", file=out)
+    print(f"{'configuration':<66} {'F1':>6} {'P':>6} {'R':>6} {'cost':>6}", file=out)
+    for name in cv.candidates:
+        f1, p, r = cv.summary(name, every)
+        mark = "  <- production (DEFAULT_VOTE)" if name == cv.production else ""
+        print(f"{name:<66} {_fmt(f1):>6} {_fmt(p):>6} {_fmt(r):>6} {cv.cost(name):>5.2f}x{mark}", file=out)
+    print("chosen among (the affordable): " + "; ".join(cv.affordable()), file=out)
+
+    print(f"\ncross-validation: {FOLDS} fixed folds; each fold's configuration is chosen on the other three", file=out)
+    print(f"{'fold':>4} {'pages':>5}  {'chosen on the other folds':<52} {'F1':>6} {'P':>6} {'R':>6}   "
+          f"{'trafilatura F1/P/R':>20}", file=out)
+    for fold, chosen, (f1, p, r), (tf1, tp, tr) in cv.per_fold():
+        print(f"{fold + 1:>4} {len(cv.fold_keys(fold)):>5}  {chosen:<52} {_fmt(f1):>6} {_fmt(p):>6} {_fmt(r):>6}   "
+              f"{_fmt(tf1)}/{_fmt(tp)}/{_fmt(tr)}", file=out)
+    cv_f1, cv_p, cv_r = cv.mean()
+    rows = cv.per_fold()
+    t_mean = [math.fsum(row[3][i] or 0.0 for row in rows) / FOLDS for i in range(3)]
+    print(f"{'mean of the 4 folds':<60} {cv_f1:>6.3f} {cv_p:>6.3f} {cv_r:>6.3f}   "
+          f"{t_mean[0]:.3f}/{t_mean[1]:.3f}/{t_mean[2]:.3f}", file=out)
+    chosen_all = cv.choose(every)
+    f1, p, r = cv.summary(chosen_all, every)
+    tf1, tp, tr = aggregate(cv.baseline.values())
+    print(f"in-sample, chosen on all {n_pages}: {chosen_all}: F1 {_fmt(f1)} P {_fmt(p)} R {_fmt(r)} "
+          f"(trafilatura alone: F1 {_fmt(tf1)} P {_fmt(tp)} R {_fmt(tr)})", file=out)
+    if chosen_all != cv.production:
+        print(f"note: production runs {cv.production}, not the in-sample choice", file=out)
+
+    fold_choice = {fold: chosen for fold, chosen, _, _ in rows}
+    cv_worst = cv.worst_against_baseline(lambda key: fold_choice[cv.folds[key]])
+    prod_worst = cv.worst_against_baseline(lambda key: cv.production)
+    print("\nworst page against trafilatura alone (page F1 minus trafilatura's page F1):", file=out)
+    for label, (delta, key, ours, theirs) in (("cross-validated", cv_worst), ("production", prod_worst)):
+        print(f"  {label:<16} {delta:+.3f}  {key}  ({ours:.3f} against {theirs:.3f})", file=out)
+
+    ratio = cv.cost(cv.production)
+    print(f"\nCPU time per page, same run, back to back: newsflow {1000 * cv.newsflow_seconds / n_pages:.1f} ms, "
+          f"trafilatura alone {1000 * cv.baseline_seconds / n_pages:.1f} ms ({ratio:.2f}x); "
+          f"trafilatura with its metadata {1000 * cv.metadata_seconds / n_pages:.1f} ms "
+          f"({cv.metadata_seconds / cv.baseline_seconds:.2f}x); "
+          + ", ".join(f"{name} {1000 * seconds / n_pages:.1f} ms" for name, seconds in cv.voter_seconds.items()),
+          file=out)
+
+    checks = [
+        (f"cross-validated F1 >= {TARGET_CV_F1}", cv_f1 >= TARGET_CV_F1, f"{cv_f1:.3f}"),
+        (f"cross-validated precision >= {TARGET_CV_PRECISION}", cv_p >= TARGET_CV_PRECISION, f"{cv_p:.3f}"),
+        (f"no page more than {-TARGET_WORST_PAGE} F1 below trafilatura (cross-validated and production)",
+         min(cv_worst[0], prod_worst[0]) >= TARGET_WORST_PAGE, f"{min(cv_worst[0], prod_worst[0]):+.3f}"),
+        (f"CPU cost at most {TARGET_COST}x trafilatura alone", ratio <= TARGET_COST, f"{ratio:.2f}x"),
+    ]
+    print("\ntargets (issue 20):", file=out)
+    for label, holds, value in checks:
+        print(f"  {'holds' if holds else 'MISSED':<6} {label}: {value}", file=out)
+    return all(holds for _, holds, _ in checks)
+
+
 # ---------------------------------------------------------------------------
 # Self checks (python bench/extraction.py --selftest)
 # ---------------------------------------------------------------------------
@@ -408,6 +655,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     ap.add_argument("--worst", type=int, default=0, metavar="N",
                     help="also list the N worst pages by page F1 per extractor")
+    ap.add_argument("--no-cv", action="store_true",
+                    help="skip the cross-validation of newsflow's vote configurations (run with newsflow)")
     ap.add_argument("--selftest", action="store_true", help="run the metric's self checks and exit")
     args = ap.parse_args(argv)
 
@@ -436,6 +685,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print_worst(runs, args.worst)
     if args.per_page:
         write_per_page(runs, args.per_page)
+    if not args.no_cv and (not args.extractor or "newsflow" in args.extractor):
+        print_cross_validation(cross_validate(pages, jobs=max(1, args.jobs)), len(pages))
     return 0 if runs else 1
 
 

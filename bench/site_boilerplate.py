@@ -36,6 +36,9 @@ phrase list knows and trafilatura keeps as text.  This bench measures it.
    ``store_articles`` (which counts each new article's lines) in a real
    PostgreSQL database; (d) the pages of (c) whose site already had at least
    the threshold's number of pages stored before their run: the steady state.
+4. **An outlet whose articles share whole paragraphs** (``REUSE_OUTLET``,
+   ``--reuse-articles``): its pages in feed order as in (c), reported as
+   articles lost and the share of article text kept.
 
 The database is ``--database-name`` (default ``nf_bench_sites``) on the server
 of ``--database-url`` or ``DATABASE_URL``; it is dropped and created at the
@@ -249,6 +252,70 @@ def build_pages(n_sites: int, n_articles: int, seed: int, pool: list[str] | None
 
 
 # ---------------------------------------------------------------------------
+# An outlet whose articles share whole paragraphs (issue 20)
+# ---------------------------------------------------------------------------
+
+# Distinct articles that share whole paragraphs with other articles of the
+# outlet (a series' background, an explainer box, a developing story's
+# context): every page has six paragraphs of 25+ words, most of them drawn
+# from the outlet's stock of shared paragraphs, some pages all of them.  Each
+# shared paragraph is on about one page in six: often enough for a page
+# count, far from the share of pages that chrome has.
+REUSE_OUTLET = dedup.Outlet("bayherald", "Bay Herald", "bh", 2, True, ("News", "Harbour", "Business", "Sport"))
+REUSE_CHROME = (
+    Chrome("subscription pitch", "start", "Bay Herald subscribers make this reporting possible. Thank you for reading.",
+           0.9),
+    Chrome("disclaimer", "end", "The Bay Herald is an independent newspaper and is not affiliated with any political "
+           "party, company or trade union in the bay area or beyond it."),
+)
+REUSE_PARAGRAPHS = 6  # per page, each of 25 words or more
+REUSE_STOCK = 24  # shared paragraphs the outlet draws on
+REUSE_FRESH = (0, 1, 2, 2, 3)  # a page's paragraphs of its own (the rest from the stock)
+
+
+def build_reuse_pages(n_articles: int, seed: int, pool: list[str] | None = None,
+                      data: str | Path | None = None) -> list[SitePage]:
+    """``n_articles`` pages of REUSE_OUTLET, one every 20 to 90 minutes."""
+    rng = random.Random(seed)
+    pool = pool if pool is not None else sentence_pool(benchdata.extraction_benchmark(data))
+    host = site_host(REUSE_OUTLET)
+
+    def paragraph() -> str:
+        words: list[str] = []
+        while len(words) < 25:
+            words += rng.choice(pool).split()
+        return " ".join(words)
+
+    stock = [paragraph() for _ in range(REUSE_STOCK)]
+    pages: list[SitePage] = []
+    published = START
+    for number in range(n_articles):
+        published += timedelta(minutes=rng.randint(20, 90))
+        fresh = rng.choice(REUSE_FRESH)
+        paragraphs = [paragraph() for _ in range(fresh)] + rng.sample(stock, REUSE_PARAGRAPHS - fresh)
+        carried_chrome = [c for c in REUSE_CHROME if rng.random() < c.share]
+        body = ([c.text for c in carried_chrome if c.where == "start"] + paragraphs
+                + [c.text for c in carried_chrome if c.where == "end"])
+        headline = dedup.make_headline(paragraphs)
+        url = f"https://www.{host}/{published:%Y/%m/%d}/{dedup.slugify(headline)}-{number}"
+        page = dedup.render_page(REUSE_OUTLET, url, headline, body, published, [], f"https://www.{host}")
+        pages.append(SitePage(
+            site=host, outlet=REUSE_OUTLET.name, url=url, headline=headline, published=published,
+            html=page.encode("utf-8"), truth="\n".join(paragraphs),
+            chrome=[(c.kind, c.text) for c in carried_chrome],
+        ))
+    return pages
+
+
+def text_kept(pages: list[SitePage], texts: list[str]) -> dict:
+    """Articles lost (rejected or empty) and the share of the article text
+    kept: the mean and the least of the pages' recall."""
+    recalls = [extraction.score(page.truth, text)[1] or 0.0 for page, text in zip(pages, texts)]
+    return {"pages": len(pages), "lost": sum(not text.strip() for text in texts),
+            "kept_mean": sum(recalls) / len(recalls) if recalls else None, "kept_min": min(recalls, default=None)}
+
+
+# ---------------------------------------------------------------------------
 # The configurations
 # ---------------------------------------------------------------------------
 
@@ -357,8 +424,10 @@ def chrome_kept(pages: list[SitePage], texts: list[str], chosen: list[bool]) -> 
     return counts
 
 
-def run_bench(engine, pages: list[SitePage], min_pages: int, run_minutes: int = 30) -> dict:
-    """Every configuration on the same pages; ``engine`` is an empty, migrated database."""
+def run_bench(engine, pages: list[SitePage], min_pages: int, run_minutes: int = 30,
+              reuse: list[SitePage] | None = None) -> dict:
+    """Every configuration on the same pages; ``engine`` is an empty, migrated
+    database.  ``reuse``: REUSE_OUTLET's pages, run in feed order on their own."""
     from pipeline.clean import fold_line
 
     started = time.perf_counter()
@@ -378,7 +447,15 @@ def run_bench(engine, pages: list[SitePage], min_pages: int, run_minutes: int = 
         (f"newsflow, learned rules, steady state (site past {min_pages} pages)", learned_texts, steady),
         ("  (b) on the same steady-state pages", plain, steady),
     ]
+    reused = {}
+    if reuse:
+        reuse_texts, _ = run_feed_order(engine, reuse, min_pages, run_minutes)
+        reused = {"outlet": REUSE_OUTLET.name, **summarise(reuse, reuse_texts), **text_kept(reuse, reuse_texts),
+                  "chrome_kept": sum(fold_line(line) in fold_line(text) for page, text in zip(reuse, reuse_texts)
+                                     for _, line in page.chrome),
+                  "chrome": sum(len(page.chrome) for page in reuse)}
     return {
+        "reuse": reused,
         "pages": len(pages),
         "sites": len({page.site for page in pages}),
         "min_pages": min_pages,
@@ -411,6 +488,14 @@ def print_report(results: dict, out=sys.stdout) -> None:
     for row in results["configurations"]:
         print(f"{row['name']:<68} {fmt(row['precision']):>6} {fmt(row['recall']):>6} {fmt(row['f1']):>6} "
               f"{row['pages']:>6}", file=out)
+    if reused := results.get("reuse"):
+        print(f"\nan outlet whose articles share whole paragraphs ({reused['outlet']}: {REUSE_PARAGRAPHS} paragraphs "
+              f"of 25+ words a page, {REUSE_PARAGRAPHS - max(REUSE_FRESH)} to {REUSE_PARAGRAPHS} of them from "
+              f"{REUSE_STOCK} shared ones), learned rules in feed order:", file=out)
+        print(f"  pages {reused['pages']}, articles lost {reused['lost']}, article text kept: mean "
+              f"{fmt(reused['kept_mean'])}, least {fmt(reused['kept_min'])}; P {fmt(reused['precision'])} "
+              f"R {fmt(reused['recall'])} F1 {fmt(reused['f1'])}; its chrome left in "
+              f"{reused['chrome_kept']} of {reused['chrome']}", file=out)
     print(f"\n{'site':<24} {'learned lines':>13} {'of them article text':>21}", file=out)
     for host, info in results["learned"].items():
         print(f"{host:<24} {info['lines']:>13} {info['article_text']:>21}", file=out)
@@ -435,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=40, help="articles per site")
     parser.add_argument("--min-pages", type=int, help="learning threshold (default: settings.site_rule_min_pages)")
     parser.add_argument("--run-minutes", type=int, default=30, help="minutes between ingest runs (default 30)")
+    parser.add_argument("--reuse-articles", type=int, default=40,
+                        help="articles of the outlet whose articles share paragraphs (0: leave it out)")
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--database-url", help="a PostgreSQL server URL (default $DATABASE_URL)")
     parser.add_argument("--database-name", default=DEFAULT_DATABASE,
@@ -465,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = create_engine(sqlalchemy_url(bench_url))
         try:
             upgrade(engine)
-            results = run_bench(engine, pages, min_pages, args.run_minutes)
+            reuse = build_reuse_pages(args.reuse_articles, args.seed, data=args.data) if args.reuse_articles else None
+            results = run_bench(engine, pages, min_pages, args.run_minutes, reuse)
         finally:
             engine.dispose()
     results["seed"] = args.seed

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine
 from flows.automations import CONSECUTIVE_FAILURES_LABEL
 from flows.enrich import enrich_pending, ner_function, ner_time_limit
 from flows.workers import Pending, TimeLimit, submit_in_chunks, warm_up
+from pipeline.clean import LEARNED_MAX_SHARE
 from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
 from pipeline.enrich.models import EnrichInput
@@ -299,6 +300,10 @@ def extract_batch(batch: BatchInFlight) -> ExtractedBatch:
         else:
             extracted.records.append(result)
             extracted.entry_url[id(result)] = entry.url
+            if result.site_rules_withheld:
+                get_run_logger().warning(
+                    "%s: kept %d learned furniture lines of %s: together they would take more than %d%% of the"
+                    " article", entry.link, len(result.site_rules_withheld), result.site, LEARNED_MAX_SHARE * 100)
     summary.timed("extract and clean", started)
     return extracted
 

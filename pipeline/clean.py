@@ -543,14 +543,76 @@ def site_lines(text: str) -> list[tuple[int, str]]:
     return list(seen.items())
 
 
-def remove_learned_lines(text: str, learned: frozenset[int] | set[int]) -> str:
-    """Drop whole lines whose key is a learned furniture line of the site."""
-    if not learned:
-        return text
-    return "\n".join(line for line in text.splitlines() if line_key(line) not in learned)
+# A learned line shaped like article prose (this many words or more, ending
+# as a sentence ends) is removed only on stronger evidence than a page count:
+# it must also be on SITE_RULE_MIN_SHARE of the site's pages since it was
+# first seen, counted over at least SITE_RULE_SHARE_MIN_PAGES pages.  Chrome
+# is on most of a site's pages; a paragraph an outlet reuses (a developing
+# story at new URLs, a series' background, an explainer box) is on a few.
+PROSE_MIN_WORDS = 20
+SITE_RULE_MIN_SHARE = 0.5
+SITE_RULE_SHARE_MIN_PAGES = 10
+# Learned rules never take more than this share of an article's text: when
+# they would, they are all withheld on that page and the page says so.
+LEARNED_MAX_SHARE = 0.3
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
+
+
+@dataclass(frozen=True)
+class LearnedLines:
+    """One site's learned furniture: the keys of ``lines`` seen on enough of
+    its pages, and of them the ``common`` ones, also on a large enough share
+    of its pages (pipeline.store.site_lines.learned_site_lines)."""
+
+    lines: frozenset[int] = frozenset()
+    common: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class LearnedRemoval:
+    """The text after the site's learned lines, the lines removed, and the
+    lines withheld: those the rules would have removed past LEARNED_MAX_SHARE
+    of the text (then nothing is removed)."""
+
+    text: str
+    removed: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
+
+
+def prose_shaped(line: str) -> bool:
+    """A line as long as an article's paragraph and ending as a sentence ends."""
+    return len(line.split()) >= PROSE_MIN_WORDS and bool(_SENTENCE_END.search(line.strip()))
+
+
+def apply_learned_lines(text: str, learned: LearnedLines | None) -> LearnedRemoval:
+    """Drop whole lines that are the site's learned furniture: a short line
+    on a page count, a prose-shaped one only when it is common on the site;
+    and none at all when together they would take more than
+    LEARNED_MAX_SHARE of the text."""
+    if not learned or not learned.lines:
+        return LearnedRemoval(text)
+    kept: list[str] = []
+    removed: list[str] = []
+    for line in text.splitlines():
+        key = line_key(line)
+        if key in learned.lines and (key in learned.common or not prose_shaped(line)):
+            removed.append(line)
+        else:
+            kept.append(line)
+    if not removed:
+        return LearnedRemoval(text)
+    if sum(len(line) for line in removed) > LEARNED_MAX_SHARE * len(text):
+        return LearnedRemoval(text, withheld=tuple(removed))
+    return LearnedRemoval("\n".join(kept), removed=tuple(removed))
+
+
+def remove_learned_lines(text: str, learned: LearnedLines | None) -> str:
+    """The text without the site's learned furniture lines (apply_learned_lines)."""
+    return apply_learned_lines(text, learned).text
 
 
 __all__ = [
     "CleanedArticle", "clean_article", "clean_title", "split_dateline", "strip_boilerplate",
-    "fold_line", "line_key", "site_lines", "remove_learned_lines",
+    "fold_line", "line_key", "site_lines", "remove_learned_lines", "apply_learned_lines", "prose_shaped",
+    "LearnedLines", "LearnedRemoval", "SITE_RULES_VERSION",
 ]

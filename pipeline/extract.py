@@ -1,13 +1,12 @@
 """Page -> article fields, with trafilatura (text, metadata) and htmldate (dates).
 
-The body comes from two trafilatura runs on the same parsed tree: the
-precision-oriented one (``favor_precision=True``, no comments: the plain
-configuration that measured best on ``bench/extraction.py``) is the base, and
-the default run is used only to *fill gaps inside it* (see ``merge_runs``):
-paragraphs the precision run dropped between two paragraphs it kept, and
-paragraphs it shortened (link text it cut out of a sentence).  Text before the
-first or after the last precision paragraph, where teasers and "more stories"
-live, is never taken from the default run.
+The body starts as trafilatura's paragraphs (``favor_precision=True``, no
+comments: the plain configuration that measured best on
+``bench/extraction.py``), plus the later parts of a body split into repeated
+containers (``continuation_chunks``).  Other extractors then vote on them
+paragraph by paragraph (pipeline/opinions.py, pipeline/vote.py): newsflow
+changes trafilatura's result only where a second extractor agrees, and keeps
+its paragraphs as they are (never joined, never split).
 
 Metadata is read from the page itself before trafilatura's cleaning: headings
 (for the cleaner's "heading repeated as first line" rule), published-date
@@ -16,18 +15,22 @@ candidates with their sources, the lead image, author as written, language.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urljoin, urlsplit
 
+import lxml.html
 import trafilatura
 from lxml.html import HtmlElement
 
 from pipeline.links import http_url
+from pipeline.opinions import SECOND_OPINIONS
 from pipeline.text import storable_text
+from pipeline.vote import DEFAULT_VOTE, VoteConfig
+from pipeline.vote import vote as vote_paragraphs
 
 TRAFILATURA_OPTIONS = dict(
     favor_precision=True,
@@ -36,10 +39,8 @@ TRAFILATURA_OPTIONS = dict(
     with_metadata=True,
     deduplicate=False,
 )
-# The second run only fills gaps in the first one; it needs no metadata.
-RECALL_OPTIONS = dict(TRAFILATURA_OPTIONS, favor_precision=False, with_metadata=False)
-
-CHUNK_OPTIONS = dict(RECALL_OPTIONS, favor_precision=True)
+# Later parts of a body split into repeated containers (continuation_chunks).
+CHUNK_OPTIONS = dict(TRAFILATURA_OPTIONS, with_metadata=False)
 CHUNK_MIN_CHARS = 200
 
 
@@ -66,8 +67,14 @@ class ExtractedArticle:
     headings: tuple[str, ...] = field(default=(), compare=True)
 
 
-def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
+def extract_article(html: bytes | str, url: str, vote: VoteConfig = DEFAULT_VOTE) -> ExtractedArticle:
     """Extract the main text and metadata of one article page."""
+    return extract_articles(html, url, (vote,))[0]
+
+
+def extract_articles(html: bytes | str, url: str, votes: Sequence[VoteConfig]) -> list[ExtractedArticle]:
+    """The page's article under each of ``votes``: trafilatura and each second
+    opinion run once for all of them (bench/extraction.py compares them)."""
     tree = trafilatura.load_html(html)
     if tree is None:
         raise ExtractError("not parseable as HTML")
@@ -82,84 +89,55 @@ def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
     document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if document is None or not (document.text or "").strip():
         raise ExtractError("no article text found")
-    text = document.text.strip()
-    for chunk in continuation_chunks(tree, text):
+    base = _paragraphs(document.text)
+    chunked = list(base)
+    for chunk in continuation_chunks(tree, document.text):
         more = trafilatura.bare_extraction(chunk, url=url, **CHUNK_OPTIONS)
-        if more is not None and more.text and more.text.strip():
-            text += "\n" + more.text.strip()
-    recall = trafilatura.bare_extraction(tree, url=url, **RECALL_OPTIONS)
-    if recall is not None and recall.text:
-        text = merge_runs(text, recall.text)
+        if more is not None and more.text:
+            chunked += _paragraphs(more.text)
+    language = html_language or storable_text(document.language)
+    page = html if isinstance(html, str) else lxml.html.tostring(tree, encoding="unicode")
+    opinions = {name: SECOND_OPINIONS[name](page, url, language)
+                for name in dict.fromkeys(name for vote in votes for name in vote.voters)}
     candidates = date_candidates(tree, url, json_ld, document.date)
     published_at, date_source = best_page_date(candidates)
-    return ExtractedArticle(
-        url=url,
-        title=storable_text(document.title),
-        text=text,
-        author=clean_author(document.author, page_authors),
-        published_at=published_at,
-        site_name=storable_text(document.sitename),
-        language=detect_language(text, html_language or storable_text(document.language)),
-        canonical_link=canonical,
-        image_url=image_url or http_url((document.image or "").strip(), url),
-        date_source=date_source,
-        date_candidates=tuple((source, value.isoformat()) for source, value, _ in candidates),
-        future_date=is_future(published_at, date_source, candidates),
-        headings=headings,
-    )
+    articles = []
+    for vote in votes:
+        ballot = vote_paragraphs(chunked, [opinions[name] for name in vote.voters], vote.min_votes,
+                                 additions=vote.additions, coverage=vote.coverage)
+        # The later chunks are newsflow's own find: without a vote to confirm
+        # them, trafilatura's paragraphs stand alone.
+        paragraphs = ballot.paragraphs if ballot.voters >= vote.min_votes else tuple(base)
+        text = "\n".join(paragraphs)
+        articles.append(ExtractedArticle(
+            url=url,
+            title=storable_text(document.title),
+            text=text,
+            author=clean_author(document.author, page_authors),
+            published_at=published_at,
+            site_name=storable_text(document.sitename),
+            language=detect_language(text, language),
+            canonical_link=canonical,
+            image_url=image_url or http_url((document.image or "").strip(), url),
+            date_source=date_source,
+            date_candidates=tuple((source, value.isoformat()) for source, value, _ in candidates),
+            future_date=is_future(published_at, date_source, candidates),
+            headings=headings,
+        ))
+    return articles
 
 
-# ------------------------------------------------------------------ body merge
+def _paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- split bodies
 
 _WORDS = re.compile(r"\w+")
 
 
 def _line_key(line: str) -> str:
     return " ".join(_WORDS.findall(line.casefold()))
-
-
-def _is_subsequence(short: list[str], long: list[str]) -> bool:
-    remaining = iter(long)
-    return all(any(item == candidate for candidate in remaining) for item in short)
-
-
-def _shouting(line: str) -> bool:
-    """An all-capitals line ("CLICK HERE TO GET THE APP"): a promo link, not prose."""
-    letters = [c for c in line if c.isalpha()]
-    return len(letters) >= 8 and not any(c.islower() for c in letters) and any(c.isupper() for c in letters)
-
-
-def merge_runs(precise: str, fuller: str) -> str:
-    """The precise text with the fuller run's paragraphs that fill its gaps.
-
-    Lines are aligned by their words.  From the fuller run we take (a) lines
-    inserted strictly between two precise lines and (b) a replacement for a
-    stretch of precise lines when it holds all their words in order plus more
-    (a sentence whose link text the precise run cut).  All-capitals lines are
-    not taken (promo links).  Nothing is taken before the first or after the
-    last precise line."""
-    ours = [line.strip() for line in precise.splitlines() if line.strip()]
-    theirs = [line.strip() for line in fuller.splitlines() if line.strip()]
-    if not ours or ours == theirs:
-        return "\n".join(ours)
-    matcher = difflib.SequenceMatcher(
-        None, [_line_key(line) for line in ours], [_line_key(line) for line in theirs], autojunk=False
-    )
-    merged: list[str] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag in ("equal", "delete"):
-            merged += ours[i1:i2]
-        elif tag == "replace":
-            candidate = [line for line in theirs[j1:j2] if not _shouting(line)]
-            mine = _WORDS.findall(" ".join(ours[i1:i2]).casefold())
-            other = _WORDS.findall(" ".join(candidate).casefold())
-            if len(other) > len(mine) and _is_subsequence(mine, other):
-                merged += candidate
-            else:
-                merged += ours[i1:i2]
-        elif tag == "insert" and 0 < i1 < len(ours):
-            merged += [line for line in theirs[j1:j2] if not _shouting(line)]
-    return "\n".join(merged)
 
 
 def continuation_chunks(tree: HtmlElement, text: str) -> list[HtmlElement]:
@@ -194,7 +172,7 @@ def continuation_chunks(tree: HtmlElement, text: str) -> list[HtmlElement]:
                 if any(ancestor is node for ancestor in other.iterancestors()) or not _beside(node, other):
                     continue
                 body = " ".join(other.text_content().split())
-                if len(body) < CHUNK_MIN_CHARS or other.xpath(".//h1"):
+                if len(body) < CHUNK_MIN_CHARS or other.xpath(".//h1") or _other_content(other):
                     continue
                 first = next((p for p in other.iter("p") if len(p.text_content().strip()) >= 40), None)
                 if first is None or _line_key(first.text_content())[:60] in known:
@@ -204,6 +182,29 @@ def continuation_chunks(tree: HtmlElement, text: str) -> list[HtmlElement]:
                 return chunks
         node = node.getparent()
     return []
+
+
+# Class or id words of blocks that sit beside an article and are not part of
+# it ("Top stories", "Most read", related links, promotions).
+_OTHER_CONTENT = re.compile(
+    r"(?:^|[\s_-])(?:sidebar|side-bar|aside|rail|related|top-stories|topstories|most-read|mostread|popular|"
+    r"trending|recommended|recommendations|teasers?|promo|more-stories|read-more)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
+
+
+def _other_content(element: HtmlElement) -> bool:
+    """A block that declares itself a sidebar or a list of other stories, or
+    holds one (an <aside> inside a body is more often a pull quote)."""
+    if element.tag == "aside":
+        return True
+    for node in (element, *element.iterdescendants()):
+        if not isinstance(node.tag, str):
+            continue
+        words = f"{node.get('class') or ''} {node.get('id') or ''}"
+        if words.strip() and _OTHER_CONTENT.search(words):
+            return True
+    return False
 
 
 def _beside(node: HtmlElement, other: HtmlElement) -> bool:

@@ -6,16 +6,17 @@ import gzip
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from pipeline.clean import CleanedArticle, clean_article, remove_learned_lines, site_lines
+from pipeline.clean import CleanedArticle, LearnedLines, apply_learned_lines, clean_article, site_lines
 from pipeline.config import Settings, default_settings
 from pipeline.dedup import article_url, content_hash, site_of
 from pipeline.encoding import decode_html
-from pipeline.extract import ExtractError, extract_article
+from pipeline.extract import ExtractError, extract_articles
 from pipeline.fetch import FetchResult
 from pipeline.neardup import fingerprint
 from pipeline.timelimit import TimeLimitExceeded, time_limit as page_time_limit
 from pipeline.records import ArticleRecord, Entry
 from pipeline.text import storable_text
+from pipeline.vote import DEFAULT_VOTE, VoteConfig
 
 # A page whose cleaned text is shorter than this is a teaser, an index page
 # or an error page, not an article.
@@ -35,20 +36,31 @@ class ProcessError(ValueError):
         return type(self), (str(self), self.kind)
 
 
-def extract_page(html: str | bytes, url: str, *, feed_title: str | None = None) -> CleanedArticle:
-    """A page's article: extracted (trafilatura) and cleaned (site names,
-    datelines, boilerplate).  Bytes are decoded as pipeline.encoding says."""
+def extract_page(
+    html: str | bytes, url: str, *, feed_title: str | None = None, vote: VoteConfig = DEFAULT_VOTE
+) -> CleanedArticle:
+    """A page's article: extracted (trafilatura, checked by a vote of other
+    extractors) and cleaned (site names, datelines, boilerplate).  Bytes are
+    decoded as pipeline.encoding says."""
+    return extract_page_votes(html, url, (vote,), feed_title=feed_title)[0]
+
+
+def extract_page_votes(
+    html: str | bytes, url: str, votes: Sequence[VoteConfig], *, feed_title: str | None = None
+) -> list[CleanedArticle]:
+    """extract_page under each of ``votes``, each extractor run once
+    (bench/extraction.py chooses among them)."""
     if isinstance(html, bytes):
         html = decode_html(html).text
     try:
-        extracted = extract_article(html, url)
+        extracted = extract_articles(html, url, votes)
     except ExtractError as exc:
         raise ProcessError(str(exc)) from exc
-    return clean_article(extracted, feed_title=feed_title)
+    return [clean_article(article, feed_title=feed_title) for article in extracted]
 
 
 def prepare_article(
-    entry: Entry, page: FetchResult, learned: Mapping[str, frozenset[int]] | None = None,
+    entry: Entry, page: FetchResult, learned: Mapping[str, LearnedLines] | None = None,
     settings: Settings | None = None,
 ) -> ArticleRecord:
     """``learned`` holds each site's learned furniture lines (pipeline.clean);
@@ -61,7 +73,10 @@ def prepare_article(
     # Stored as it is hashed, fingerprinted and learned from.
     body = storable_text(cleaned.text, multiline=True, limit=limits.max_text_chars) or ""
     lines = site_lines(body)
-    text = remove_learned_lines(body, (learned or {}).get(site, frozenset()))
+    # Learned lines never take more than a bounded share of an article: when
+    # they would, the text stays whole and the record says which were withheld.
+    applied = apply_learned_lines(body, (learned or {}).get(site))
+    text = applied.text
     if len(text) < MIN_ARTICLE_CHARS:
         raise ProcessError(f"too little text for an article ({len(text)} characters)")
     return ArticleRecord(
@@ -86,6 +101,7 @@ def prepare_article(
         image_url=cleaned.image_url,
         site=site,
         site_lines=lines,
+        site_rules_withheld=applied.withheld,
         fingerprint=fingerprint(text),
     )
 
@@ -122,7 +138,7 @@ def choose_date(feed_date: datetime | None, cleaned: CleanedArticle) -> dict:
 
 
 def prepare_articles(
-    jobs: Sequence[tuple[Entry, FetchResult]], learned: Mapping[str, frozenset[int]] | None = None,
+    jobs: Sequence[tuple[Entry, FetchResult]], learned: Mapping[str, LearnedLines] | None = None,
     settings: Settings | None = None, time_limit: float | None = None,
 ) -> list[ArticleRecord | ProcessError]:
     """prepare_article over many pages; a page's failure is returned in its

@@ -66,4 +66,7 @@ class ArticleRecord:
     site: str | None = None
     # (key, line) of the article's lines, counted towards its site's furniture.
     site_lines: list[tuple[int, str]] = field(default_factory=list)
+    # Learned furniture lines kept in the text because together they would
+    # have taken too much of it (pipeline.clean.apply_learned_lines).
+    site_rules_withheld: tuple[str, ...] = ()
     fingerprint: Fingerprint | None = None

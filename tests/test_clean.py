@@ -547,14 +547,13 @@ def test_clean_article_carries_the_new_metadata_fields(seed_cleaned):
 
 
 def test_learned_lines_are_removed_as_whole_lines_only():
-    from pipeline.clean import line_key, remove_learned_lines, site_lines
+    from pipeline.clean import LearnedLines, line_key, remove_learned_lines, site_lines
 
     note = "This article was translated from German."
-    text = f"First paragraph mentions that {note.lower()}\n{note}\nLast paragraph."
-    learned = frozenset({line_key(note)})
-    assert remove_learned_lines(text, learned).splitlines() == [
-        f"First paragraph mentions that {note.lower()}", "Last paragraph.",
-    ]
+    last = "The last paragraph says what happens next, and when the council will meet again."
+    text = f"First paragraph mentions that {note.lower()}\n{note}\n{last}"
+    learned = LearnedLines(frozenset({line_key(note)}))
+    assert remove_learned_lines(text, learned).splitlines() == [f"First paragraph mentions that {note.lower()}", last]
     # Keys fold case, punctuation and spacing, and are stable across processes.
     assert line_key("  THIS article was translated from German ") == line_key(note)
     assert line_key(note) == 4108467972830193045  # blake2b: the same in every process
@@ -688,7 +687,55 @@ def test_a_dated_site_line_is_learned_across_pages_and_a_sentence_with_a_number_
 
     # Three pages, three dates, one learned line, shown as it was first seen.
     assert shown == [print_line(0)]
-    assert learned == frozenset({line_key(print_line(3))})
+    assert learned.lines == frozenset({line_key(print_line(3))})
     # A later page loses its own print-edition line; a sentence with another number seen on one page stays.
     later = f"{story(3)}\n{numbered_sentence(950)}"
     assert remove_learned_lines(later, learned).splitlines() == [later.splitlines()[0], numbered_sentence(950)]
+
+
+# ------------------------------------- issue 20: learned rules never eat an article
+
+SHARED_PARAGRAPHS = [
+    "The council first proposed the new terminal in 2022, saying the waiting room on the north quay could no longer "
+    "cope with the number of island passengers in summer.",
+    "Fishing crews objected from the start, arguing that the berths would take the space they use to land their "
+    "catch and that the dredging would disturb the shellfish beds.",
+    "Residents of Quay Street joined the objections a year later, when plans showed construction lorries using their "
+    "road for at least eighteen months.",
+]
+SITE_PITCH = "Bay Herald subscribers make this reporting possible. Thank you for reading."
+
+
+def test_a_learned_prose_paragraph_goes_only_when_it_is_common_on_the_site():
+    from pipeline.clean import LearnedLines, apply_learned_lines, line_key, prose_shaped
+
+    lead = ("The harbour board approved the new ferry terminal on Tuesday evening, ending a dispute that ran for more "
+            "than two years, and said work would begin in the autumn.")
+    quote = ("\"We did not get everything, but we got the thing that mattered most,\" said Ines Alder, who chairs the "
+             "residents' association, after the vote.")
+    text = "\n".join([SITE_PITCH, lead, quote, *SHARED_PARAGRAPHS])
+    keys = frozenset(line_key(line) for line in (SITE_PITCH, *SHARED_PARAGRAPHS))
+    assert all(prose_shaped(line) for line in SHARED_PARAGRAPHS) and not prose_shaped(SITE_PITCH)
+    # Seen on enough pages, but not on a large share of the site's: the
+    # reused paragraphs are article text; the short pitch goes on the count.
+    applied = apply_learned_lines(text, LearnedLines(keys))
+    assert applied.text.splitlines() == [lead, quote, *SHARED_PARAGRAPHS]
+    assert applied.removed == (SITE_PITCH,) and applied.withheld == ()
+    # A prose-shaped line on most of the site's pages is furniture.
+    common = LearnedLines(keys, common=frozenset({line_key(SHARED_PARAGRAPHS[2])}))
+    applied = apply_learned_lines(text, common)
+    assert applied.text.splitlines() == [lead, quote, *SHARED_PARAGRAPHS[:2]]
+    assert applied.removed == (SITE_PITCH, SHARED_PARAGRAPHS[2])
+
+
+def test_learned_rules_that_would_take_too_much_of_an_article_are_withheld_and_recorded():
+    from pipeline.clean import LEARNED_MAX_SHARE, LearnedLines, apply_learned_lines, line_key
+
+    lead = "The harbour board approved the new ferry terminal on Tuesday."
+    text = "\n".join([lead, *SHARED_PARAGRAPHS])
+    keys = frozenset(line_key(line) for line in SHARED_PARAGRAPHS)
+    # All three reused paragraphs learned as common: they are most of the text.
+    applied = apply_learned_lines(text, LearnedLines(keys, common=keys))
+    assert sum(map(len, SHARED_PARAGRAPHS)) > LEARNED_MAX_SHARE * len(text)
+    assert applied.text == text
+    assert applied.removed == () and applied.withheld == tuple(SHARED_PARAGRAPHS)

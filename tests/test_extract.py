@@ -196,7 +196,7 @@ def test_extract_on_hostile_html_raises_only_extract_error(content):
 
 # ----------------------------------------------------- issue #4: body and metadata
 
-from pipeline.extract import clean_author, continuation_chunks, detect_language, merge_runs  # noqa: E402
+from pipeline.extract import clean_author, continuation_chunks, detect_language  # noqa: E402
 
 NORTH_PIER_URL = "https://harbour.example.org/news/2021/03/16/north-pier.html"
 
@@ -214,19 +214,26 @@ def test_body_split_into_same_class_chunks_is_read_from_all_of_them():
     assert continuation_chunks(tree, extract_article(fixture_bytes("page-body-split-into-chunks.html"), NORTH_PIER_URL).text) == []
 
 
-def test_merge_fills_gaps_inside_the_precise_text_but_not_its_edges():
-    precise = "First paragraph of the story.\nThe NFL said that for his role in the fight.\nLast paragraph."
-    fuller = (
-        "Teaser headline before the story\nFirst paragraph of the story.\nA paragraph the precise run dropped.\n"
-        "The NFL said that it will fine him for his role in the fight.\nGET THE APP BY CLICKING HERE\n"
-        "Last paragraph.\nMore stories after the end"
-    )
-    assert merge_runs(precise, fuller).splitlines() == [
-        "First paragraph of the story.",
-        "A paragraph the precise run dropped.",
-        "The NFL said that it will fine him for his role in the fight.",
-        "Last paragraph.",
-    ]
+TOP_STORIES_URL = "https://courier.example.org/news/2024/05/07/ferry-terminal-approved"
+
+
+def test_top_stories_beside_the_body_is_not_appended_and_paragraphs_stay_apart():
+    # Issue 20's page: the sidebar is a container of the body's tag and class
+    # beside it, with long teaser paragraphs; it was appended as a "later
+    # part" of the body.  Nor may the title be glued on or paragraphs joined.
+    import trafilatura
+
+    from pipeline.process import extract_page
+
+    html = fixture_bytes("page-top-stories-sidebar.html")
+    trafilatura_lines = trafilatura.extract(html, url=TOP_STORIES_URL, favor_precision=True).splitlines()
+    lines = extract_page(html, TOP_STORIES_URL).text.splitlines()
+    assert len(lines) == 5
+    assert lines[0].startswith("The harbour board voted on Tuesday evening")
+    assert lines[-1].startswith("The board expects work to start in the autumn")
+    # Each paragraph exactly as trafilatura gave it (the heading it repeats is the cleaner's to drop).
+    assert lines == trafilatura_lines[1:]
+    assert "Top stories" not in "\n".join(lines) and "Lifeboat crew" not in "\n".join(lines)
 
 
 @pytest.fixture(scope="module")

@@ -265,8 +265,22 @@ class SiteBoilerplate(SQLModel, table=True):
     line_hash: int = Field(sa_column=Column(BigInteger, primary_key=True))
     text: str = Field(sa_column=Column(Text, nullable=False))
     support: int = Field(default=0)
+    # The site's page count (site_pages) before the batch that first held
+    # the line: the line's share is support over the pages stored since.
+    site_pages_before: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     first_seen_at: datetime | None = Field(default=None, sa_column=_now_column())
     last_seen_at: datetime | None = Field(default=None, sa_column=_now_column())
+
+
+class SitePages(SQLModel, table=True):
+    """How many articles of one site have been counted into site_boilerplate
+    (per rules version): the denominator of a line's share of the site's pages."""
+
+    __tablename__ = "site_pages"
+
+    rules_version: int = Field(sa_column=Column(Integer, primary_key=True))
+    host: str = Field(sa_column=Column(Text, primary_key=True))
+    pages: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 class IngestRun(SQLModel, table=True):
