@@ -521,7 +521,11 @@ def recent_runs(conn: Connection, limit: int = 20, *, after: tuple[datetime, int
 
 # The latest stories, newest first (by when the story was first seen), each
 # with its outlets, the time span of its articles and its top entities.  The
-# per-story aggregates are computed for the stories of the page only.
+# stories are read in that order (ix_stories_latest; OFFSET 0 keeps the
+# planner from aggregating first), each joined to its canonical article and
+# aggregated over its own articles (ix_articles_story_id), until :limit pass
+# the filters: the per-story work is done for the stories of the page (and
+# those a filter skips), not for every story.
 _LATEST_STORIES = text(
     f"""
     SELECT s.id, canon.title, canon.canonical_url AS url, canon.language, s.article_count, s.first_seen_at,
@@ -533,7 +537,16 @@ _LATEST_STORIES = text(
                      ORDER BY salience DESC NULLS LAST, mentions DESC LIMIT :top_entities) ae
                JOIN entities e ON e.id = ae.entity_id
            ), '[]'::jsonb) AS entities
-    FROM stories s
+    FROM (
+        SELECT id, first_seen_at, article_count, canonical_article_id FROM stories
+        WHERE (CAST(:after_time AS timestamptz) IS NULL OR (first_seen_at, id) < (:after_time, :after_id))
+          AND (CAST(:since AS timestamptz) IS NULL OR first_seen_at >= :since)
+          AND (CAST(:until AS timestamptz) IS NULL OR first_seen_at <= :until)
+          -- A story cannot have more outlets than articles.
+          AND article_count >= :min_outlets
+        ORDER BY first_seen_at DESC, id DESC
+        OFFSET 0
+    ) s
     JOIN articles canon ON canon.id = s.canonical_article_id
     CROSS JOIN LATERAL (
         SELECT min({ARTICLE_TIME}) AS first_published, max({ARTICLE_TIME}) AS last_published,
@@ -541,10 +554,7 @@ _LATEST_STORIES = text(
                count(DISTINCT coalesce(a.site_name, a.canonical_url)) AS outlet_count
         FROM articles a WHERE a.story_id = s.id
     ) m
-    WHERE (CAST(:after_time AS timestamptz) IS NULL OR (s.first_seen_at, s.id) < (:after_time, :after_id))
-      AND (CAST(:since AS timestamptz) IS NULL OR s.first_seen_at >= :since)
-      AND (CAST(:until AS timestamptz) IS NULL OR s.first_seen_at <= :until)
-      AND s.article_count >= :min_outlets AND m.outlet_count >= :min_outlets
+    WHERE m.outlet_count >= :min_outlets
       AND (CAST(:language AS text) IS NULL OR canon.language = :language)
       AND (CAST(:feed_id AS bigint) IS NULL
            OR EXISTS (SELECT 1 FROM articles f WHERE f.story_id = s.id AND f.feed_id = :feed_id))
@@ -655,24 +665,31 @@ def entity_detail(conn: Connection, entity_id: int, *, stories: int = 10, cooccu
         return None
     aliases = [row[0] for row in conn.execute(
         text("SELECT alias FROM entity_aliases WHERE entity_id = :id ORDER BY alias"), {"id": entity_id})]
+    # The stories: picked from the entity's own articles first (its index),
+    # then only those joined to their canonical article for the title.
     story_rows = _dicts(
         conn,
-        "SELECT a.story_id, max(canon.title) AS title, min(a.published_at) AS published_at,"
-        " sum(ae.mentions) AS mentions"
-        " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
-        " JOIN stories s ON s.id = a.story_id JOIN articles canon ON canon.id = s.canonical_article_id"
-        " WHERE ae.entity_id = :id GROUP BY a.story_id"
-        " ORDER BY min(a.published_at) DESC NULLS LAST LIMIT :limit",
+        "WITH picked AS (SELECT a.story_id, min(a.published_at) AS published_at, sum(ae.mentions) AS mentions"
+        "   FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
+        "   WHERE ae.entity_id = :id AND a.story_id IS NOT NULL GROUP BY a.story_id"
+        "   ORDER BY min(a.published_at) DESC NULLS LAST, a.story_id DESC LIMIT :limit)"
+        " SELECT p.story_id, canon.title, p.published_at, p.mentions"
+        " FROM picked p JOIN stories s ON s.id = p.story_id JOIN articles canon ON canon.id = s.canonical_article_id"
+        " ORDER BY p.published_at DESC NULLS LAST, p.story_id DESC",
         {"id": entity_id, "limit": stories},
     )
+    # Entities found in the same articles, counted once per story: a story's
+    # articles are copies of one text, so this is sharing a story, found from
+    # the entity's own articles (article_entities' key) instead of from every
+    # article of every story it is in.
     others = _dicts(
         conn,
-        "WITH mine AS (SELECT DISTINCT a.story_id FROM article_entities ae"
+        "WITH mine AS MATERIALIZED (SELECT ae.article_id, a.story_id FROM article_entities ae"
         "   JOIN articles a ON a.id = ae.article_id WHERE ae.entity_id = :id)"
-        " SELECT e.id, e.name, e.label, count(DISTINCT a.story_id) AS stories"
-        " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
+        " SELECT e.id, e.name, e.label, count(DISTINCT m.story_id) AS stories"
+        " FROM mine m JOIN article_entities ae ON ae.article_id = m.article_id"
         " JOIN entities e ON e.id = ae.entity_id"
-        " WHERE a.story_id IN (SELECT story_id FROM mine) AND ae.entity_id <> :id"
+        " WHERE ae.entity_id <> :id"
         " GROUP BY e.id ORDER BY stories DESC, e.name LIMIT :limit",
         {"id": entity_id, "limit": cooccurring},
     )

@@ -58,6 +58,8 @@ class Story(SQLModel, table=True):
     # `newsflow stories` reads stories in this order and stops after its limit (migration 0009).
     __table_args__ = (
         Index("ix_stories_listing", sql_text("article_count DESC"), sql_text("first_seen_at DESC"), "id"),
+        # The latest stories (`newsflow web`, /api/stories) in this order (migration 0011).
+        Index("ix_stories_latest", sql_text("first_seen_at DESC"), sql_text("id DESC")),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
