@@ -246,3 +246,20 @@ def test_the_apps_database_sessions_cannot_write(site):
         assert conn.execute(text("SELECT current_user")).scalar() == "newsflow_reader"
         with pytest.raises(DBAPIError, match="read-only transaction|permission denied"):
             conn.execute(text("UPDATE feeds SET name = 'x'"))
+
+
+def test_a_database_that_cannot_answer_is_503_not_500():
+    from flows.web.app import create_app
+    from flows.web.server import serving
+    from pipeline.config import Settings
+    from pipeline.store.engine import get_read_engine
+
+    # Nothing listens on port 9 (discard) here: every connection is refused.
+    unreachable = get_read_engine(Settings(database_url="postgresql://newsflow@127.0.0.1:9/newsflow"))
+    with serving(create_app(unreachable)) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+        api = client.get("/api/feeds")
+        assert api.status_code == 503
+        assert "try again later" in api.json()["detail"][0]["message"]
+        page = client.get("/")
+        assert page.status_code == 503 and "Not available now" in page.text
+    unreachable.dispose()

@@ -361,6 +361,11 @@ def _read_engine(url: str, role: str | None, statement_timeout_ms: int) -> Engin
             dbapi_connection.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
         finally:
             dbapi_connection.autocommit = autocommit
+        # psycopg prepares a statement run 5 times on a connection, and
+        # PostgreSQL may then plan it once for any parameters; the read
+        # queries are written for plans made with their values (the search's
+        # constant tsquery, a page's limit), as each CLI command gets them.
+        dbapi_connection.prepare_threshold = None
 
     return engine
 
