@@ -58,6 +58,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+SEARCH_RESULTS = 10
 BIGINT_MAX = 2**63 - 1
 
 
@@ -342,7 +343,8 @@ def create_app(engine: Engine) -> FastAPI:
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request, conn: Conn,
                     q: Annotated[OptionalText, Query(description="Words to find.")] = None):
-        hits = query.search_articles(conn, q, limit=PAGE_SIZE) if q else []
+        # As many results as `newsflow search` shows: each costs a highlighted snippet.
+        hits = query.search_articles(conn, q, limit=SEARCH_RESULTS) if q else []
         return page(request, "search.html", q=q or "", hits=hits)
 
     @app.get("/entities", response_class=HTMLResponse, include_in_schema=False)
@@ -428,7 +430,7 @@ def create_app(engine: Engine) -> FastAPI:
         entity: Annotated[OptionalText, Query(description="Only articles mentioning this entity (name or alias).")] = None,
         label: Label = None,
         all_copies: Annotated[bool, Query(description="Every copy, not one result per story.")] = False,
-        limit: Annotated[int, Query(ge=1, le=50, description="At most this many results.")] = 10,
+        limit: Annotated[int, Query(ge=1, le=50, description="At most this many results.")] = SEARCH_RESULTS,
     ):
         """`newsflow search`: best matches first, one per story: `{items}` (not paged: the ranking
         is over the newest 200 matches, see the CLI's search)."""

@@ -86,6 +86,8 @@ class Article(SQLModel, table=True):
         Index("ix_articles_time", sql_text("coalesce(published_at, fetched_at)")),
         # A feed's articles newest first: `search --feed` (migration 0009).
         Index("ix_articles_feed_time", "feed_id", sql_text("coalesce(published_at, fetched_at)")),
+        # An article's story and times from the index alone: one entity's page (migration 0012).
+        Index("ix_articles_story_time", "id", postgresql_include=["story_id", "published_at", "fetched_at"]),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
@@ -177,8 +179,11 @@ class Entity(SQLModel, table=True):
 
 class ArticleEntity(SQLModel, table=True):
     __tablename__ = "article_entities"
-    # An entity's articles from the index alone: `search --entity` (migration 0009).
-    __table_args__ = (Index("ix_article_entities_entity_article", "entity_id", "article_id"),)
+    # An entity's articles, with their mention counts, from the index alone:
+    # `search --entity`, one entity's page (migrations 0009, 0012).
+    __table_args__ = (
+        Index("ix_article_entities_entity_article", "entity_id", "article_id", postgresql_include=["mentions"]),
+    )
 
     article_id: int = Field(
         sa_column=Column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
