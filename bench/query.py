@@ -5,7 +5,7 @@ stats' last-24-h queries over a database of generated articles.
 Usage::
 
     python bench/query.py [--articles 100000] [--feeds 50] [--days 60] [--runs 30]
-                          [--database-url URL] [--json FILE] [--keep-fill] [--data DIR]
+                          [--database-url URL] [--json FILE] [--keep-fill] [--data DIR] [--web]
 
 1. **Fill.**  Drops and creates the database (default
    ``postgresql://postgres@127.0.0.1:5432/nf_bench_query``), brings its schema
@@ -35,7 +35,12 @@ Usage::
 3. **EXPLAIN (ANALYZE, BUFFERS)** of searches (a common word, a rare word,
    --entity, --feed) and the story list, each in the way the CLI would run it.
 
-Target (issue #8): p95 < 50 ms for search and for the story list at 100k articles.
+``--web`` measures `newsflow web` instead: every page and API call, each
+requested over HTTP from this machine (3 warm-up and ``--runs`` timed
+requests), against the app served in-process on the read-only engine.
+
+Targets: p95 < 50 ms for search and for the story list at 100k articles
+(issue #8); p95 < 100 ms for each page and API call of `newsflow web` (#22).
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from bench import benchdata  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/nf_bench_query"
 TARGET_MS = 50.0
+WEB_TARGET_MS = 100.0  # issue #22: each page and API call of `newsflow web`, from an HTTP client
 
 GERMAN = [
     "Die Bundesregierung hat am Dienstag in Berlin neue Hilfen für kleine Unternehmen beschlossen.",
@@ -398,6 +404,98 @@ def measure(url: str, runs: int, warmup: int) -> dict:
     return {"terms": terms, "kinds": results, "overall": overall}
 
 
+def web_requests(conn, terms: dict) -> list[tuple[str, str]]:
+    """(kind, path) of every page and API call of `newsflow web`, with ids
+    and cursors taken from the data: the largest story, the frequent entity
+    of pick_terms, the busy feed, the second page of each listing."""
+    from sqlalchemy import text
+
+    from flows.web.app import _encode_cursor
+    from pipeline import query
+
+    story_id = conn.execute(text("SELECT id FROM stories ORDER BY article_count DESC, id LIMIT 1")).scalar_one()
+    entity_id = conn.execute(text("SELECT id FROM entities WHERE name = :name LIMIT 1"),
+                             {"name": terms["entity"]}).scalar_one()
+    feed_id = conn.execute(text("SELECT id FROM feeds WHERE name = :name"), {"name": terms["feed"]}).scalar_one()
+    article_id = conn.execute(text("SELECT max(id) FROM articles")).scalar_one()
+    stories = query.latest_stories(conn, limit=20)
+    articles = query.latest_articles(conn, limit=20)
+    entities = query.entity_list(conn, limit=20)
+    stories_after = _encode_cursor(stories[-1]["first_seen_at"], stories[-1]["id"])
+    articles_after = _encode_cursor(articles[-1]["time"], articles[-1]["id"])
+    entities_after = _encode_cursor(entities[-1]["sort_name"], entities[-1]["id"])
+    return [
+        ("page: / (latest stories)", "/"),
+        ("page: / page 2", f"/?after={stories_after}"),
+        ("page: / --min-outlets 3", "/?min_outlets=3"),
+        ("page: / one feed", f"/?feed={feed_id}"),
+        ("page: / language de", "/?language=de"),
+        ("page: /stories/{largest}", f"/stories/{story_id}"),
+        ("page: /search common word", "/search?q=government"),
+        ("page: /search rare word", f"/search?q={terms['rare']}"),
+        ("page: /entities", "/entities"),
+        ("page: /entities?label=PERSON", "/entities?label=PERSON"),
+        ("page: /entities/{frequent}", f"/entities/{entity_id}"),
+        ("page: /feeds", "/feeds"),
+        ("page: /runs", "/runs"),
+        ("page: /api/docs", "/api/docs"),
+        ("api: /api/articles", "/api/articles"),
+        ("api: /api/articles page 2", f"/api/articles?after={articles_after}"),
+        ("api: /api/articles/{id}", f"/api/articles/{article_id}"),
+        ("api: /api/stories", "/api/stories"),
+        ("api: /api/stories page 2", f"/api/stories?after={stories_after}"),
+        ("api: /api/stories/{largest}", f"/api/stories/{story_id}"),
+        ("api: /api/stories/{largest}/members", f"/api/stories/{story_id}/members"),
+        ("api: /api/search common word", "/api/search?q=government"),
+        ("api: /api/search --entity", f"/api/search?q=said&entity={terms['entity']}"),
+        ("api: /api/entities", "/api/entities"),
+        ("api: /api/entities page 2", f"/api/entities?after={entities_after}"),
+        ("api: /api/entities/{frequent}", f"/api/entities/{entity_id}"),
+        ("api: /api/entities/{frequent}/timeline", f"/api/entities/{entity_id}/timeline"),
+        ("api: /api/feeds", "/api/feeds"),
+        ("api: /api/runs", "/api/runs"),
+        ("api: /api/openapi.json", "/api/openapi.json"),
+    ]
+
+
+def measure_web(url: str, runs: int, warmup: int) -> dict:
+    """`newsflow web`'s app on this database (read-only engine, served by
+    uvicorn in a thread), each page and API call timed from an HTTP client
+    on this machine: the whole request, as a browser or a poller waits for it."""
+    import httpx
+
+    from flows.web.app import create_app
+    from flows.web.server import serving
+    from pipeline.config import Settings
+    from pipeline.store.engine import get_engine, get_read_engine
+
+    with get_engine(Settings(database_url=url)).connect() as conn:
+        terms = pick_terms(conn)
+        requests = web_requests(conn, terms)
+    results, groups = [], {"page": [], "api": []}
+    with serving(create_app(get_read_engine(Settings(database_url=url)))) as base_url, \
+            httpx.Client(base_url=base_url, timeout=60) as client:
+        for kind, path in requests:
+            for _ in range(warmup):
+                client.get(path).raise_for_status()
+            samples = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                response = client.get(path)
+                samples.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+            groups[kind.split(":")[0]] += samples
+            results.append({"kind": kind, "path": path, "bytes": len(response.content),
+                            "p50_ms": round(statistics.median(samples), 1),
+                            "p95_ms": round(percentile(samples, 0.95), 1)})
+            print(f"  {kind:<44} p50 {results[-1]['p50_ms']:7.1f} ms  p95 {results[-1]['p95_ms']:7.1f} ms",
+                  flush=True)
+    overall = {name: {"p50_ms": round(statistics.median(values), 1),
+                      "p95_ms": round(percentile(values, 0.95), 1), "runs": len(values)}
+               for name, values in groups.items()}
+    return {"terms": terms, "web": results, "web_overall": overall}
+
+
 def explain(url: str, terms: dict) -> dict:
     """EXPLAIN (ANALYZE, BUFFERS) of the CLI's own statements, bound the same way."""
     from sqlalchemy import text
@@ -438,6 +536,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep-fill", action="store_true", help="Measure the database as it is, no new fill.")
+    parser.add_argument("--web", action="store_true",
+                        help="Time `newsflow web`'s pages and API calls over HTTP instead of the CLI's queries.")
     parser.add_argument("--json", metavar="FILE")
     benchdata.add_option(parser)
     args = parser.parse_args()
@@ -451,6 +551,20 @@ def main() -> int:
         print(f"fill: {args.articles} articles on {args.feeds} feeds over {args.days} days …", flush=True)
         results["fill"] = fill(args.database_url, args.articles, args.feeds, args.days, args.seed, args.data)
         print(json.dumps(results["fill"], indent=2), flush=True)
+    if args.web:
+        print(f"measure newsflow web: {args.warmup} warm-up + {args.runs} requests per page or API call", flush=True)
+        results.update(measure_web(args.database_url, args.runs, args.warmup))
+        print("\n| page or API call | p50 ms | p95 ms | bytes |\n|---|---:|---:|---:|")
+        for result in results["web"]:
+            print(f"| {result['kind']} | {result['p50_ms']} | {result['p95_ms']} | {result['bytes']:,} |")
+        for name, values in results["web_overall"].items():
+            print(f"| **all {name}s** ({values['runs']} requests) | {values['p50_ms']} | {values['p95_ms']} | |")
+        misses = [result["kind"] for result in results["web"] if result["p95_ms"] >= WEB_TARGET_MS]
+        print(f"\ntarget p95 < {WEB_TARGET_MS:.0f} ms for each page and API call: "
+              + ("met" if not misses else "missed by " + ", ".join(misses)))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+        return 0
     print(f"measure: {args.warmup} warm-up + {args.runs} runs per query kind", flush=True)
     results.update(measure(args.database_url, args.runs, args.warmup))
     results["explain"] = explain(args.database_url, results["terms"])

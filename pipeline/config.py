@@ -197,6 +197,20 @@ class Settings(BaseSettings):
         default=120, ge=0,
         description="Longest a single SQL statement may run (0: no limit); migrations are exempt.",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        # Out of the settings' repr, like database_url: it may hold a password.
+        repr=False,
+        description=(
+            "postgresql:// URL of a login role that may only read (newsflow db grant-reader): what "
+            "`newsflow web` connects with. Unset: it connects with DATABASE_URL (or the embedded "
+            "database) and acts as the newsflow_reader role."
+        ),
+    )
+    web_statement_timeout_seconds: float = Field(
+        default=10, ge=0,
+        description="Longest a single SQL statement of `newsflow web` may run (0: no limit); the request then fails with 503.",
+    )
     database_url_secret: str | None = Field(
         default=None,
         description=(

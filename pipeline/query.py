@@ -462,38 +462,10 @@ def busiest_stories(conn: Connection, window: Window, *, limit: int = 5) -> list
 
 def entity_report(conn: Connection, name: str, *, stories: int = 10, cooccurring: int = 10) -> list[dict]:
     """Each entity called ``name`` (or with that alias): its aliases, the
-    stories mentioning it, and the entities it shares the most stories with."""
+    stories mentioning it, and the entities it shares the most stories with
+    (entity_detail of each)."""
     found = conn.execute(ENTITIES_NAMED, {"name": name, "label": None}).all()
-    report = []
-    for entity_id, entity_name, label in found:
-        aliases = [row[0] for row in conn.execute(
-            text("SELECT alias FROM entity_aliases WHERE entity_id = :id ORDER BY alias"), {"id": entity_id})]
-        story_rows = _dicts(
-            conn,
-            "SELECT a.story_id, max(canon.title) AS title, min(a.published_at) AS published_at,"
-            " sum(ae.mentions) AS mentions"
-            " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
-            " JOIN stories s ON s.id = a.story_id JOIN articles canon ON canon.id = s.canonical_article_id"
-            " WHERE ae.entity_id = :id GROUP BY a.story_id"
-            " ORDER BY min(a.published_at) DESC NULLS LAST LIMIT :limit",
-            {"id": entity_id, "limit": stories},
-        )
-        others = _dicts(
-            conn,
-            "WITH mine AS (SELECT DISTINCT a.story_id FROM article_entities ae"
-            "   JOIN articles a ON a.id = ae.article_id WHERE ae.entity_id = :id)"
-            " SELECT e.name, e.label, count(DISTINCT a.story_id) AS stories"
-            " FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
-            " JOIN entities e ON e.id = ae.entity_id"
-            " WHERE a.story_id IN (SELECT story_id FROM mine) AND ae.entity_id <> :id"
-            " GROUP BY e.id ORDER BY stories DESC, e.name LIMIT :limit",
-            {"id": entity_id, "limit": cooccurring},
-        )
-        report.append({
-            "name": entity_name, "label": label, "aliases": aliases,
-            "stories": story_rows, "cooccurring": others,
-        })
-    return report
+    return [entity_detail(conn, entity_id, stories=stories, cooccurring=cooccurring) for entity_id, _, _ in found]
 
 
 def articles_per_day(conn: Connection, days: int = 14) -> list[tuple]:
@@ -517,8 +489,10 @@ def articles_per_language(conn: Connection) -> list[tuple]:
     )
 
 
-def recent_runs(conn: Connection, limit: int = 20) -> list[dict]:
-    """The latest ingest runs, newest first, with their counts."""
+def recent_runs(conn: Connection, limit: int = 20, *, after: tuple[datetime, int] | None = None) -> list[dict]:
+    """The latest ingest runs, newest first, with their counts.  ``after``:
+    the (started_at, id) of the last run of the previous page."""
+    after_time, after_id = after or (None, None)
     return _dicts(
         conn,
         "SELECT id, flow_run_id,"
@@ -530,6 +504,222 @@ def recent_runs(conn: Connection, limit: int = 20) -> list[dict]:
         " copies, articles_enriched, errors,"
         " coalesce(details->>'database_error', details->>'failure') AS database_error,"
         " coalesce(details->'failures_by_kind', '{}'::jsonb) AS failures_by_kind"
-        " FROM ingest_runs ORDER BY started_at DESC, id DESC LIMIT :limit",
-        {"limit": limit},
+        " FROM ingest_runs"
+        " WHERE CAST(:after_time AS timestamptz) IS NULL OR (started_at, id) < (:after_time, :after_id)"
+        " ORDER BY started_at DESC, id DESC LIMIT :limit",
+        {"limit": limit, "after_time": after_time, "after_id": after_id},
     )
+
+
+# ---------------------------------------------------------------------------
+# Pages of a listing (the web app and its API): keyset pagination.  Each
+# listing is ordered by a key that ends in the row's id, so it is total; a
+# page after another starts strictly past the last row it showed (``after``:
+# that row's key), so rows are neither repeated nor skipped while new ones
+# arrive at the top.  Each function returns up to ``limit`` rows.
+# ---------------------------------------------------------------------------
+
+# The latest stories, newest first (by when the story was first seen), each
+# with its outlets, the time span of its articles and its top entities.  The
+# stories are read in that order (ix_stories_latest; OFFSET 0 keeps the
+# planner from aggregating first), each joined to its canonical article and
+# aggregated over its own articles (ix_articles_story_id), until :limit pass
+# the filters: the per-story work is done for the stories of the page (and
+# those a filter skips), not for every story.
+_LATEST_STORIES = text(
+    f"""
+    SELECT s.id, canon.title, canon.canonical_url AS url, canon.language, s.article_count, s.first_seen_at,
+           m.first_published, m.last_published, m.outlets, m.outlet_count,
+           coalesce((
+               SELECT jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'label', e.label)
+                                ORDER BY ae.salience DESC NULLS LAST, ae.mentions DESC, e.name)
+               FROM (SELECT * FROM article_entities WHERE article_id = s.canonical_article_id
+                     ORDER BY salience DESC NULLS LAST, mentions DESC LIMIT :top_entities) ae
+               JOIN entities e ON e.id = ae.entity_id
+           ), '[]'::jsonb) AS entities
+    FROM (
+        SELECT id, first_seen_at, article_count, canonical_article_id FROM stories
+        WHERE (CAST(:after_time AS timestamptz) IS NULL OR (first_seen_at, id) < (:after_time, :after_id))
+          AND (CAST(:since AS timestamptz) IS NULL OR first_seen_at >= :since)
+          AND (CAST(:until AS timestamptz) IS NULL OR first_seen_at <= :until)
+          -- A story cannot have more outlets than articles.
+          AND article_count >= :min_outlets
+        ORDER BY first_seen_at DESC, id DESC
+        OFFSET 0
+    ) s
+    JOIN articles canon ON canon.id = s.canonical_article_id
+    CROSS JOIN LATERAL (
+        SELECT min({ARTICLE_TIME}) AS first_published, max({ARTICLE_TIME}) AS last_published,
+               array_agg(DISTINCT coalesce(a.site_name, '?')) AS outlets,
+               count(DISTINCT coalesce(a.site_name, a.canonical_url)) AS outlet_count
+        FROM articles a WHERE a.story_id = s.id
+    ) m
+    WHERE m.outlet_count >= :min_outlets
+      AND (CAST(:language AS text) IS NULL OR canon.language = :language)
+      AND (CAST(:feed_id AS bigint) IS NULL
+           OR EXISTS (SELECT 1 FROM articles f WHERE f.story_id = s.id AND f.feed_id = :feed_id))
+    ORDER BY s.first_seen_at DESC, s.id DESC
+    LIMIT :limit
+    """
+)
+
+
+def latest_stories(
+    conn: Connection, *, after: tuple[datetime, int] | None = None, since: datetime | None = None,
+    until: datetime | None = None, min_outlets: int = 1, feed_id: int | None = None,
+    language: str | None = None, top_entities: int = 5, limit: int = 20,
+) -> list[dict]:
+    """Stories newest first (first seen), with title, outlets, first and last
+    article time and top entities.  ``after``: the (first_seen_at, id) of
+    the last story of the previous page."""
+    after_time, after_id = after or (None, None)
+    return _dicts(conn, _LATEST_STORIES, {
+        "after_time": after_time, "after_id": after_id, "since": since, "until": until,
+        "min_outlets": min_outlets, "feed_id": feed_id, "language": language,
+        "top_entities": top_entities, "limit": limit,
+    })
+
+
+def latest_articles(
+    conn: Connection, *, after: tuple[datetime, int] | None = None, since: datetime | None = None,
+    until: datetime | None = None, feed_id: int | None = None, language: str | None = None, limit: int = 20,
+) -> list[dict]:
+    """Articles newest first by their time (published, else fetched; the
+    index ix_articles_time), without their text.  ``after``: the (time, id)
+    of the last article of the previous page."""
+    after_time, after_id = after or (None, None)
+    return _dicts(
+        conn,
+        f"SELECT a.id, {ARTICLE_TIME} AS time, a.title, a.canonical_url AS url, a.feed_id, a.site_name,"
+        " a.published_at, a.fetched_at, a.language, a.author, a.dateline, a.agency, a.story_id, a.is_canonical"
+        " FROM articles a"
+        f" WHERE (CAST(:after_time AS timestamptz) IS NULL OR ({ARTICLE_TIME}, a.id) < (:after_time, :after_id))"
+        f"   AND (CAST(:since AS timestamptz) IS NULL OR {ARTICLE_TIME} >= :since)"
+        f"   AND (CAST(:until AS timestamptz) IS NULL OR {ARTICLE_TIME} <= :until)"
+        "    AND (CAST(:feed_id AS bigint) IS NULL OR a.feed_id = :feed_id)"
+        "    AND (CAST(:language AS text) IS NULL OR a.language = :language)"
+        f" ORDER BY {ARTICLE_TIME} DESC, a.id DESC LIMIT :limit",
+        {"after_time": after_time, "after_id": after_id, "since": since, "until": until,
+         "feed_id": feed_id, "language": language, "limit": limit},
+    )
+
+
+def article(conn: Connection, article_id: int) -> dict | None:
+    """One article with its clean text; None when there is none."""
+    rows = _dicts(
+        conn,
+        f"SELECT a.id, {ARTICLE_TIME} AS time, a.title, a.canonical_url AS url, a.feed_id, a.site_name,"
+        " a.published_at, a.fetched_at, a.language, a.author, a.dateline, a.agency, a.story_id, a.is_canonical,"
+        " a.match_kind, a.match_score, a.matched_article_id, a.text"
+        " FROM articles a WHERE a.id = :id",
+        {"id": article_id},
+    )
+    return rows[0] if rows else None
+
+
+def story(conn: Connection, story_id: int) -> dict | None:
+    """One story: its size, when it was first seen, and its canonical
+    article (with the clean text); None when there is none."""
+    rows = _dicts(
+        conn,
+        "SELECT s.id, s.article_count, s.first_seen_at, s.canonical_article_id"
+        " FROM stories s WHERE s.id = :id",
+        {"id": story_id},
+    )
+    if not rows:
+        return None
+    found = rows[0]
+    found["canonical"] = article(conn, found["canonical_article_id"]) if found["canonical_article_id"] else None
+    return found
+
+
+def entity_list(
+    conn: Connection, *, label: str | None = None, after: tuple[str, int] | None = None, limit: int = 50,
+) -> list[dict]:
+    """Entities by name (any case; the index ix_entities_lower_name), of
+    ``label`` if given, each with the number of articles mentioning it.
+    ``after``: the (lower(name), id) of the last entity of the previous page."""
+    after_name, after_id = after or (None, None)
+    return _dicts(
+        conn,
+        "SELECT e.id, e.name, e.label, lower(e.name) AS sort_name,"
+        " (SELECT count(*) FROM article_entities ae WHERE ae.entity_id = e.id) AS articles"
+        " FROM entities e"
+        " WHERE (CAST(:after_name AS text) IS NULL OR (lower(e.name), e.id) > (:after_name, :after_id))"
+        "   AND (CAST(:label AS text) IS NULL OR e.label = :label)"
+        " ORDER BY lower(e.name), e.id LIMIT :limit",
+        {"after_name": after_name, "after_id": after_id, "label": label, "limit": limit},
+    )
+
+
+def entity_labels(conn: Connection) -> list[str]:
+    """The entity labels in use (PERSON, ORG, GPE, …)."""
+    return [row[0] for row in conn.execute(text("SELECT DISTINCT label FROM entities ORDER BY label"))]
+
+
+def entity_detail(conn: Connection, entity_id: int, *, stories: int = 10, cooccurring: int = 10) -> dict | None:
+    """One entity: its aliases, the stories mentioning it (newest first) and
+    the entities it shares the most stories with; None when there is none."""
+    found = conn.execute(text("SELECT id, name, label FROM entities WHERE id = :id"), {"id": entity_id}).first()
+    if found is None:
+        return None
+    aliases = [row[0] for row in conn.execute(
+        text("SELECT alias FROM entity_aliases WHERE entity_id = :id ORDER BY alias"), {"id": entity_id})]
+    # The stories: picked from the entity's own articles first (its index),
+    # then only those joined to their canonical article for the title.
+    story_rows = _dicts(
+        conn,
+        "WITH picked AS (SELECT a.story_id, min(a.published_at) AS published_at, sum(ae.mentions) AS mentions"
+        "   FROM article_entities ae JOIN articles a ON a.id = ae.article_id"
+        "   WHERE ae.entity_id = :id AND a.story_id IS NOT NULL GROUP BY a.story_id"
+        "   ORDER BY min(a.published_at) DESC NULLS LAST, a.story_id DESC LIMIT :limit)"
+        " SELECT p.story_id, canon.title, p.published_at, p.mentions"
+        " FROM picked p JOIN stories s ON s.id = p.story_id JOIN articles canon ON canon.id = s.canonical_article_id"
+        " ORDER BY p.published_at DESC NULLS LAST, p.story_id DESC",
+        {"id": entity_id, "limit": stories},
+    )
+    # Entities found in the same articles, counted once per story: a story's
+    # articles are copies of one text, so this is sharing a story, found from
+    # the entity's own articles (article_entities' key) instead of from every
+    # article of every story it is in.
+    others = _dicts(
+        conn,
+        "WITH mine AS MATERIALIZED (SELECT ae.article_id, a.story_id FROM article_entities ae"
+        "   JOIN articles a ON a.id = ae.article_id WHERE ae.entity_id = :id)"
+        " SELECT e.id, e.name, e.label, count(DISTINCT m.story_id) AS stories"
+        " FROM mine m JOIN article_entities ae ON ae.article_id = m.article_id"
+        " JOIN entities e ON e.id = ae.entity_id"
+        " WHERE ae.entity_id <> :id"
+        " GROUP BY e.id ORDER BY stories DESC, e.name LIMIT :limit",
+        {"id": entity_id, "limit": cooccurring},
+    )
+    return {"id": found.id, "name": found.name, "label": found.label, "aliases": aliases,
+            "stories": story_rows, "cooccurring": others}
+
+
+def entity_timeline(conn: Connection, entity_id: int, *, days: int = 60) -> list[dict]:
+    """Mentions of one entity per day (article time), over the ``days`` days
+    up to its newest mention; days without a mention are left out."""
+    return _dicts(
+        conn,
+        f"WITH mentioned AS (SELECT date_trunc('day', {ARTICLE_TIME} AT TIME ZONE 'UTC')::date AS day,"
+        "                           ae.mentions, a.story_id"
+        "   FROM article_entities ae JOIN articles a ON a.id = ae.article_id WHERE ae.entity_id = :id)"
+        " SELECT day, count(*) AS articles, count(DISTINCT story_id) AS stories, sum(mentions) AS mentions"
+        " FROM mentioned WHERE day > (SELECT max(day) FROM mentioned) - :days"
+        " GROUP BY day ORDER BY day",
+        {"id": entity_id, "days": days},
+    )
+
+
+def feed_choices(conn: Connection) -> list[dict]:
+    """Every feed's id and name, for a filter."""
+    return _dicts(conn, "SELECT id, coalesce(name, title, url) AS name FROM feeds ORDER BY 2, id")
+
+
+def last_write(conn: Connection) -> datetime | None:
+    """When an ingest run last started or finished: the time the stored data
+    last changed through a run (the web API's Last-Modified)."""
+    return conn.execute(text(
+        "SELECT max(greatest(started_at, coalesce(finished_at, started_at))) FROM ingest_runs"
+    )).scalar()

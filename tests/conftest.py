@@ -232,3 +232,21 @@ def tmp_corpus(tmp_path):
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def web_demo(engine, corpus_server, allow_test_servers, prefect_server) -> Iterator[str]:
+    """The demo corpus ingested afresh, and `newsflow web`'s app serving it
+    on 127.0.0.1 through the read-only engine; yields the app's base URL."""
+    from flows.ingest import ingest
+    from flows.web.app import create_app
+    from flows.web.server import serving
+    from pipeline.config import get_settings
+    from pipeline.store.engine import get_read_engine
+
+    truncate_all(engine)
+    ingest(feeds_path=str(CORPUS / "feeds.yaml"), base_url=corpus_server)
+    read_engine = get_read_engine(get_settings())
+    with serving(create_app(read_engine)) as base_url:
+        yield base_url
+    read_engine.dispose()

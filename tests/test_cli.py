@@ -61,7 +61,7 @@ def assert_clean_output(result: subprocess.CompletedProcess) -> None:
 def test_help_describes_every_command():
     result = subprocess.run([*NEWSFLOW, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
-    for command in ("demo", "ingest", "db", "search", "stats"):
+    for command in ("demo", "ingest", "db", "search", "stats", "web"):
         assert command in result.stdout
 
 
@@ -155,6 +155,42 @@ def test_demo_on_the_embedded_database(embedded_env):
     stats = run_cli("stats", env=embedded_env)
     assert_clean_output(stats)
     assert "Antony Blinken" in stats.stdout
+
+
+def test_web_serves_the_embedded_database(embedded_env):
+    """`newsflow web` with no DATABASE_URL: the embedded database, read as
+    newsflow_reader, over HTTP; Ctrl-C ends it cleanly."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    if not json.loads(run_cli("stories", "--json", env=embedded_env).stdout):
+        assert run_cli("demo", env=embedded_env).returncode == 0  # this test alone: the demo's data first
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([*NEWSFLOW, "web", "--port", str(port)], env=embedded_env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                stories = httpx.get(f"http://127.0.0.1:{port}/api/stories", params={"min_outlets": 2}, timeout=10)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+                time.sleep(0.5)
+        assert stories.status_code == 200
+        assert "Gleam: China must influence North Korea" in {story["title"] for story in stories.json()["items"]}
+        assert "Gleam: China must influence North Korea" in httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, errors = server.communicate(timeout=60)
+    assert server.returncode == 0, output + errors
+    assert f"newsflow web on http://127.0.0.1:{port}/" in output
+    assert "Traceback" not in output + errors
 
 
 def test_db_upgrade_reports_the_revision(embedded_env):

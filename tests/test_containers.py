@@ -202,6 +202,22 @@ def test_the_app_role_runs_newsflows_migrations_and_can_hand_out_reading(roles, 
         assert owners == {names["APP_DB_USER"]}
         assert app.execute("SELECT has_table_privilege('newsflow_reader', 'v_stories', 'SELECT')").fetchone()[0]
         assert not app.execute("SELECT has_table_privilege('newsflow_reader', 'articles', 'INSERT')").fetchone()[0]
+        # `newsflow web` as the app role (compose's web service) reads as newsflow_reader, and only reads.
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        from pipeline.config import Settings
+        from pipeline.store.engine import get_read_engine
+
+        web_engine = get_read_engine(Settings(database_url=app_url.render_as_string(hide_password=False)))
+        try:
+            with web_engine.connect() as web:
+                assert web.execute(text("SELECT current_user")).scalar() == "newsflow_reader"
+                assert web.execute(text("SELECT count(*) FROM v_stories")).scalar() == 0
+                with pytest.raises(DBAPIError, match="read-only transaction"):
+                    web.execute(text("INSERT INTO feeds (url) VALUES ('http://example.org/feed')"))
+        finally:
+            web_engine.dispose()
         # `newsflow db grant-reader` without CREATEROLE: the admin option suffices.
         reader = f"{names['APP_DB_USER']}_reader"
         with connect() as admin:

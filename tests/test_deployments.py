@@ -176,6 +176,14 @@ def test_compose_services_are_wired_together():
     assert env["DATABASE_URL"].endswith("@db:5432/newsflow")
     assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
 
+    # `newsflow web` reads newsflow's database, reachable from this host only.
+    web = services["web"]
+    assert web["image"] == "newsflow:latest"
+    assert web["command"][:2] == ["newsflow", "web"]
+    assert web["environment"]["DATABASE_URL"] == env["DATABASE_URL"]
+    assert web["ports"] == ["127.0.0.1:8080:8080"]
+    assert web["depends_on"] == {"db": {"condition": "service_healthy"}}
+
     # The roles and databases are created on the first start of db
     # (tests/test_containers.py runs the script).
     init = next(v for v in services["db"]["volumes"] if "docker-entrypoint-initdb.d" in v)

@@ -1,5 +1,5 @@
 """`newsflow ...`: the command line, built here from its command groups
-(automations, db, feeds, read, run: one module each) and run by ``main``."""
+(automations, db, feeds, read, run, web: one module each) and run by ``main``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import sys  # noqa: E402
 
 import typer  # noqa: E402
 
-from flows.cli import automations, db, feeds, read, run  # noqa: E402
+from flows.cli import automations, db, feeds, read, run, web  # noqa: E402
 from flows.serve import serve  # noqa: E402
 
 app = typer.Typer(
@@ -56,7 +56,7 @@ app.add_typer(automations_app, name="automations")
 
 # In this order in `newsflow --help`, each named after its function (site_rules: site-rules).
 for command in (run.ingest, run.demo, read.search, run.extract, read.site_rules, read.stories, read.story,
-                run.reenrich, read.runs, read.entities, read.entity, read.stats, serve):
+                run.reenrich, read.runs, read.entities, read.entity, read.stats, serve, web.web):
     app.command()(command)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import psycopg
+import psycopg.sql
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
@@ -325,6 +326,48 @@ def get_engine(settings: Settings) -> Engine:
     PostgreSQL after ``settings.statement_timeout_seconds`` (0: never);
     migrations lift the limit for their own transaction (pipeline/store/migrate.py)."""
     return _engine(database_url(settings), round(settings.statement_timeout_seconds * 1000))
+
+
+def get_read_engine(settings: Settings) -> Engine:
+    """An engine whose sessions can only read: connected through
+    ``settings.read_database_url`` (a role that may only read) when set,
+    otherwise through the database of ``database_url`` acting as the
+    read-only role newsflow_reader (SET ROLE drops the login role's own
+    rights, superuser included).  Every transaction is read-only as well,
+    and statements are cancelled after ``web_statement_timeout_seconds``."""
+    from pipeline.store.roles import READER_ROLE
+
+    if settings.read_database_url:
+        url, role = database_url(Settings(database_url=settings.read_database_url)), None
+    else:
+        url, role = database_url(settings), READER_ROLE
+    return _read_engine(url, role, round(settings.web_statement_timeout_seconds * 1000))
+
+
+@lru_cache(maxsize=4)
+def _read_engine(url: str, role: str | None, statement_timeout_ms: int) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+    @event.listens_for(engine, "connect")
+    def read_only_session(dbapi_connection, _record) -> None:
+        # Session settings, committed at once so that the pool's rollback on
+        # check-in keeps them.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            if role is not None:
+                dbapi_connection.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
+            dbapi_connection.execute("SET default_transaction_read_only = on")
+            dbapi_connection.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        finally:
+            dbapi_connection.autocommit = autocommit
+        # psycopg prepares a statement run 5 times on a connection, and
+        # PostgreSQL may then plan it once for any parameters; the read
+        # queries are written for plans made with their values (the search's
+        # constant tsquery, a page's limit), as each CLI command gets them.
+        dbapi_connection.prepare_threshold = None
+
+    return engine
 
 
 # Connection trouble worth waiting out: the server restarting, failing over or

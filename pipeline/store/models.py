@@ -58,6 +58,8 @@ class Story(SQLModel, table=True):
     # `newsflow stories` reads stories in this order and stops after its limit (migration 0009).
     __table_args__ = (
         Index("ix_stories_listing", sql_text("article_count DESC"), sql_text("first_seen_at DESC"), "id"),
+        # The latest stories (`newsflow web`, /api/stories) in this order (migration 0012).
+        Index("ix_stories_latest", sql_text("first_seen_at DESC"), sql_text("id DESC")),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
@@ -84,6 +86,8 @@ class Article(SQLModel, table=True):
         Index("ix_articles_time", sql_text("coalesce(published_at, fetched_at)")),
         # A feed's articles newest first: `search --feed` (migration 0009).
         Index("ix_articles_feed_time", "feed_id", sql_text("coalesce(published_at, fetched_at)")),
+        # An article's story and times from the index alone: one entity's page (migration 0013).
+        Index("ix_articles_story_time", "id", postgresql_include=["story_id", "published_at", "fetched_at"]),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
@@ -175,8 +179,11 @@ class Entity(SQLModel, table=True):
 
 class ArticleEntity(SQLModel, table=True):
     __tablename__ = "article_entities"
-    # An entity's articles from the index alone: `search --entity` (migration 0009).
-    __table_args__ = (Index("ix_article_entities_entity_article", "entity_id", "article_id"),)
+    # An entity's articles, with their mention counts, from the index alone:
+    # `search --entity`, one entity's page (migrations 0009, 0013).
+    __table_args__ = (
+        Index("ix_article_entities_entity_article", "entity_id", "article_id", postgresql_include=["mentions"]),
+    )
 
     article_id: int = Field(
         sa_column=Column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
