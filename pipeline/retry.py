@@ -14,6 +14,10 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# A generator of its own: jitter drawn in a background thread does not
+# consume (or depend on) the process-wide one that other code seeds.
+_JITTER = random.Random()
+
 
 class GaveUp(Exception):
     """No further attempt: ``error`` is the last failure, after ``attempts``
@@ -53,7 +57,7 @@ class Backoff:
         else:
             wait = self.first_wait * 2 ** attempt
             if self.jitter:
-                wait *= random.uniform(0.5, 1.5)
+                wait *= _JITTER.uniform(0.5, 1.5)
         if wait > self.max_wait:
             raise GaveUp(error, made, wait)
         return wait

@@ -142,8 +142,8 @@ def test_word_lists_are_package_data_that_importlib_resources_finds():
     assert "pipeline.enrich" in setuptools["packages"]
     declared = setuptools["package-data"]["pipeline.enrich"]
     lists = [entry for entry in (files("pipeline.enrich") / "words").iterdir() if entry.name != "__pycache__"]
-    assert sorted(entry.name for entry in lists) == ["club-words.txt", "common-aliases.txt", "demonyms.txt",
-                                                    "descriptors.txt", "event-words.txt", "facility-words.txt",
+    assert sorted(entry.name for entry in lists) == ["abbreviations.txt", "club-words.txt", "common-aliases.txt", "demonyms.txt",
+                                                    "descriptors.txt", "event-words.txt", "facility-words.txt", "not-names.txt",
                                                     "org-heads.txt",
                                                     "place-nouns.txt"]
     for entry in lists:
@@ -526,8 +526,9 @@ def test_rule_descriptors_take_roles_and_nationalities_off_a_persons_name(nlp):
     doc = doc_with(nlp, text, [("Defender Hassan Abbas", "PERSON"), ("Croat Alen Boksic", "PERSON"),
                                ("Foreign Minister Klaus Kinkel", "PERSON"), ("Briton", "PERSON")])
     entities = by_name(normalise_doc(doc, None))
+    # A "person" that is only a nationality is a people (NORP).
     assert pairs(entities.values()) == {("Hassan Abbas", "PERSON"), ("Alen Boksic", "PERSON"),
-                                        ("Klaus Kinkel", "PERSON")}
+                                        ("Klaus Kinkel", "PERSON"), ("Briton", "NORP")}
     assert entities["Hassan Abbas"].descriptors == ("defender",)
     assert entities["Klaus Kinkel"].descriptors == ("foreign", "minister")
     # The offsets point at the name itself.
@@ -588,16 +589,20 @@ def test_true_case_gives_a_shouting_headline_the_case_of_the_article():
     assert true_cased_title("Japan get lucky win", body) == "Japan get lucky win"
 
 
-def test_true_case_title_cases_a_dateline_in_capitals():
-    assert true_cased_dateline("JERUSALEM 1996-08-22 - Israel said") == "Jerusalem 1996-08-22 - Israel said"
-    assert true_cased_dateline("BEIJING (Reuters) - China said").startswith("Beijing (Reuters)")
-    assert true_cased_dateline("FARMINGTON HILLS, Mich. 1996-08-30 - x").startswith("Farmington Hills, Mich.")
-    assert true_cased_dateline("NATO said on Friday") == "NATO said on Friday"
+def test_true_case_reads_a_dateline_as_one_a_place_then_a_full_stop():
+    # The dash becomes a full stop and two spaces: the length, and so every
+    # offset into the stored text, stays.
+    assert true_cased_dateline("JERUSALEM 1996-08-22 - Israel said") == "Jerusalem 1996-08-22.  Israel said"
+    assert true_cased_dateline("BEIJING (Reuters) - China said") == "Beijing (Reuters).  China said"
+    assert true_cased_dateline("FARMINGTON HILLS, Mich. 1996-08-30 - The firm") == \
+        "Farmington Hills, Mich. 1996-08-30.  The firm"
+    assert true_cased_dateline("Chemnitz (fp) – Die Stadt") == "Chemnitz (fp).  Die Stadt"
+    assert true_cased_dateline("NATO said on Friday - and meant it") == "NATO said on Friday - and meant it"
 
 
 def test_model_text_true_cases_only_when_the_rule_is_on():
     item = EnrichInput("JAPAN WIN", "TOKYO 1996-08-22 - Japan won.", "en")
-    assert model_text(item) == "Japan win\n\nTokyo 1996-08-22 - Japan won."
+    assert model_text(item) == "Japan win\n\nTokyo 1996-08-22.  Japan won."
     assert model_text(item, true_case=False) == "JAPAN WIN\n\nTOKYO 1996-08-22 - Japan won."
 
 
@@ -607,3 +612,43 @@ def test_places_come_from_the_gazetteers():
     assert place("texas").kind == "region"
     assert place("Middle East").kind == "area"
     assert place("Reuters") is None
+
+
+def test_rule_acronyms_make_a_bracketed_acronym_an_alias_of_its_name(nlp):
+    text = "The National Farmers' Union (NFU) met. Later the NFU said no."
+    doc = doc_with(nlp, text, [("The National Farmers' Union", "ORG"), ("NFU", "ORG", 1)])
+    entities = by_name(normalise_doc(doc, None))
+    assert pairs(entities.values()) == {("National Farmers' Union", "ORG")}
+    assert entities["National Farmers' Union"].aliases == ("NFU", "National Farmers' Union")
+    assert entities["National Farmers' Union"].mentions == 3
+
+
+def test_rule_companies_finds_firms_the_model_missed(nlp):
+    doc = doc_with(nlp, "The Best Products Co said that Opel AG would buy it.", [])
+    assert pairs(normalise_doc(doc, None)) == {("Best Products Co", "ORG"), ("Opel AG", "ORG")}
+    assert pairs(normalise_doc(doc, None, disabled={"companies"})) == set()
+
+
+def test_rule_gazetteer_finds_well_known_places_the_model_missed(nlp):
+    text = "Colombo 1996-08-22.  Talks in Colombo went on while Tunis waited."
+    doc = doc_with(nlp, text, [])
+    assert pairs(normalise_doc(doc, None)) == {("Colombo", "GPE"), ("Tunis", "GPE")}
+
+
+def test_rule_non_names_drops_currencies_and_time_zones(nlp):
+    doc = doc_with(nlp, "Trading closed at 1600 GMT with the HUF firmer and Fiat up.",
+                   [("GMT", "ORG"), ("HUF", "ORG"), ("Fiat", "ORG")])
+    assert pairs(normalise_doc(doc, None)) == {("Fiat", "ORG")}
+
+
+def test_a_place_read_as_one_is_not_short_for_a_club_that_ends_in_it(nlp):
+    text = "Amsterdam 1996-08-22.  Ajax Amsterdam drew 1-1 and lost 2-0, the coach of the club said after the match."
+    doc = doc_with(nlp, text, [("Amsterdam", "GPE"), ("Ajax Amsterdam", "PERSON")])
+    assert pairs(normalise_doc(doc, None)) == {("Amsterdam", "GPE"), ("Ajax Amsterdam", "ORG")}
+
+
+def test_names_keep_the_full_stop_of_an_abbreviation():
+    assert normalize_entity_name("Calif.") == "Calif."
+    assert normalize_entity_name("Acme Inc.") == "Acme Inc."
+    assert normalize_entity_name("the U.S.") == "U.S."
+    assert normalize_entity_name("Bob.") == "Bob"

@@ -28,6 +28,13 @@ _HEADLINE_CITY = 500_000
 _DATELINE = re.compile(r"^(?P<place>[A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,3})(?=,| \d| ?\(| [-–—])")
 
 
+# "Atlanta 1996-08-25 - ", "BEIJING (Reuters) - ", "Farmington Hills, Mich. 1996-08-30 - ".
+_DATELINE_DASH = re.compile(
+    r"(?P<head>[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3}(?:, [A-Z][\w.'’ -]{1,20}?)? ?"
+    r"(?:\d{4}-\d\d-\d\d|\([^()\n]{1,30}\)))"
+    r" [-–—] (?=[A-Z\"“])")
+
+
 def shouting(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     return len(letters) >= _MIN_LETTERS and sum(c.isupper() for c in letters) >= _SHOUTING_SHARE * len(letters)
@@ -85,11 +92,18 @@ def true_cased_title(title: str, text: str) -> str:
 
 
 def true_cased_dateline(text: str) -> str:
-    """A dateline in capitals at the start of ``text`` ("JERUSALEM 1996-08-22 -")
-    title-cased: it names a place."""
+    """A dateline at the start of ``text`` read as one: title-cased if in
+    capitals ("JERUSALEM 1996-08-22 -": it names a place), and its dash
+    made a full stop, so that the story's first words open a sentence of
+    their own ("... 1996-08-25.  Fred McGriff went 5-for-5": the model reads
+    a name after a dash as part of the dateline)."""
     match = _DATELINE.match(text)
-    if match is None or len(match.group("place")) < 3:
-        return text
-    name = match.group("place")
-    cased = " ".join(word.capitalize() if len(word) > 2 or "." not in word else word for word in name.split(" "))
-    return cased + text[len(name):] if len(cased) == len(name) else text
+    if match is not None and len(match.group("place")) >= 3:
+        name = match.group("place")
+        cased = " ".join(word.capitalize() if len(word) > 2 or "." not in word else word for word in name.split(" "))
+        if len(cased) == len(name):
+            text = cased + text[len(name):]
+    dash = _DATELINE_DASH.match(text)
+    if dash is not None:
+        text = text[:dash.end("head")] + ".  " + text[dash.end():]
+    return text

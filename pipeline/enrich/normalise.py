@@ -142,13 +142,16 @@ _MOTION_TO_BEFORE = re.compile(
     r"arriv(?:e|ed|es|ing))\s+(?:to|in)\s+$", re.IGNORECASE,
 )
 # "Chemnitz (fp) – ..." at the start of a line: a dateline names a place.
-_DATELINE_AFTER = re.compile(r"^\s*(?:/\s*\w[\w ]*)?\s*\([^)\n]{1,20}\)\s*[–—-]")
+# (The model reads the dash as a full stop: pipeline.enrich.casing.)
+_DATELINE_AFTER = re.compile(r"^\s*(?:/\s*\w[\w ]*)?\s*\([^)\n]{1,20}\)\s*(?:[–—-]|\.  )")
 _AREA_AFTER = re.compile(r"^\s+(?:area|region)\b")
 _LANGUAGE_BEFORE = re.compile(r"(?:translated|translation)\s+(?:from|into)\s+$", re.IGNORECASE)
 _LANGUAGE_AFTER = re.compile(r"^(?:-language|-speaking|\s+language)\b")
 _LIST_GAP = re.compile(r"^(?:,\s*|\s+and\s+|\s+or\s+|,\s+and\s+|,\s+or\s+)$")
 _DESCRIPTORS = _word_list("descriptors.txt")
 _DEMONYMS = _word_list("demonyms.txt")
+_NOT_NAMES = _word_list("not-names.txt")
+_ABBREVIATIONS = _word_list("abbreviations.txt")
 _CLUB_WORDS = _word_list("club-words.txt")
 _EVENT_WORDS = _word_list("event-words.txt")
 _FACILITY_WORDS = _word_list("facility-words.txt")
@@ -198,7 +201,8 @@ def normalize_entity_name(text: str) -> str:
         name = _LEADING_ARTICLE.sub("", name)
     # An abbreviation of initials keeps its final full stop ("U.S.", "F.C."),
     # which the strip above took; a lone one ("Inc.") goes.
-    if _INITIALS.fullmatch(name):
+    if _INITIALS.fullmatch(name) or (
+            name.rsplit(" ", 1)[-1].casefold() in _ABBREVIATIONS and text.rstrip().endswith(name + ".")):
         name += "."
     return name
 
@@ -231,10 +235,12 @@ def normalise_doc(doc, title: str | None, *, disabled: Collection[str] = ()) -> 
         mentions += _places_missed(doc, mentions)
     if on["context"]:
         _context_cues(mentions, text)
+    if on["teams"]:
+        # Before short forms: "Ajax" is short for the club "Ajax Amsterdam",
+        # which the model read as a person.
+        _team_cues(mentions, text, sports=_sports_story(text))
     if on["short_forms"]:
         _resolve_short_forms(mentions)
-    if on["teams"]:
-        _team_cues(mentions, text, sports=_sports_story(text))
     if on["gazetteer"]:
         _gazetteer_cues(mentions, text)
     return _aggregate(mentions, title, text, on)
@@ -251,6 +257,8 @@ def _collect(doc, on: dict[str, bool]) -> list[_Mention]:
         label = ent.label_
         descriptors: tuple[str, ...] = ()
         if on["descriptors"]:
+            if _is_demonym(surface):
+                label = "NORP"  # "Sri Lankans", "Hutu": a people, not a person, a body or a place
             surface, descriptors = _without_descriptors(surface, label)
             if descriptors and label != "PERSON":
                 label = "PERSON"  # "Frenchman Cedric Pioline", read as an ORG
@@ -267,15 +275,15 @@ def _collect(doc, on: dict[str, bool]) -> list[_Mention]:
         if on["non_names"]:
             if not any(word[:1].isupper() for word in surface.split()):
                 continue
-            if surface.isupper() and places.is_currency_code(surface):
-                continue  # "HUF", "DEM": money, not a thing the story is about
+            if surface.isupper() and (places.is_currency_code(surface) or surface.casefold() in _NOT_NAMES):
+                continue  # "HUF", "GMT": money and time, not things the story is about
             if " " not in surface and _sentence_initial(text, start):
                 if lowered_words is None:
                     lowered_words = set(re.findall(r"\b[a-z][\w’'-]*\b", text))
                 if surface.casefold() in lowered_words:
                     continue
         if on["events"] and label in _NAME_LABELS and (
-                (_capitalised_in(surface.split()[-1:], _EVENT_WORDS) and " " in surface)
+                (_capitalised_in(surface.split()[-1:], _EVENT_WORDS) and (" " in surface or surface.casefold() == "olympic"))
                 or _capitalised_in(text[ent.end_char:ent.end_char + 20].split()[:1], _EVENT_WORDS)):
             label = "EVENT"  # "Davis Cup"; "U.S." of "U.S. Open"
         facility = (on["facilities"] and label in {"ORG", "PERSON", "GPE", "LOC"} and " " in surface
@@ -304,6 +312,11 @@ def _without_descriptors(surface: str, label: str) -> tuple[str, tuple[str, ...]
                                           or not _person_after_descriptor(words)):
         return name, ()  # "General Motors", "British Airways", "Iranian Resistance"
     return " ".join(words), tuple(dropped)
+
+
+def _is_demonym(name: str) -> bool:
+    folded = name.casefold()
+    return folded in _DEMONYMS or (folded.endswith("s") and folded[:-1] in _DEMONYMS)
 
 
 def _person_after_descriptor(words: list[str]) -> bool:
@@ -359,6 +372,8 @@ def _resolve_short_forms(mentions: list[_Mention]) -> None:
     for m in mentions:
         if " " in m.name or m.fixed:
             continue
+        if m.label in _PLACE_LABELS and places.place(m.name) is not None:
+            continue  # "Amsterdam" read as a place is the city, not short for "Ajax Amsterdam"
         owners = by_part.get(m.name)
         if owners and len(owners) == 1:
             m.name = next(iter(owners))
@@ -410,8 +425,8 @@ def _team_cues(mentions: list[_Mention], text: str, *, sports: bool) -> None:
                 m.cue = m.label if m.label in _PLACE_LABELS else "GPE"
             else:
                 m.label = "ORG"
-        elif len(words) > 1 and _capitalised_in(words, _CLUB_WORDS) and known is None:
-            m.label = "ORG"
+        elif _capitalised_in(words, _CLUB_WORDS) and known is None:
+            m.label = "ORG"  # "Manchester United"; "Galatasaray", "Twins" alone
 
 
 def _companies_missed(doc) -> list[_Mention]:
@@ -429,9 +444,12 @@ def _companies_missed(doc) -> list[_Mention]:
         while " " in name and name.split(" ", 1)[0].casefold() in lowered_words:
             first, name = name.split(" ", 1)
             start += len(first) + 1
+        cleaned = normalize_entity_name(name)  # "The Best Products Co"
+        start += max(name.find(cleaned), 0)
+        name = cleaned
         if " " not in name or any(start < e and s < end for s, e in taken):
             continue
-        found.append(_Mention(name, "ORG", start, end, name=name))
+        found.append(_Mention(name, "ORG", start, start + len(name), name=name))
     return found
 
 
@@ -463,7 +481,7 @@ def _places_missed(doc, mentions: list[_Mention]) -> list[_Mention]:
     text = doc.text
     sports = _sports_story(text)  # where a city named alone is as often its club
     lowered_words = set(re.findall(r"\b[a-z][\w’'-]*\b", text))
-    taken = [(ent.start_char, ent.end_char) for ent in doc.ents]
+    taken = [(ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ not in SKIPPED_LABELS]
     person_words = {word for m in mentions if m.label == "PERSON" for word in m.name.split()}
     found = []
     for match in _CAPITALISED_RUN.finditer(text):
@@ -471,7 +489,8 @@ def _places_missed(doc, mentions: list[_Mention]) -> list[_Mention]:
         name = match.group()
         if name.count(" ") > 2 or any(start < e and s < end for s, e in taken) or name in person_words:
             continue
-        if _sentence_initial(text, start):
+        at_dateline = (start == 0 or text[start - 1] == "\n") and _DATE_AFTER.match(text[end:end + 40])
+        if _sentence_initial(text, start) and not at_dateline:
             if " " not in name:
                 continue
             first, name = name.split(" ", 1)  # "In Colombo": the sentence's first word is not the place's
@@ -613,7 +632,7 @@ def _voted_label(members: list[_Mention]) -> str:
     a short form ("United" of "Manchester United") one."""
     votes: Counter = Counter()
     for m in members:
-        votes[m.cue or m.label] += 3 if m.cue else 2 if m.surface == m.name else 1
+        votes[m.cue or m.label] += 3 if m.cue else 1
     best = max(votes.values())
     # A tie goes to the earliest mention's label.
     return next(m.cue or m.label for m in members if votes[m.cue or m.label] == best)
