@@ -652,3 +652,14 @@ def test_names_keep_the_full_stop_of_an_abbreviation():
     assert normalize_entity_name("Acme Inc.") == "Acme Inc."
     assert normalize_entity_name("the U.S.") == "U.S."
     assert normalize_entity_name("Bob.") == "Bob"
+
+
+def test_one_name_in_capitals_and_in_mixed_case_is_one_entity(nlp):
+    text = "Baltimore won. BALTIMORE 1996-08-22.  The Orioles of Baltimore lost."
+    doc = doc_with(nlp, text, [("Baltimore", "GPE"), ("BALTIMORE", "ORG"), ("Baltimore", "GPE")])
+    assert pairs(normalise_doc(doc, None)) == {("Baltimore", "GPE")}
+
+
+def test_true_case_reads_every_paragraphs_dateline():
+    text = "ATLANTA 1996-08-25 - Fred went.\nBALTIMORE 1996-08-25 - The Orioles won."
+    assert true_cased_dateline(text) == "Atlanta 1996-08-25.  Fred went.\nBaltimore 1996-08-25.  The Orioles won."

@@ -25,14 +25,14 @@ _HEADLINE_CITY = 500_000
 # "JERUSALEM 1996-08-22 - ", "FARMINGTON HILLS, Mich. 1996-08-30 - ",
 # "BEIJING (Reuters) - ": capitals at the start of the text, then a date, an
 # agency in brackets, a comma or a dash.
-_DATELINE = re.compile(r"^(?P<place>[A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,3})(?=,| \d| ?\(| [-–—])")
+_DATELINE = re.compile(r"^(?P<place>[A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,3})(?=,| \d| ?\(| [-–—])", re.MULTILINE)
 
 
 # "Atlanta 1996-08-25 - ", "BEIJING (Reuters) - ", "Farmington Hills, Mich. 1996-08-30 - ".
 _DATELINE_DASH = re.compile(
     r"(?P<head>[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3}(?:, [A-Z][\w.'’ -]{1,20}?)? ?"
     r"(?:\d{4}-\d\d-\d\d|\([^()\n]{1,30}\)))"
-    r" [-–—] (?=[A-Z\"“])")
+    r" [-–—] (?=[A-Z\"“])", re.MULTILINE)
 
 
 def shouting(text: str) -> bool:
@@ -92,18 +92,18 @@ def true_cased_title(title: str, text: str) -> str:
 
 
 def true_cased_dateline(text: str) -> str:
-    """A dateline at the start of ``text`` read as one: title-cased if in
+    """A dateline at the start of ``text`` or of a paragraph read as one: title-cased if in
     capitals ("JERUSALEM 1996-08-22 -": it names a place), and its dash
     made a full stop, so that the story's first words open a sentence of
     their own ("... 1996-08-25.  Fred McGriff went 5-for-5": the model reads
     a name after a dash as part of the dateline)."""
-    match = _DATELINE.match(text)
-    if match is not None and len(match.group("place")) >= 3:
+    def cased(match: re.Match) -> str:
         name = match.group("place")
-        cased = " ".join(word.capitalize() if len(word) > 2 or "." not in word else word for word in name.split(" "))
-        if len(cased) == len(name):
-            text = cased + text[len(name):]
-    dash = _DATELINE_DASH.match(text)
-    if dash is not None:
-        text = text[:dash.end("head")] + ".  " + text[dash.end():]
-    return text
+        if len(name) < 3:
+            return name
+        title = " ".join(word.capitalize() if len(word) > 2 or "." not in word else word for word in name.split(" "))
+        return title if len(title) == len(name) else name
+
+    # Any paragraph may open with one: a round-up carries a dateline per story.
+    text = _DATELINE.sub(cased, text)
+    return _DATELINE_DASH.sub(lambda match: match.group("head") + ".  ", text)

@@ -243,7 +243,20 @@ def normalise_doc(doc, title: str | None, *, disabled: Collection[str] = ()) -> 
         _resolve_short_forms(mentions)
     if on["gazetteer"]:
         _gazetteer_cues(mentions, text)
+    _one_spelling_per_name(mentions)
     return _aggregate(mentions, title, text, on)
+
+
+def _one_spelling_per_name(mentions: list[_Mention]) -> None:
+    """"BALTIMORE" and "Baltimore" in one article are one name: the form in
+    mixed case the article uses most."""
+    forms: dict[str, Counter] = defaultdict(Counter)
+    for m in mentions:
+        forms[m.name.casefold()][m.name] += 1
+    for m in mentions:
+        spellings = forms[m.name.casefold()]
+        if len(spellings) > 1:
+            m.name = max(spellings, key=lambda name: (not name.isupper(), spellings[name], name))
 
 
 def _collect(doc, on: dict[str, bool]) -> list[_Mention]:
