@@ -565,6 +565,27 @@ def test_a_copy_whose_headline_names_an_entity_by_an_alias_has_it_in_title(clean
     ]
 
 
+def test_what_an_article_calls_an_entity_is_stored_with_it_and_reaches_its_copies(clean_db):
+    body = "Defender Hassan Abbas scored in Seoul. Abbas said the team played well. " * 4
+    canonical = record("https://a.example/1", body, datetime(2021, 3, 18, 9, tzinfo=UTC))
+    copy = record("https://b.example/1", body, datetime(2021, 3, 18, 10, tzinfo=UTC))
+    with clean_db.begin() as conn:
+        article_store.store_articles(conn, [canonical, copy])
+        entity_store.store_entities(conn, [(1, "done", [
+            EntityMention("Hassan Abbas", "PERSON", 8, False, descriptors=("defender",)),
+            EntityMention("Seoul", "GPE", 4, False),
+        ])])
+        entity_store.copy_entities_to_copies(conn)
+        rows = conn.execute(text(
+            "SELECT a.canonical_url, e.name, ae.descriptors FROM article_entities ae"
+            " JOIN entities e ON e.id = ae.entity_id JOIN articles a ON a.id = ae.article_id ORDER BY 1, 2"
+        )).all()
+    assert rows == [
+        ("https://a.example/1", "Hassan Abbas", ["defender"]), ("https://a.example/1", "Seoul", []),
+        ("https://b.example/1", "Hassan Abbas", ["defender"]), ("https://b.example/1", "Seoul", []),
+    ]
+
+
 def test_orphan_entities_are_not_deleted_under_a_writer_about_to_link_them(clean_db):
     with clean_db.begin() as conn:
         conn.execute(text("INSERT INTO entities (name, label) VALUES ('Seoul', 'GPE')"))  # an orphan

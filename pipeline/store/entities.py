@@ -96,14 +96,16 @@ def store_entities(
     if article_ids:
         conn.execute(article_entities.delete().where(article_entities.c.article_id.in_(article_ids)))
     rows = [
-        (article_id, ids[(m.name, m.label)], m.mentions, m.in_title, m.first_offset, m.salience)
+        (article_id, ids[(m.name, m.label)], m.mentions, m.in_title, m.first_offset, m.salience,
+         list(m.descriptors))
         for article_id, _, mentions in results
         for m in mentions
     ]
     if rows:
         # The article's old rows are deleted above: nothing can conflict.
         copy_rows(conn, "article_entities",
-                   ("article_id", "entity_id", "mentions", "in_title", "first_offset", "salience"), rows)
+                   ("article_id", "entity_id", "mentions", "in_title", "first_offset", "salience", "descriptors"),
+                   rows)
     aliases = sorted({
         (alias, ids[(m.name, m.label)])
         for _, _, mentions in results for m in mentions for alias in m.aliases if alias != m.name
@@ -198,18 +200,18 @@ def copy_entities_to_copies(conn: Connection) -> int:
         return 0
     canonical_entities: dict[int, list] = {}
     for row in conn.execute(text("""
-        SELECT ae.article_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience, e.name,
+        SELECT ae.article_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience, ae.descriptors, e.name,
                coalesce(array_agg(a.alias) FILTER (WHERE a.alias IS NOT NULL), '{}') AS aliases
         FROM article_entities ae
         JOIN entities e ON e.id = ae.entity_id
         LEFT JOIN entity_aliases a ON a.entity_id = e.id
         WHERE ae.article_id = ANY(:canonical)
-        GROUP BY ae.article_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience, e.name
+        GROUP BY ae.article_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience, ae.descriptors, e.name
         """), {"canonical": sorted({row.canonical_article_id for row in ready})}):
         canonical_entities.setdefault(row.article_id, []).append(row)
     links = [
         (copy.id, entity.entity_id, entity.mentions, named_in_title(copy.title, [entity.name, *entity.aliases]),
-         entity.first_offset, entity.salience)
+         entity.first_offset, entity.salience, entity.descriptors)
         for copy in ready for entity in canonical_entities.get(copy.canonical_article_id, ())
     ]
     if links:
@@ -220,7 +222,16 @@ def copy_entities_to_copies(conn: Connection) -> int:
                                  CAST(:offsets AS integer[]), CAST(:salience AS double precision[]))
             ON CONFLICT DO NOTHING
             """), {name: list(column) for name, column in zip(
-                ("articles", "entities", "mentions", "in_title", "offsets", "salience"), zip(*links), strict=True)})
+                ("articles", "entities", "mentions", "in_title", "offsets", "salience"),
+                zip(*(link[:6] for link in links)), strict=True)})
+        # A copy says of its entities what its canonical article says
+        # (text[] cannot be unnested beside the other columns: one row each).
+        described = [(link[0], link[1], link[6]) for link in links if link[6]]
+        for article_id, entity_id, descriptors in described:
+            conn.execute(text(
+                "UPDATE article_entities SET descriptors = :descriptors"
+                " WHERE article_id = :article_id AND entity_id = :entity_id"
+            ), {"descriptors": list(descriptors), "article_id": article_id, "entity_id": entity_id})
     conn.execute(text("""
         UPDATE articles SET entities_status = 'copied', entities_model = w.model
         FROM unnest(CAST(:ids AS bigint[]), CAST(:models AS text[])) AS w(id, model)

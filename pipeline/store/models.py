@@ -10,7 +10,7 @@ from sqlalchemy import (
     UniqueConstraint, func,
 )
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
 
 
@@ -197,6 +197,10 @@ class ArticleEntity(SQLModel, table=True):
     # [0, 1] of how central the entity is to the article (pipeline.enrich.normalise).
     first_offset: int | None = Field(default=None)
     salience: float | None = Field(default=None)
+    # Roles, titles and nationalities the article gives the entity ("defender",
+    # "croat"), taken off its mentions' names (migration 0014).
+    descriptors: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
 
 
 class EntityAlias(SQLModel, table=True):
