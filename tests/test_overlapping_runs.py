@@ -25,7 +25,30 @@ ANSWER_DELAY = 0.4
 
 
 @pytest.fixture
-def counting_server():
+def both_runs_started(clean_db):
+    """Set once both runs have their ingest_runs row, so have claimed or are
+    about to claim: until then the server answers nobody, and the first run
+    cannot finish before the second starts (on a loaded machine a process can
+    take longer to start than a run takes)."""
+    started = threading.Event()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set() and not started.is_set():
+            with clean_db.connect() as conn:
+                if conn.execute(text("SELECT count(*) FROM ingest_runs")).scalar_one() >= 2:
+                    started.set()
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    yield started
+    stop.set()
+    watcher.join(timeout=5)
+
+
+@pytest.fixture
+def counting_server(both_runs_started):
     from flows.demo import serve_directory
 
     requests: Counter[str] = Counter()
@@ -34,6 +57,7 @@ def counting_server():
     def count(path: str) -> None:
         with lock:
             requests[path.split("?")[0]] += 1
+        both_runs_started.wait(timeout=120)
         time.sleep(ANSWER_DELAY)
 
     with serve_directory(CORPUS, on_request=count) as base_url:
