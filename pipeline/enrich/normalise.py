@@ -226,19 +226,22 @@ def normalise_doc(doc, title: str | None, *, disabled: Collection[str] = ()) -> 
         raise ValueError(f"no such rule: {', '.join(sorted(unknown))} (RULES: {', '.join(RULES)})")
     on = {rule: rule not in disabled for rule in RULES}
     text = doc.text
-    mentions = _collect(doc, on)
+    # Read once per article: several rules ask them.
+    lowered_words = set(re.findall(r"\b[a-z][\w’'-]*\b", text))
+    sports = _sports_story(text)
+    mentions = _collect(doc, on, lowered_words)
     if on["companies"]:
-        mentions += _companies_missed(doc)
+        mentions += _companies_missed(doc, lowered_words)
     if on["acronyms"]:
         _resolve_acronyms(mentions, text)
     if on["gazetteer"]:
-        mentions += _places_missed(doc, mentions)
+        mentions += _places_missed(doc, mentions, lowered_words, sports=sports)
     if on["context"]:
         _context_cues(mentions, text)
     if on["teams"]:
         # Before short forms: "Ajax" is short for the club "Ajax Amsterdam",
         # which the model read as a person.
-        _team_cues(mentions, text, sports=_sports_story(text))
+        _team_cues(mentions, text, sports=sports)
     if on["short_forms"]:
         _resolve_short_forms(mentions)
     if on["gazetteer"]:
@@ -259,9 +262,8 @@ def _one_spelling_per_name(mentions: list[_Mention]) -> None:
             m.name = max(spellings, key=lambda name: (not name.isupper(), spellings[name], name))
 
 
-def _collect(doc, on: dict[str, bool]) -> list[_Mention]:
+def _collect(doc, on: dict[str, bool], lowered_words: set[str]) -> list[_Mention]:
     text = doc.text
-    lowered_words = None
     mentions: list[_Mention] = []
     for ent in doc.ents:
         if ent.label_ in SKIPPED_LABELS:
@@ -291,8 +293,6 @@ def _collect(doc, on: dict[str, bool]) -> list[_Mention]:
             if surface.isupper() and (places.is_currency_code(surface) or surface.casefold() in _NOT_NAMES):
                 continue  # "HUF", "GMT": money and time, not things the story is about
             if " " not in surface and _sentence_initial(text, start):
-                if lowered_words is None:
-                    lowered_words = set(re.findall(r"\b[a-z][\w’'-]*\b", text))
                 if surface.casefold() in lowered_words:
                     continue
         if on["events"] and label in _NAME_LABELS and (
@@ -442,12 +442,11 @@ def _team_cues(mentions: list[_Mention], text: str, *, sports: bool) -> None:
             m.label = "ORG"  # "Manchester United"; "Galatasaray", "Twins" alone
 
 
-def _companies_missed(doc) -> list[_Mention]:
+def _companies_missed(doc, lowered_words: set[str]) -> list[_Mention]:
     """Companies the model did not mark: capitalised words ending in a
     company's suffix, outside every entity."""
     text = doc.text
     taken = [(ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ not in SKIPPED_LABELS]
-    lowered_words = set(re.findall(r"\b[a-z][\w’'-]*\b", text))
     found = []
     for match in _COMPANY.finditer(text):
         start, end = match.span()
@@ -487,13 +486,11 @@ def _resolve_acronyms(mentions: list[_Mention], text: str) -> None:
             m.name, m.label, m.cue = owner.name, owner.label, owner.cue
 
 
-def _places_missed(doc, mentions: list[_Mention]) -> list[_Mention]:
+def _places_missed(doc, mentions: list[_Mention], lowered_words: set[str], *, sports: bool) -> list[_Mention]:
     """Well-known places the model did not mark: a run of capitalised words
     that is a country, region or large city, outside every entity, not at the
     start of a sentence and not part of a longer run of capitalised words."""
     text = doc.text
-    sports = _sports_story(text)  # where a city named alone is as often its club
-    lowered_words = set(re.findall(r"\b[a-z][\w’'-]*\b", text))
     taken = [(ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ not in SKIPPED_LABELS]
     person_words = {word for m in mentions if m.label == "PERSON" for word in m.name.split()}
     found = []
@@ -510,7 +507,7 @@ def _places_missed(doc, mentions: list[_Mention]) -> list[_Mention]:
             start += len(first) + 1
         if len(name) < 4 or name.casefold() in lowered_words or not places.is_well_known_place(name):
             continue
-        if sports and not places.is_country(name):
+        if sports and not places.is_country(name):  # in sport a city named alone is as often its club
             continue
         found.append(_Mention(name, "GPE", start, end, name=name))
     return found
