@@ -73,6 +73,7 @@ from bench.conll import SPACY_TYPES, TYPES, Story, comparable, read_stories  # n
 from pipeline.enrich.models import (  # noqa: E402
     EnrichInput, load_nlp, model_for_language, model_text, model_version,
 )
+from pipeline.enrich.labels import LabelVote, labels_across_articles  # noqa: E402
 from pipeline.enrich.normalise import RULES, SKIPPED_LABELS, normalise_doc  # noqa: E402
 from bench import benchdata  # noqa: E402
 
@@ -86,6 +87,12 @@ LABELS_OF_TYPE = {"PERSON": {"PERSON"}, "ORG": {"ORG"}, "PLACE": PLACE_LABELS}
 BASE_URL = "http://127.0.0.1:48123/"
 HALVES = ("tuning", "held-back")
 WHERE_TO_PUT_IT = f"{benchdata.WHERE}; --conll DIR / --extraction-benchmark DIR name one set's folder"
+
+
+# The one rule that reads a set of articles, not one: a thin article's type
+# decided by the others (pipeline.enrich.labels), as the store files it.
+ACROSS_ARTICLES = "across_articles"
+SCORED_RULES = (*RULES, ACROSS_ARTICLES)
 
 
 class DataMissing(Exception):
@@ -169,6 +176,16 @@ def stored_candidates(entities) -> set[Candidate]:
     return {((e.name, *e.aliases), e.label) for e in entities}
 
 
+def filed_across_articles(per_article: Sequence[Sequence]) -> list[set[Candidate]]:
+    """Each article's entities under the label the set of articles decides
+    for them (``labels_across_articles``), as the store files them."""
+    decided = labels_across_articles(
+        LabelVote((i, e.name), e.name, e.label, e.mentions, e.label_by_rule)
+        for i, entities in enumerate(per_article) for e in entities)
+    return [{((e.name, *e.aliases), decided[(i, e.name)]) for e in entities}
+            for i, entities in enumerate(per_article)]
+
+
 def variants(plain_docs, cased_docs, titles: Sequence[str | None]) -> dict[str, Callable[[], list[set]]]:
     """Each way of reading the parsed documents, by name: raw spaCy, newsflow
     (every rule), no rule, and every rule but one.  ``plain_docs`` are the
@@ -176,12 +193,19 @@ def variants(plain_docs, cased_docs, titles: Sequence[str | None]) -> dict[str, 
     before the model read them (the one rule that acts on the model's input)."""
     def normalised(disabled: Collection[str]) -> Callable[[], list[set]]:
         docs = plain_docs if "true_case" in disabled else cased_docs
-        return lambda: [stored_candidates(normalise_doc(doc, title, disabled=disabled))
-                        for doc, title in zip(docs, titles, strict=True)]
+        per_document = set(disabled) - {ACROSS_ARTICLES}
+
+        def found() -> list[set]:
+            per_article = [normalise_doc(doc, title, disabled=per_document)
+                           for doc, title in zip(docs, titles, strict=True)]
+            if ACROSS_ARTICLES in disabled:
+                return [stored_candidates(entities) for entities in per_article]
+            return filed_across_articles(per_article)
+        return found
 
     found = {"raw": lambda: [raw_candidates(doc) for doc in plain_docs], "newsflow": normalised(()),
-             "no rules": normalised(RULES)}
-    for rule in RULES:
+             "no rules": normalised(SCORED_RULES)}
+    for rule in SCORED_RULES:
         found[f"without {rule}"] = normalised({rule})
     return found
 
@@ -365,7 +389,7 @@ def net_adds(report: dict, rule: str) -> float:
 
 def verdicts(report: dict) -> dict[str, str]:
     """A rule stays while it adds something over the two held-out sets together."""
-    return {rule: "keep" if net_adds(report, rule) > 0 else "adds nothing" for rule in RULES}
+    return {rule: "keep" if net_adds(report, rule) > 0 else "adds nothing" for rule in SCORED_RULES}
 
 
 def conll_markdown(report: dict) -> list[str]:
@@ -405,7 +429,7 @@ def ablation_markdown(report: dict) -> list[str]:
              "| rule | CoNLL held-back | held-out pages | both, weighted | CoNLL PERSON | CoNLL ORG | CoNLL PLACE "
              "| CoNLL tuning | demo set | verdict |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for rule in RULES:
+    for rule in SCORED_RULES:
         demo_delta = _delta(gold_adds(demo, rule)) if demo else "n/a"
         lines.append(f"| {rule} | {_delta(adds(held_back, rule))} | {_delta(gold_adds(pages, rule))} | "
                      f"{_delta(net_adds(report, rule))} | "
@@ -450,7 +474,7 @@ def gold_markdown(demo: dict) -> list[str]:
         lines.append(f"| {a['name']} | {a['gold']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | "
                      f"{n['precision']:.2f} | {n['recall']:.2f} | {n['f1']:.2f} |")
     lines += ["", *demo_markdown(demo), "", "| rule | micro F1 without | F1 it adds |", "|---|---:|---:|"]
-    for rule in RULES:
+    for rule in SCORED_RULES:
         without = demo["scores"][f"without {rule}"]["f1"]
         lines.append(f"| {rule} | {_f(without)} | {_delta(demo['scores']['newsflow']['f1'] - without)} |")
     lines += ["", "Remaining errors:", ""]
@@ -514,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         if model is None:
             parser.error("NEWSFLOW_NER_MODELS has no model for English; pass --model")
     nlp = load_nlp(model)
-    report: dict = {"model": model, "model_version": model_version(nlp), "rules": list(RULES)}
+    report: dict = {"model": model, "model_version": model_version(nlp), "rules": list(SCORED_RULES)}
     if args.gold is not None:
         report["gold_set"] = run_gold(args.gold, nlp, extraction_dir)
         lines = gold_markdown(report["gold_set"])
@@ -523,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         report["conll"] = run_conll(dev, None if args.no_tuning or not train.is_file() else train, nlp)
         report["heldout_pages"] = run_gold(HELDOUT_GOLD, nlp, extraction_dir)
         report["demo"] = run_gold(DEMO_GOLD, nlp, extraction_dir)
-        report["net_adds"] = {rule: net_adds(report, rule) for rule in RULES}
+        report["net_adds"] = {rule: net_adds(report, rule) for rule in SCORED_RULES}
         report["verdicts"] = verdicts(report)
         lines = [*conll_markdown(report), "", *pages_markdown(report["heldout_pages"]), "",
                  *demo_markdown(report["demo"]), "", *ablation_markdown(report)]

@@ -7,8 +7,11 @@ from functools import partial
 
 from sqlalchemy import Engine
 
+from collections.abc import Collection
+
 from flows.workers import TimeLimit, map_in_chunks
 from pipeline.config import Settings
+from pipeline.enrich.labels import labels_across_articles
 from pipeline.enrich.models import EnrichInput, EnrichResult, extract_entities_with_models
 from pipeline.store import entities as entity_store
 from pipeline.store.engine import retry_database
@@ -23,7 +26,7 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
         with engine.begin() as conn:
             pending = entity_store.claim_pending_canonical(conn, settings.batch_size)
             if not pending:
-                return 0, 0
+                return 0, 0, set()
             results = map_in_chunks(
                 ner, [EnrichInput(item.title, item.text, item.language) for item in pending], settings.workers,
                 ner_time_limit(settings),
@@ -33,7 +36,7 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
             for item, (model, result) in zip(pending, results, strict=True):
                 by_model.setdefault(model, []).append((item.id, result.status, result.entities))
             written = sum(entity_store.store_entities(conn, rows, model=model) for model, rows in by_model.items())
-            return len(pending), written
+            return len(pending), written, names_of(by_model.values())
 
     def copies() -> int:
         with engine.begin() as conn:
@@ -41,11 +44,32 @@ def enrich_pending(engine: Engine, settings: Settings) -> tuple[int, int]:
 
     enriched = links = 0
     while True:
-        done, written = retry_database(one_batch)
+        done, written, names = retry_database(one_batch)
         if not done:
             break
         enriched, links = enriched + done, links + written
+        file_by_agreed_type(engine, names)
     return enriched + retry_database(copies), links
+
+
+def names_of(groups) -> set[str]:
+    """The entity names of (article id, status, mentions) rows, grouped."""
+    return {m.name for rows in groups for _, _, mentions in rows for m in mentions}
+
+
+def file_by_agreed_type(engine: Engine, names: Collection[str] | None) -> int:
+    """File the links of the entities named ``names`` (None: every name whose
+    articles disagree on its type) under the type their articles agree on
+    (``labels_across_articles``); returns the links refiled."""
+    if names is not None and not names:
+        return 0
+
+    def refile() -> int:
+        with engine.begin() as conn:
+            entity_store.lock_entities(conn)
+            decided = labels_across_articles(entity_store.label_votes(conn, names))
+            return entity_store.refile(conn, list(decided.items()))
+    return retry_database(refile)
 
 
 def ner_function(settings: Settings):

@@ -29,7 +29,7 @@ from prefect.utilities.annotations import quote
 from sqlalchemy import Connection, Engine
 
 from flows.automations import CONSECUTIVE_FAILURES_LABEL
-from flows.enrich import enrich_pending, ner_function, ner_time_limit
+from flows.enrich import enrich_pending, file_by_agreed_type, names_of, ner_function, ner_time_limit
 from flows.workers import Pending, TimeLimit, submit_in_chunks, warm_up
 from pipeline.clean import LEARNED_MAX_SHARE
 from pipeline.config import Settings, get_settings
@@ -413,9 +413,11 @@ def finish_entities(engine: Engine, job: EntitiesInFlight) -> tuple[int, int]:
                 model, result = results[article_id]
                 by_model.setdefault(model, []).append((article_id, result.status, result.entities))
             written = sum(entity_store.store_entities(conn, rows, model=model) for model, rows in by_model.items())
-            return len(still_pending), written
+            return len(still_pending), written, names_of(by_model.values())
 
-    return retry_database(store)
+    tagged, written, names = retry_database(store)
+    file_by_agreed_type(engine, names)
+    return tagged, written
 
 
 @task(name="commit-feed-states", cache_policy=NO_CACHE)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger
 
-from flows.enrich import enrich_pending
+from flows.enrich import enrich_pending, file_by_agreed_type
 from pipeline.config import Settings, get_settings
 from pipeline.enrich.models import model_versions
 from pipeline.store import articles as article_store, entities as entity_store
@@ -53,12 +53,16 @@ def reenrich_stored(engine, settings: Settings, since: datetime | None = None) -
         marked = entity_store.mark_for_reenrichment(conn, models=versions, since=since)
     logger.info("%d articles to re-enrich with %s", marked, versions)
     enriched, links = enrich_pending(engine, settings) if marked else (0, 0)
+    # Every name whose articles disagree on its type, whichever run tagged them.
+    refiled = file_by_agreed_type(engine, None)
+    logger.info("%d entity links refiled under the type their entity's articles agree on", refiled)
     with engine.begin() as conn:
         entity_store.delete_orphan_entities(conn)
     return {
         "models": versions, "model": ", ".join(sorted(set(versions.values()))),
         "articles_marked": marked, "articles_enriched": enriched,
-        "entity_links": links, "seconds": round(time.perf_counter() - started, 2),
+        "entity_links": links, "entity_links_refiled": refiled,
+        "seconds": round(time.perf_counter() - started, 2),
     }
 
 

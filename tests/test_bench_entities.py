@@ -150,7 +150,7 @@ def test_a_rule_is_judged_on_both_held_out_sets_weighted_by_their_gold_pairs(mon
     assert bench.net_adds(report, "quiet") == 0.0
     assert bench.net_adds(report, "pages") == pytest.approx(0.0008)
     assert bench.net_adds(report, "costly") == pytest.approx(-0.0008)
-    monkeypatch.setattr(bench, "RULES", ("quiet", "pages", "costly"))
+    monkeypatch.setattr(bench, "SCORED_RULES", ("quiet", "pages", "costly"))
     assert bench.verdicts(report) == {"quiet": "adds nothing", "pages": "keep", "costly": "adds nothing"}
 
 

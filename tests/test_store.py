@@ -586,6 +586,69 @@ def test_what_an_article_calls_an_entity_is_stored_with_it_and_reaches_its_copie
     ]
 
 
+def filed(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT a.canonical_url, e.name, e.label, ae.own_label FROM article_entities ae"
+            " JOIN entities e ON e.id = ae.entity_id JOIN articles a ON a.id = ae.article_id ORDER BY 1, 2"
+        )).all()
+
+
+def test_a_thin_article_is_filed_under_the_type_the_entitys_articles_agree_on_until_they_change_their_minds(
+        clean_db):
+    from flows.enrich import file_by_agreed_type
+
+    bodies = [f"Story {n}: Oliver Bierhoff scored twice for the side on day {n}. " * 4 for n in range(4)]
+    records = [record(f"https://a.example/{n}", body, datetime(2021, 3, 18, 9 + n, tzinfo=UTC))
+               for n, body in enumerate(bodies)]
+    copy = record("https://b.example/3", bodies[3], datetime(2021, 3, 18, 18, tzinfo=UTC))
+    with clean_db.begin() as conn:
+        article_store.store_articles(conn, [*records, copy])
+        ids = dict(conn.execute(text("SELECT canonical_url, id FROM articles")).all())
+        entity_store.store_entities(conn, [
+            *[(ids[f"https://a.example/{n}"], "done", [EntityMention("Oliver Bierhoff", "PERSON", 3, False)])
+              for n in range(3)],
+            # One mention, the model's guess alone: thin evidence.
+            (ids["https://a.example/3"], "done", [EntityMention("Oliver Bierhoff", "ORG", 1, False,
+                                                                aliases=("Bierhoff",))]),
+        ])
+        entity_store.copy_entities_to_copies(conn)
+
+    assert file_by_agreed_type(clean_db, {"oliver bierhoff"}) == 2  # the article and its copy
+    assert filed(clean_db) == [
+        *[(f"https://a.example/{n}", "Oliver Bierhoff", "PERSON", "PERSON") for n in range(3)],
+        ("https://a.example/3", "Oliver Bierhoff", "PERSON", "ORG"),
+        ("https://b.example/3", "Oliver Bierhoff", "PERSON", "ORG"),
+    ]
+    with clean_db.connect() as conn:
+        # The ORG entity is gone; its alias went with its link.
+        assert conn.execute(text("SELECT name, label FROM entities")).all() == [("Oliver Bierhoff", "PERSON")]
+        assert conn.execute(text("SELECT alias FROM entity_aliases")).scalars().all() == ["Bierhoff"]
+    assert file_by_agreed_type(clean_db, {"Oliver Bierhoff"}) == 0  # settled: nothing moves twice
+
+    # The articles that said "person" are tagged again and now say otherwise,
+    # by a rule: the thin article goes back to the label it gave itself.
+    with clean_db.begin() as conn:
+        entity_store.store_entities(conn, [
+            (ids[f"https://a.example/{n}"], "done", [EntityMention("Oliver Bierhoff", "ORG", 3, False,
+                                                                   label_by_rule=True)])
+            for n in range(3)])
+    assert file_by_agreed_type(clean_db, None) == 2
+    assert {label for _, _, label, _ in filed(clean_db)} == {"ORG"}
+    with clean_db.connect() as conn:
+        # The PERSON entity went with its last link.
+        assert conn.execute(text("SELECT name, label FROM entities")).all() == [("Oliver Bierhoff", "ORG")]
+
+
+def test_names_whose_articles_agree_are_not_read_for_refiling(clean_db):
+    with clean_db.begin() as conn:
+        article_store.store_articles(conn, [record("https://a.example/1", "Talks in Seoul went on. " * 12)])
+        entity_store.store_entities(conn, [(1, "done", [EntityMention("Seoul", "GPE", 12, False)])])
+        assert entity_store.label_votes(conn, {"Seoul"}) == []
+        assert entity_store.label_votes(conn, None) == []
+        assert entity_store.label_votes(conn, set()) == []
+
+
 def test_orphan_entities_are_not_deleted_under_a_writer_about_to_link_them(clean_db):
     with clean_db.begin() as conn:
         conn.execute(text("INSERT INTO entities (name, label) VALUES ('Seoul', 'GPE')"))  # an orphan

@@ -190,6 +190,11 @@ class EntityMention:
     # What the article calls it besides its name: titles, roles, nationalities
     # taken off the front of a mention ("Defender", "Croat"), in lower case.
     descriptors: tuple[str, ...] = ()
+    # Whether a rule of this article (a cue, a common alias, the list it
+    # stands in) gave the label, rather than the model's guess alone: the
+    # stronger evidence when the entity's articles decide its type together
+    # (``pipeline.enrich.labels``).
+    label_by_rule: bool = False
 
 
 def normalize_entity_name(text: str) -> str:
@@ -594,10 +599,10 @@ def _aggregate(mentions: list[_Mention], title: str | None, text: str, on: dict[
     labels = {name: next((m.fixed for m in members if m.fixed), None)
               or (_voted_label(members) if on["one_type"] else members[0].cue or members[0].label)
               for name, members in by_name.items()}
+    changed: dict[str, str] = {}
     if on["context"]:
         # Names listed together share the list's majority label when that
         # majority is clear and the name's own evidence is the model's guess only.
-        changed = {}
         for name, members in by_name.items():
             if any(m.fixed or m.cue for m in members):
                 continue
@@ -631,6 +636,7 @@ def _aggregate(mentions: list[_Mention], title: str | None, text: str, on: dict[
                 salience=round(min(1.0, max(0.0, salience)), 4),
                 aliases=aliases,
                 descriptors=descriptors,
+                label_by_rule=name in changed or any(m.fixed or m.cue for m in members),
             )
         )
     result.sort(key=lambda mention: (-mention.mentions, mention.name))

@@ -1,15 +1,18 @@
 """Named entities of articles: the canonical articles waiting for NER, their
 entities and aliases, copies taking their story's entities, re-enrichment
-and orphan clean-up."""
+and orphan clean-up, and the filing of each link under the type the
+entity's articles agree on."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, select, text, update
 
+from pipeline.enrich.labels import LabelVote
 from pipeline.enrich.models import UNDECLARED_LANGUAGE, language_tag
 from pipeline.enrich.normalise import EntityMention, named_in_title
 from pipeline.store.bulk import copy_rows
@@ -97,14 +100,15 @@ def store_entities(
         conn.execute(article_entities.delete().where(article_entities.c.article_id.in_(article_ids)))
     rows = [
         (article_id, ids[(m.name, m.label)], m.mentions, m.in_title, m.first_offset, m.salience,
-         list(m.descriptors))
+         list(m.descriptors), m.label, m.label_by_rule)
         for article_id, _, mentions in results
         for m in mentions
     ]
     if rows:
         # The article's old rows are deleted above: nothing can conflict.
         copy_rows(conn, "article_entities",
-                   ("article_id", "entity_id", "mentions", "in_title", "first_offset", "salience", "descriptors"),
+                   ("article_id", "entity_id", "mentions", "in_title", "first_offset", "salience", "descriptors",
+                    "own_label", "label_by_rule"),
                    rows)
     aliases = sorted({
         (alias, ids[(m.name, m.label)])
@@ -171,11 +175,18 @@ _ENTITIES_IN_USE_KEY = 7351120004
 _ENTITIES_IN_USE_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_ENTITIES_IN_USE_KEY})")
 
 
+def lock_entities(conn: Connection) -> None:
+    """Wait until no writer is between naming an entity and linking it, and
+    keep new ones waiting until this transaction ends: for whatever deletes
+    or refiles entities."""
+    conn.execute(text(f"SELECT pg_advisory_xact_lock({_ENTITIES_IN_USE_KEY})"))
+
+
 def delete_orphan_entities(conn: Connection) -> int:
     """Entities no article mentions any more (after a re-enrichment).  Not
     while a writer is between naming an entity and linking it: an entity
     that already existed unlinked would be deleted under it."""
-    conn.execute(text(f"SELECT pg_advisory_xact_lock({_ENTITIES_IN_USE_KEY})"))
+    lock_entities(conn)
     return conn.execute(text(
         "DELETE FROM entities e WHERE NOT EXISTS (SELECT 1 FROM article_entities ae WHERE ae.entity_id = e.id)"
     )).rowcount
@@ -186,6 +197,9 @@ def copy_entities_to_copies(conn: Connection) -> int:
     again: the text is the same, only the headline differs, so whether the
     headline names each entity is decided again, by the rule new articles
     follow (``named_in_title``, over the entity's name and aliases)."""
+    # The canonical's rows name their entities by id: they must not be
+    # refiled or deleted between this read and the copies' insert.
+    conn.execute(_ENTITIES_IN_USE_SHARED)
     ready = conn.execute(text("""
         SELECT copy.id, copy.title, s.canonical_article_id, canon.entities_model
         FROM articles copy
@@ -200,41 +214,124 @@ def copy_entities_to_copies(conn: Connection) -> int:
         return 0
     canonical_entities: dict[int, list] = {}
     for row in conn.execute(text("""
-        SELECT ae.article_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience, ae.descriptors, e.name,
+        SELECT ae.article_id, ae.entity_id, e.name,
                coalesce(array_agg(a.alias) FILTER (WHERE a.alias IS NOT NULL), '{}') AS aliases
         FROM article_entities ae
         JOIN entities e ON e.id = ae.entity_id
         LEFT JOIN entity_aliases a ON a.entity_id = e.id
         WHERE ae.article_id = ANY(:canonical)
-        GROUP BY ae.article_id, ae.entity_id, ae.mentions, ae.first_offset, ae.salience, ae.descriptors, e.name
+        GROUP BY ae.article_id, ae.entity_id, e.name
         """), {"canonical": sorted({row.canonical_article_id for row in ready})}):
         canonical_entities.setdefault(row.article_id, []).append(row)
     links = [
-        (copy.id, entity.entity_id, entity.mentions, named_in_title(copy.title, [entity.name, *entity.aliases]),
-         entity.first_offset, entity.salience, entity.descriptors)
+        (copy.id, copy.canonical_article_id, entity.entity_id,
+         named_in_title(copy.title, [entity.name, *entity.aliases]))
         for copy in ready for entity in canonical_entities.get(copy.canonical_article_id, ())
     ]
     if links:
+        # A copy says of its entities what its canonical article says: the
+        # row's other columns come from the canonical's row.
         conn.execute(text("""
-            INSERT INTO article_entities (article_id, entity_id, mentions, in_title, first_offset, salience)
-            SELECT * FROM unnest(CAST(:articles AS bigint[]), CAST(:entities AS bigint[]),
-                                 CAST(:mentions AS integer[]), CAST(:in_title AS boolean[]),
-                                 CAST(:offsets AS integer[]), CAST(:salience AS double precision[]))
+            INSERT INTO article_entities (article_id, entity_id, mentions, in_title, first_offset, salience,
+                                          descriptors, own_label, label_by_rule)
+            SELECT w.article_id, ae.entity_id, ae.mentions, w.in_title, ae.first_offset, ae.salience,
+                   ae.descriptors, ae.own_label, ae.label_by_rule
+            FROM unnest(CAST(:articles AS bigint[]), CAST(:canonicals AS bigint[]), CAST(:entities AS bigint[]),
+                        CAST(:in_title AS boolean[])) AS w(article_id, canonical_id, entity_id, in_title)
+            JOIN article_entities ae ON ae.article_id = w.canonical_id AND ae.entity_id = w.entity_id
             ON CONFLICT DO NOTHING
             """), {name: list(column) for name, column in zip(
-                ("articles", "entities", "mentions", "in_title", "offsets", "salience"),
-                zip(*(link[:6] for link in links)), strict=True)})
-        # A copy says of its entities what its canonical article says
-        # (text[] cannot be unnested beside the other columns: one row each).
-        described = [(link[0], link[1], link[6]) for link in links if link[6]]
-        for article_id, entity_id, descriptors in described:
-            conn.execute(text(
-                "UPDATE article_entities SET descriptors = :descriptors"
-                " WHERE article_id = :article_id AND entity_id = :entity_id"
-            ), {"descriptors": list(descriptors), "article_id": article_id, "entity_id": entity_id})
+                ("articles", "canonicals", "entities", "in_title"), zip(*links), strict=True)})
     conn.execute(text("""
         UPDATE articles SET entities_status = 'copied', entities_model = w.model
         FROM unnest(CAST(:ids AS bigint[]), CAST(:models AS text[])) AS w(id, model)
         WHERE articles.id = w.id
         """), {"ids": [row.id for row in ready], "models": [row.entities_model for row in ready]})
     return len(ready)
+
+
+class FiledRow(NamedTuple):
+    """One article's link to one entity, and the entity it is filed under."""
+
+    article_id: int
+    entity_id: int
+    name: str
+    label: str
+
+
+def label_votes(conn: Connection, names: Collection[str] | None = None) -> list[LabelVote]:
+    """What each article says of the entities named ``names`` (any case), for
+    the names filed under more than one label or told under more than one
+    by their articles; all such names when ``names`` is None.  Copies do not
+    count: they repeat their canonical article.  Call under ``lock_entities``."""
+    if names is not None and not names:
+        return []
+    name_filter = "lower(e.name) = ANY(:names)" if names is not None else "true"
+    rows = conn.execute(text(f"""
+        WITH split AS (
+            SELECT lower(e.name) AS name FROM article_entities ae JOIN entities e ON e.id = ae.entity_id
+            WHERE {name_filter}
+            GROUP BY lower(e.name)
+            HAVING count(DISTINCT e.label) > 1 OR count(DISTINCT coalesce(ae.own_label, e.label)) > 1)
+        SELECT ae.article_id, ae.entity_id, e.name, e.label, coalesce(ae.own_label, e.label) AS own_label,
+               ae.mentions, ae.label_by_rule, a.is_canonical
+        FROM split JOIN entities e ON lower(e.name) = split.name
+        JOIN article_entities ae ON ae.entity_id = e.id
+        JOIN articles a ON a.id = ae.article_id
+        ORDER BY ae.article_id, ae.entity_id
+        """), {"names": sorted({name.lower() for name in names}) if names is not None else None})
+    return [LabelVote(FiledRow(row.article_id, row.entity_id, row.name, row.label), row.name, row.own_label,
+                      row.mentions, row.label_by_rule, counts=row.is_canonical) for row in rows]
+
+
+def refile(conn: Connection, moves: Sequence[tuple[FiledRow, str]]) -> int:
+    """File each row under the entity of the same name with the new label,
+    keeping the label its article gave it; entities left with no row go.
+    Returns the rows moved.  Call under ``lock_entities``."""
+    moves = [(row, label) for row, label in moves if label != row.label]
+    if not moves:
+        return 0
+    params = {"articles": [row.article_id for row, _ in moves], "froms": [row.entity_id for row, _ in moves],
+              "from_labels": [row.label for row, _ in moves], "names": [row.name for row, _ in moves],
+              "labels": [label for _, label in moves]}
+    conn.execute(text(
+        "INSERT INTO entities (name, label)"
+        " SELECT DISTINCT name, label FROM unnest(CAST(:names AS text[]), CAST(:labels AS text[])) AS w(name, label)"
+        " ON CONFLICT ON CONSTRAINT entities_name_label_key DO NOTHING"
+    ), params)
+    moved = conn.execute(text("""
+        WITH m AS (
+            SELECT w.article_id, w.from_id, w.from_label, e.id AS to_id
+            FROM unnest(CAST(:articles AS bigint[]), CAST(:froms AS bigint[]), CAST(:from_labels AS text[]),
+                        CAST(:names AS text[]), CAST(:labels AS text[]))
+                 AS w(article_id, from_id, from_label, name, label)
+            JOIN entities e ON e.name = w.name AND e.label = w.label),
+        moved AS (
+            DELETE FROM article_entities ae USING m
+            WHERE ae.article_id = m.article_id AND ae.entity_id = m.from_id
+            RETURNING ae.*, m.to_id, m.from_label)
+        INSERT INTO article_entities AS ae (article_id, entity_id, mentions, in_title, first_offset, salience,
+                                            descriptors, own_label, label_by_rule)
+        SELECT article_id, to_id, mentions, in_title, first_offset, salience, descriptors,
+               coalesce(own_label, from_label), label_by_rule
+        FROM moved
+        ON CONFLICT (article_id, entity_id) DO UPDATE SET
+            mentions = ae.mentions + excluded.mentions,
+            in_title = ae.in_title OR excluded.in_title,
+            first_offset = least(ae.first_offset, excluded.first_offset),
+            salience = greatest(ae.salience, excluded.salience),
+            descriptors = ARRAY(SELECT DISTINCT unnest(ae.descriptors || excluded.descriptors))
+        """), params).rowcount
+    conn.execute(text("""
+        INSERT INTO entity_aliases (alias, entity_id)
+        SELECT DISTINCT a.alias, e.id
+        FROM unnest(CAST(:froms AS bigint[]), CAST(:names AS text[]), CAST(:labels AS text[])) AS w(from_id, name, label)
+        JOIN entities e ON e.name = w.name AND e.label = w.label
+        JOIN entity_aliases a ON a.entity_id = w.from_id
+        ON CONFLICT DO NOTHING
+        """), params)
+    conn.execute(text(
+        "DELETE FROM entities e WHERE e.id = ANY(CAST(:froms AS bigint[]))"
+        " AND NOT EXISTS (SELECT 1 FROM article_entities ae WHERE ae.entity_id = e.id)"
+    ), params)
+    return moved

@@ -201,6 +201,12 @@ class ArticleEntity(SQLModel, table=True):
     # "croat"), taken off its mentions' names (migration 0014).
     descriptors: list[str] = Field(
         default_factory=list, sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+    # The label the article itself gave the entity, and whether a rule (not
+    # only the model) gave it; the row is filed under the entity of the label
+    # the entity's articles decide (pipeline.enrich.labels, migration 0015).
+    # NULL: the filed entity's label (rows older than the migration).
+    own_label: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    label_by_rule: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
 
 
 class EntityAlias(SQLModel, table=True):
