@@ -4,6 +4,8 @@ and the database every command opens."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -14,25 +16,35 @@ from pipeline.config import get_settings
 from pipeline.store.engine import DatabaseUnavailable, describe, get_engine
 
 
-def open_database():
-    """The database, its schema brought up to date (every command reads the
-    newest tables; the migrations are idempotent and take milliseconds when
-    there is nothing to do); exit 2 when it cannot be reached."""
+@contextmanager
+def exit_on_database_error(hint: str | None = None) -> Iterator[None]:
+    """A database that cannot be reached or refuses the command ends it with
+    one line and exit status 2 (and ``hint``, if given, on a refusal)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from pipeline.store.migrate import current_revision, head_revision, upgrade
-
     try:
-        engine = get_engine(get_settings())
-        if current_revision(engine) != head_revision():
-            upgrade(engine)
-        return engine
+        yield
     except DatabaseUnavailable as exc:
         console.print(markup("[red]database unavailable:[/red] {}", exc))
         raise typer.Exit(2) from None
     except SQLAlchemyError as exc:
         console.print(markup("[red]database error:[/red] {}", str(exc.orig or exc).splitlines()[0]))
+        if hint:
+            console.print(hint)
         raise typer.Exit(2) from None
+
+
+def open_database():
+    """The database, its schema brought up to date (every command reads the
+    newest tables; the migrations are idempotent and take milliseconds when
+    there is nothing to do); exit 2 when it cannot be reached."""
+    from pipeline.store.migrate import current_revision, head_revision, upgrade
+
+    with exit_on_database_error():
+        engine = get_engine(get_settings())
+        if current_revision(engine) != head_revision():
+            upgrade(engine)
+        return engine
 
 
 def answer(question, *args, **options):
@@ -62,11 +74,8 @@ def db_shell(
     if psql is None:
         console.print("[red]psql not found:[/red] install the PostgreSQL client")
         raise typer.Exit(2)
-    try:
+    with exit_on_database_error():
         connection, environment = psql_connection(database_url(get_settings()))
-    except DatabaseUnavailable as exc:
-        console.print(markup("[red]database unavailable:[/red] {}", exc))
-        raise typer.Exit(2) from None
     arguments = [psql, connection] + (["-c", command] if command else [])
     raise typer.Exit(subprocess.call(arguments, env={**os.environ, **environment}))
 

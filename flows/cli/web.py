@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.db import open_database
+from flows.cli.db import exit_on_database_error, open_database
 from flows.cli.output import console
 from flows.terminal import markup
 from pipeline.config import get_settings
@@ -18,31 +18,25 @@ def open_read_database():
     Without NEWSFLOW_READ_DATABASE_URL the schema is first brought up to date
     as every command does (with DATABASE_URL's role, before serving); a role
     that may only read cannot migrate, so with it an old schema is an error."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from pipeline.store.engine import DatabaseUnavailable, get_read_engine
+    from pipeline.store.engine import get_read_engine
     from pipeline.store.migrate import current_revision, head_revision
 
     settings = get_settings()
     if not settings.read_database_url:
         open_database()
-    try:
+    # A role that may only read, missing or not usable, is the likely refusal.
+    hint = None if settings.read_database_url else (
+        "the web app reads as the role newsflow_reader, which the migrations create where the "
+        "migrating role may create roles; otherwise set NEWSFLOW_READ_DATABASE_URL to a "
+        "read-only login (newsflow db grant-reader)")
+    with exit_on_database_error(hint):
         engine = get_read_engine(settings)
-        if current_revision(engine) != head_revision():
-            console.print("[red]the database schema is not current:[/red] run `newsflow db upgrade` "
-                          "with DATABASE_URL first")
-            raise typer.Exit(2)
-        return engine
-    except DatabaseUnavailable as exc:
-        console.print(markup("[red]database unavailable:[/red] {}", exc))
-        raise typer.Exit(2) from None
-    except SQLAlchemyError as exc:
-        console.print(markup("[red]database error:[/red] {}", str(exc.orig or exc).splitlines()[0]))
-        if not settings.read_database_url:
-            console.print("the web app reads as the role newsflow_reader, which the migrations create where the "
-                          "migrating role may create roles; otherwise set NEWSFLOW_READ_DATABASE_URL to a "
-                          "read-only login (newsflow db grant-reader)")
-        raise typer.Exit(2) from None
+        current = current_revision(engine)
+    if current != head_revision():
+        console.print("[red]the database schema is not current:[/red] run `newsflow db upgrade` "
+                      "with DATABASE_URL first")
+        raise typer.Exit(2)
+    return engine
 
 
 def web(

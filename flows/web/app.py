@@ -113,6 +113,13 @@ Label = Annotated[OptionalText, Query(description="Only entities of this label: 
 ItemId = Annotated[int, PathParameter(ge=1, le=BIGINT_MAX)]
 
 
+def _exists(found: Any, what: str, item_id: int) -> Any:
+    """``found``, unless there is nothing: a 404 naming what was asked for."""
+    if found is None or found == []:
+        raise HTTPException(404, f"no {what} #{item_id}")
+    return found
+
+
 def _connection(request: Request) -> Iterator[Connection]:
     """One connection of the app's engine for the request."""
     with request.app.state.engine.connect() as conn:
@@ -335,9 +342,7 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.get("/stories/{story_id}", response_class=HTMLResponse, include_in_schema=False)
     def story_page(request: Request, conn: Conn, story_id: ItemId):
-        found = query.story(conn, story_id)
-        if found is None:
-            raise HTTPException(404, f"no story #{story_id}")
+        found = _exists(query.story(conn, story_id), "story", story_id)
         return page(request, "story.html", story=found, members=query.story_members(conn, story_id))
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
@@ -355,9 +360,7 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.get("/entities/{entity_id}", response_class=HTMLResponse, include_in_schema=False)
     def entity_page(request: Request, conn: Conn, entity_id: ItemId):
-        found = query.entity_detail(conn, entity_id)
-        if found is None:
-            raise HTTPException(404, f"no entity #{entity_id}")
+        found = _exists(query.entity_detail(conn, entity_id), "entity", entity_id)
         timeline = query.entity_timeline(conn, entity_id)
         chart = bar_chart({row["day"]: row["mentions"] for row in timeline}, label="mentions")
         return page(request, "entity.html", entity=found, chart=chart, timeline=timeline)
@@ -389,9 +392,7 @@ def create_app(engine: Engine) -> FastAPI:
     @app.get("/api/articles/{article_id}", tags=["articles"])
     def api_article(request: Request, conn: Conn, article_id: ItemId):
         """One article with its clean text and how it joined its story."""
-        found = query.article(conn, article_id)
-        if found is None:
-            raise HTTPException(404, f"no article #{article_id}")
+        found = _exists(query.article(conn, article_id), "article", article_id)
         return _json(request, conn, found)
 
     @app.get("/api/stories", tags=["stories"])
@@ -407,17 +408,13 @@ def create_app(engine: Engine) -> FastAPI:
     @app.get("/api/stories/{story_id}", tags=["stories"])
     def api_story(request: Request, conn: Conn, story_id: ItemId):
         """One story with its canonical article (and its text)."""
-        found = query.story(conn, story_id)
-        if found is None:
-            raise HTTPException(404, f"no story #{story_id}")
+        found = _exists(query.story(conn, story_id), "story", story_id)
         return _json(request, conn, found)
 
     @app.get("/api/stories/{story_id}/members", tags=["stories"])
     def api_story_members(request: Request, conn: Conn, story_id: ItemId):
         """Every article of a story and how it joined (new, exact, near with its score)."""
-        members = query.story_members(conn, story_id)
-        if not members:
-            raise HTTPException(404, f"no story #{story_id}")
+        members = _exists(query.story_members(conn, story_id), "story", story_id)
         return _json(request, conn, {"items": members})
 
     @app.get("/api/search", tags=["search"])
@@ -450,9 +447,7 @@ def create_app(engine: Engine) -> FastAPI:
     @app.get("/api/entities/{entity_id}", tags=["entities"])
     def api_entity(request: Request, conn: Conn, entity_id: ItemId):
         """One entity: aliases, the stories mentioning it, the entities it co-occurs with."""
-        found = query.entity_detail(conn, entity_id)
-        if found is None:
-            raise HTTPException(404, f"no entity #{entity_id}")
+        found = _exists(query.entity_detail(conn, entity_id), "entity", entity_id)
         return _json(request, conn, found)
 
     @app.get("/api/entities/{entity_id}/timeline", tags=["entities"])
@@ -461,8 +456,7 @@ def create_app(engine: Engine) -> FastAPI:
         days: Annotated[int, Query(ge=1, le=3660, description="Days up to its newest mention.")] = 60,
     ):
         """Articles, stories and mentions per day (UTC) of one entity; days without any left out."""
-        if query.entity_detail(conn, entity_id, stories=0, cooccurring=0) is None:
-            raise HTTPException(404, f"no entity #{entity_id}")
+        _exists(query.entity_detail(conn, entity_id, stories=0, cooccurring=0), "entity", entity_id)
         return _json(request, conn, {"items": query.entity_timeline(conn, entity_id, days=days)})
 
     @app.get("/api/feeds", tags=["feeds"])

@@ -424,8 +424,7 @@ def _team_cues(mentions: list[_Mention], text: str, *, sports: bool) -> None:
     """In a sports story, a city or region named on its own, or a name that
     holds a club word, is a club: the model's guess is replaced, so that
     where the story says "in Boston" (a cue) the place still wins the vote."""
-    person_words = {word for m in mentions if (m.cue or m.label) == "PERSON" and " " in m.name
-                    for word in m.name.split()}
+    person_words = _words_of_full_person_names(mentions)
     for m in mentions:
         if m.fixed or m.cue:
             continue
@@ -439,7 +438,7 @@ def _team_cues(mentions: list[_Mention], text: str, *, sports: bool) -> None:
                 m.label = "ORG"
             continue
         if known is not None and known.kind in {"city", "region"} and m.name not in person_words:
-            if _at_dateline(m, text) or _AT_PLACE_BEFORE.search(text[max(0, m.start - 20):m.start]):
+            if _at_dateline(text, m.start, m.end) or _AT_PLACE_BEFORE.search(text[max(0, m.start - 20):m.start]):
                 m.cue = m.label if m.label in _PLACE_LABELS else "GPE"
             else:
                 m.label = "ORG"
@@ -504,8 +503,7 @@ def _places_missed(doc, mentions: list[_Mention], lowered_words: set[str], *, sp
         name = match.group()
         if name.count(" ") > 2 or any(start < e and s < end for s, e in taken) or name in person_words:
             continue
-        at_dateline = (start == 0 or text[start - 1] == "\n") and _DATE_AFTER.match(text[end:end + 40])
-        if _sentence_initial(text, start) and not at_dateline:
+        if _sentence_initial(text, start) and not _at_dateline(text, start, end):
             if " " not in name:
                 continue
             first, name = name.split(" ", 1)  # "In Colombo": the sentence's first word is not the place's
@@ -522,21 +520,26 @@ def _gazetteer_cues(mentions: list[_Mention], text: str) -> None:
     """A country is a place; so is a known place that opens a dateline
     ("Abu Dhabi 1996-08-22 -"), and a well-known place the model took for a
     person, unless the article names a person so."""
-    person_words = {word for m in mentions if (m.cue or m.label) == "PERSON" and " " in m.name
-                    for word in m.name.split()}
+    person_words = _words_of_full_person_names(mentions)
     for m in mentions:
         if m.fixed or m.cue:
             continue
         if places.is_country(m.name):
             m.cue = "GPE"
-        elif _at_dateline(m, text) and places.place(m.name) is not None:
+        elif _at_dateline(text, m.start, m.end) and places.place(m.name) is not None:
             m.cue = "GPE"
         elif m.label == "PERSON" and places.is_well_known_place(m.name) and m.name not in person_words:
             m.cue = "GPE"
 
 
-def _at_dateline(m: _Mention, text: str) -> bool:
-    return (m.start == 0 or text[m.start - 1] == "\n") and _DATE_AFTER.match(text[m.end:m.end + 40]) is not None
+def _at_dateline(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] opens a line and a date follows it: the place of a dateline."""
+    return (start == 0 or text[start - 1] == "\n") and _DATE_AFTER.match(text[end:end + 40]) is not None
+
+
+def _words_of_full_person_names(mentions: list[_Mention]) -> set[str]:
+    """The words of the people an article names in full ("Paris" of "Paris Hilton")."""
+    return {word for m in mentions if (m.cue or m.label) == "PERSON" and " " in m.name for word in m.name.split()}
 
 
 def _context_cues(mentions: list[_Mention], text: str) -> None:
