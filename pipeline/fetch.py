@@ -180,7 +180,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
     async def connect_unix_socket(self, *args, **kwargs):  # pragma: no cover - never configured
-        raise httpcore.ConnectError("refused: unix sockets are not fetched")
+        raise RefusedAddressError("refused: unix sockets are not fetched")
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
@@ -614,9 +614,14 @@ class _TransientNetworkError(Exception):
         self.kind = kind
 
 
-def _is_refusal(exc: Exception) -> bool:
-    """httpx wraps our guard's refusal; it is final, not transient."""
-    return "refused: " in str(exc) and isinstance(exc, httpx.ConnectError)
+def _is_refusal(exc: BaseException) -> bool:
+    """Whether the guard refused the address: final, not transient.  httpx
+    wraps the guard's error, keeping it as the cause."""
+    while exc is not None:
+        if isinstance(exc, RefusedAddressError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -207,6 +207,21 @@ def test_loopback_is_refused_unless_allowed(server):
     result = fetch_one(server, "/article", allow_private_hosts="")
     assert isinstance(result, FetchError)
     assert str(result) == "refused: loopback address 127.0.0.1"
+    assert result.kind == "refused"  # final: not retried as a network error
+
+
+def test_a_server_error_that_says_refused_is_not_a_refusal_of_the_guard():
+    # Only the guard's own error makes a refusal, whatever another says.
+    from pipeline.fetch import RefusedAddressError, _is_refusal
+
+    assert not _is_refusal(httpx.ConnectError("[Errno 111] Connection refused: peer said refused: no"))
+    try:
+        try:
+            raise RefusedAddressError("refused: loopback address 127.0.0.1")
+        except RefusedAddressError as cause:
+            raise httpx.ConnectError(str(cause)) from cause
+    except httpx.ConnectError as wrapped:
+        assert _is_refusal(wrapped)
 
 
 def test_redirect_hop_to_another_private_address_is_refused(server):
