@@ -634,12 +634,17 @@ def _run_shard(summary, hold, logger, settings, parent_run, scope, limit, force,
     if pages_left <= 0:
         logger.info("at most %d pages a run (NEWSFLOW_MAX_PAGES_PER_RUN): the feeds not claimed yet wait for "
                     "the next run", min(limit or settings.max_pages_per_run, settings.max_pages_per_run))
-    if summary.chunks and not stopped:
-        started = time.perf_counter()
-        enriched, links = tag_pending_entities(engine, settings)
-        summary.articles_enriched += enriched
-        summary.entity_links += links
-        summary.timed("entities", started)
+    if not summary.chunks:
+        # Nothing to fetch: still tag what a run that died left pending.
+        _tag_pending(summary, engine, settings)
+
+
+def _tag_pending(summary: IngestSummary, engine: Engine, settings: Settings) -> None:
+    started = time.perf_counter()
+    enriched, links = tag_pending_entities(engine, settings)
+    summary.articles_enriched += enriched
+    summary.entity_links += links
+    summary.timed("entities", started)
 
 
 def _ingest_chunk(summary, hold, logger, settings, jobs, claimed, limit, politeness, deadline) -> tuple[int, bool]:
@@ -681,6 +686,10 @@ def _ingest_chunk(summary, hold, logger, settings, jobs, claimed, limit, politen
 
     batches = list(_batches(new_entries, settings.batch_size))
     stopped = _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness, deadline)
+    if not stopped:
+        # Before the feeds' states: a feed's state is written once its
+        # articles and their entities are all stored (copies take theirs here).
+        _tag_pending(summary, engine, settings)
 
     deadline.check()
     started = time.perf_counter()
@@ -1001,6 +1010,8 @@ def run_shards_in_pool(summary, hold, logger, settings, deployment, scope, limit
     logger.info("run %d: %d feeds to claim on %d hosts, in %d shards of %s",
                 summary.run_id, sum(len(group.feed_ids) for group in groups), len(groups), count, deployment)
     if not count:
+        # Nothing to fetch: still tag what a shard that died left pending.
+        _tag_pending(summary, engine, settings)
         return
     parent = str(prefect_flow_run.id)
     parameters = {"parent_run": summary.run_id, "feed_ids": scope, "limit": limit, "force": force}

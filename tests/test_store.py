@@ -668,6 +668,8 @@ def test_refresh_planner_statistics_analyzes_every_listed_table(clean_db):
 def test_a_feed_claimed_since_a_moment_is_not_claimed_again_by_a_shard_of_that_moment(clean_db):
     """The shards of one run claim each feed once between them, even when the
     first claimant has handed its lease back and left the feed due."""
+    from pipeline.query import recent_runs
+
     with clean_db.begin() as conn:
         feed_store.upsert_feeds(conn, [("https://a.example/1", None), ("https://b.example/2", None)])
         parent = runs.start_run(conn, None)
@@ -684,11 +686,13 @@ def test_a_feed_claimed_since_a_moment_is_not_claimed_again_by_a_shard_of_that_m
         # A later run (the next tick) takes it again.
         later = feed_store.claim_feeds(conn, runs.start_run(conn, None), lease=LEASE, ids=[1])
         parents = dict(conn.execute(text("SELECT id, parent_id FROM ingest_runs")).all())
+        listed = {row["id"]: row["parent_id"] for row in recent_runs(conn)}
     assert [row[0] for row in taken] == [1]
     assert left == [(2, "https://b.example/2")]
     assert [row[0] for row in again] == [2]
     assert [row[0] for row in later] == [1]
     assert parents[shard] == parents[other] == parent and parents[parent] is None
+    assert listed == parents  # newsflow runs and the web app show which runs are shards of which
 
 
 def test_a_host_being_claimed_is_skipped_by_the_other_claimant_until_it_commits(clean_db):
