@@ -905,7 +905,10 @@ def ingest(
 ) -> dict:
     """Ingest the due feeds: fetch them and their new pages, clean,
     deduplicate, tag entities, store.  Ends Failed when the database is lost
-    or refuses a batch, after recording the run in ingest_runs.
+    or refuses a batch, after recording the run in ingest_runs.  In a work
+    pool the feeds are split into shards of whole hosts, each a child flow
+    run (ingest-shard) that any worker takes; the run fails when one of them
+    does not complete.
 
     Args:
         feeds_path: A feed list on the machine that runs the flow (YAML with
@@ -913,8 +916,9 @@ def ingest(
             are fetched.  Empty: every stored feed that is due.
         base_url: Resolves root-relative feed URLs in the feed list against
             this (e.g. http://127.0.0.1:8000 for a locally served corpus).
-        limit: At most this many new pages this run (also capped by
-            NEWSFLOW_MAX_PAGES_PER_RUN); the rest wait for the next run.
+        limit: At most this many new pages this run, in a work pool each of
+            its shards (also capped by NEWSFLOW_MAX_PAGES_PER_RUN); the rest
+            wait for the next run.
         force: Fetch the feeds whether they are due or not.
     """
     def body(summary, hold, logger, settings):
