@@ -75,7 +75,8 @@ def test_a_chunk_takes_whole_hosts_until_it_holds_its_size():
     assert fill_chunk(groups, 4, lambda group: list(group.feed_ids)) == [1, 2, 3, 4, 5]
     assert fill_chunk(groups, 3, lambda group: list(group.feed_ids)) == [1, 2, 3]
     # A host bigger than the chunk is taken whole, alone.
-    assert fill_chunk([HostFeeds("big:80", tuple(range(10)))] + groups, 4, lambda g: list(g.feed_ids)) == list(range(10))
+    big = HostFeeds("big:80", tuple(range(10)))
+    assert fill_chunk([big, *groups], 4, lambda group: list(group.feed_ids)) == list(range(10))
 
 
 def test_a_host_another_claimant_holds_is_skipped_for_the_next():

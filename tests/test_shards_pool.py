@@ -125,3 +125,37 @@ def test_three_workers_share_one_run_and_store_what_one_process_stores(
 
     assert stored_rows(engine) == reference
     print(f"\nshards: {[(shard['worker'], shard['feeds'], shard['chunks']) for shard in recorded]}")
+
+
+def test_a_run_waits_for_its_shards_within_its_time_and_notices_each_that_failed(prefect_server):
+    """What the coordinator does with the flow runs ``run_deployment`` hands
+    back, against the real server: it waits until all are final, reads each
+    one's state (a failed or crashed shard fails the run, since
+    run_deployment does not raise), and gives up on a shard still running
+    when the run's time is up."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Crashed, Failed, Running
+
+    from flows.ingest import Deadline, ShardsFailed, shard_failures, shard_record, wait_for_flow_runs
+
+    @flow(name="shard-stand-in")
+    def stand_in() -> None:
+        pass
+
+    with get_client(sync_client=True) as client:
+        done = client.create_flow_run(stand_in, name="tick-shard-1-of-3", state=Completed())
+        failed = client.create_flow_run(stand_in, name="tick-shard-2-of-3", state=Failed(message="database gone"))
+        crashed = client.create_flow_run(stand_in, name="tick-shard-3-of-3", state=Crashed(message="killed"))
+        running = client.create_flow_run(stand_in, name="tick-shard-4-of-4", state=Running())
+
+    final = wait_for_flow_runs([done.id, failed.id, crashed.id], Deadline(30))
+    records = [shard_record(number, final[flow_run.id], None)
+               for number, flow_run in enumerate((done, failed, crashed), start=1)]
+    assert [record["state"] for record in records] == ["COMPLETED", "FAILED", "CRASHED"]
+    assert shard_failures(records) == (
+        "shard 2 (tick-shard-2-of-3) failed: database gone; shard 3 (tick-shard-3-of-3) crashed: killed")
+
+    gave_up = r"still running when the run's time was up \(they go on\): tick-shard-4-of-4$"
+    with pytest.raises(ShardsFailed, match=gave_up):
+        wait_for_flow_runs([done.id, running.id], Deadline(1))
