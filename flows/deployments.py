@@ -28,6 +28,14 @@ work pool's schedule too.
   cancels any run beyond it (CANCEL_NEW) rather than queueing it: after a
   worker outage the late runs would otherwise all start together, each
   finding nothing due but paying the start-up.  The next tick runs anyway.
+* **ingest-shard** (work pool only) is a shard of an ingest run: an ingest
+  run of the work pool splits the due feeds into shards (pipeline/shards.py)
+  and starts each as a child flow run of ``ingest-shard/scheduled``, so that
+  every worker of the pool shares one tick (flows/ingest.py).  No schedule:
+  only its ingest run starts it.  ``NEWSFLOW_SHARD_CONCURRENCY`` (unset: no
+  limit) caps shards at once; the ones beyond it wait (ENQUEUE): cancelled,
+  they would fail their run.  Under ``newsflow serve`` an ingest run works
+  through its shards itself, so it is not served.
 * **maintenance** runs nightly: it deletes stored HTML older than
   ``NEWSFLOW_RAW_HTML_DAYS``, re-tags the articles whose entities came from
   another spaCy model than the one now configured for their language, and
@@ -84,10 +92,18 @@ class Deployment:
     concurrency_limit: int | None = None  # None: no limit
     concurrency_setting: str | None = None  # a Settings field whose value replaces concurrency_limit
     collision_strategy: str = "CANCEL_NEW"  # a run over the limit: CANCEL_NEW, or ENQUEUE to wait
-    # One schedule: an interval, or a cron line in a time zone.
+    # One schedule: an interval, or a cron line in a time zone; neither: runs
+    # only when started (the shards, by their ingest run).
     interval: timedelta | None = None
     cron: str | None = None
     timezone: str | None = None
+    served: bool = True  # False: only in the work pool (prefect.yaml), not under `newsflow serve`
+
+    @property
+    def flow_name(self) -> str:
+        """The flow's name on the Prefect server: its function's, with dashes
+        (``ingest_shard`` is the flow ``ingest-shard``), as the flows declare it."""
+        return self.flow.partition(":")[2].replace("_", "-")
 
     @property
     def file_entrypoint(self) -> str:
@@ -116,18 +132,22 @@ class Deployment:
         limit = self.limit(settings)
         return None if limit is None else {"limit": limit, "collision_strategy": self.collision_strategy}
 
-    def schedule(self) -> IntervalSchedule | CronSchedule:
+    def schedules(self) -> list[IntervalSchedule | CronSchedule]:
         from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
         if self.interval is not None:
-            return IntervalSchedule(interval=self.interval)
-        return CronSchedule(cron=self.cron, timezone=self.timezone)
+            return [IntervalSchedule(interval=self.interval)]
+        if self.cron is not None:
+            return [CronSchedule(cron=self.cron, timezone=self.timezone)]
+        return []
 
-    def schedule_entry(self) -> dict[str, Any]:
-        """The schedule as a prefect.yaml ``schedules`` entry."""
+    def schedule_entries(self) -> list[dict[str, Any]]:
+        """The schedules as prefect.yaml ``schedules`` entries."""
         if self.interval is not None:
-            return {"interval": int(self.interval.total_seconds())}
-        return {"cron": self.cron, "timezone": self.timezone}
+            return [{"interval": int(self.interval.total_seconds())}]
+        if self.cron is not None:
+            return [{"cron": self.cron, "timezone": self.timezone}]
+        return []
 
 
 DEPLOYMENTS = (
@@ -143,6 +163,20 @@ DEPLOYMENTS = (
         parameters={"feeds_path": None, "limit": None},
         concurrency_setting="ingest_concurrency",
         interval=timedelta(minutes=30),
+    ),
+    Deployment(
+        flow="flows.ingest:ingest_shard",
+        name="scheduled",
+        description=(
+            "A shard of an ingest run in the work pool, started by that run (no schedule of its own): "
+            "claims whole hosts' due feeds a chunk at a time (NEWSFLOW_SHARD_SIZE) until none is left. "
+            "Beyond NEWSFLOW_SHARD_CONCURRENCY at once, shards wait."
+        ),
+        tags=("newsflow", "ingest", "shard"),
+        concurrency_setting="shard_concurrency",
+        # A shard over the limit waits its turn: cancelled, its run would fail.
+        collision_strategy="ENQUEUE",
+        served=False,
     ),
     Deployment(
         flow="flows.maintenance:maintenance",
@@ -172,13 +206,13 @@ def deployments() -> list[RunnerDeployment]:
 
     settings = get_settings()
     served = []
-    for deployment in DEPLOYMENTS:
+    for deployment in (deployment for deployment in DEPLOYMENTS if deployment.served):
         module, _, function = deployment.flow.partition(":")
         flow = getattr(importlib.import_module(module), function)
         served.append(flow.to_deployment(
             name=SERVED_NAME,
             entrypoint_type=EntrypointType.MODULE_PATH,
-            schedules=[deployment.schedule()],
+            schedules=deployment.schedules(),
             parameters=dict(deployment.parameters),
             concurrency_limit=deployment.concurrency(settings),
             tags=list(deployment.tags),
@@ -241,7 +275,7 @@ def prefect_yaml(settings: Settings | None = None) -> str:
                 "description": deployment.description,
                 "tags": list(deployment.tags),
                 "parameters": dict(deployment.parameters),
-                "schedules": [deployment.schedule_entry()],
+                "schedules": deployment.schedule_entries(),
                 "concurrency_limit": deployment.concurrency_entry(settings),
                 # Heartbeats, which the zombie-run automation (flows/automations.py) watches.
                 "work_pool": {"name": WORK_POOL, "work_queue_name": "default", "job_variables": {

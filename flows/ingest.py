@@ -1,5 +1,12 @@
 """The ingest flow: feeds -> new entries -> pages -> articles -> stories -> entities.
 
+An ingest run is a coordinator.  Its work comes in shards: a shard claims a
+chunk of whole hosts' due feeds (pipeline/shards.py), ingests it, and claims
+again until none is left.  In a work pool the run starts its shards as child
+flow runs of the ``ingest-shard`` deployment (``run_deployment``), waits for
+them and adds up their counts; anywhere else (``newsflow ingest``,
+``newsflow serve``) it works through the chunks itself, with the same code.
+
 Tasks work on batches (tens to hundreds of articles): a Prefect task per
 article would cost more in orchestration than the work itself.  Each batch
 gets one HTTP client and one database transaction.  Every step that takes
@@ -20,7 +27,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
-from prefect.runtime import flow_run as prefect_flow_run
+from prefect.runtime import deployment as prefect_deployment, flow_run as prefect_flow_run
 from prefect.states import Failed, State
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
@@ -36,11 +43,12 @@ from pipeline.config import Settings, get_settings
 from pipeline.dedup import canonicalize_url, site_of
 from pipeline.enrich.models import EnrichInput
 from pipeline.feed_events import FeedChange, FeedResult, feed_changes
-from pipeline.feedlist import FeedSource, load_feed_list
+from pipeline.feedlist import load_feed_list
 from pipeline.feeds import FeedParseError, parse_feed, refresh_interval
 from pipeline.fetch import FetchError, FetchResult, Politeness, run_fetch_feeds, run_fetch_pages
 from pipeline.process import ProcessError, prepare_articles
 from pipeline.records import Entry, EntryFailure
+from pipeline.shards import HostFeeds, fill_chunk, group_by_host, shard_count
 from pipeline.store import (
     articles as article_store,
     entities as entity_store,
@@ -82,6 +90,10 @@ class IngestSummary:
     # Feeds this run left to live runs that hold them: (run, running since, feeds).
     feeds_held: list[tuple[int, datetime, int]] = field(default_factory=list)
     flow_seconds: float = 0.0  # the flow's body, start to end: the stages and what lies between them
+    chunks: int = 0  # chunks of feeds this run claimed (pipeline/shards.py); a coordinator: its shards' sum
+    # A coordinator in a work pool: one entry per shard (child flow run) —
+    # its number, flow run, the worker that ran it, its run row, state, counts.
+    shards: list[dict] = field(default_factory=list)
 
     def add_failure(self, stage: str, kind: str) -> None:
         key = f"{stage}: {kind}"
@@ -126,29 +138,47 @@ def _batches(items: list, size: int):
         yield items[start:start + size]
 
 
-def claim_feeds(
-    engine: Engine, run_id: int, sources: list[FeedSource] | None, force: bool, settings: Settings
-) -> tuple[list[FeedJob], list[int], list[tuple[int, datetime, int]]]:
-    """Store the listed feeds, lease the ones this run works on (among the
-    listed ones, or all) and return the jobs to fetch — the due ones, all with
-    ``force`` —, the ids of every feed claimed (due or with entries to retry)
-    and the feeds that live runs hold, per run."""
-    return retry_database(lambda: _claim_feeds(engine, run_id, sources, force, settings))
+def register_feed_list(engine: Engine, feeds_path: str | None, base_url: str | None) -> list[int] | None:
+    """Store the feeds of the feed list at ``feeds_path`` and return their
+    ids, the run's scope; None (every stored feed) without a feed list."""
+    if not feeds_path:
+        return None
+    sources = load_feed_list(Path(feeds_path), base_url)
 
-
-def _claim_feeds(engine, run_id, sources, force, settings):
-    with engine.begin() as conn:
-        scope = None
-        if sources is not None:
+    def store() -> list[int]:
+        with engine.begin() as conn:
             ids = feed_store.upsert_feeds(conn, [(source.url, source.name) for source in sources])
-            scope = [ids[source.url] for source in sources]
-        claimed = feed_store.claim_feeds(
-            conn, run_id, lease=settings.feed_lease, ids=scope, force=force,
-            max_attempts=settings.max_entry_attempts,
-        )
-        held = runs.feeds_held_by_others(conn, run_id, scope)
+        return [ids[source.url] for source in sources]
+
+    return retry_database(store)
+
+
+def claim_chunk(
+    engine: Engine, run_id: int, scope: list[int] | None, force: bool, settings: Settings, since: datetime
+) -> tuple[list[FeedJob], list[int]]:
+    """Lease this shard's next chunk of feeds — whole hosts, about
+    ``NEWSFLOW_SHARD_SIZE`` feeds (pipeline/shards.py) — among the listed
+    ones or all, none claimed since ``since`` (the run's start), and return
+    the jobs to fetch (the due ones, all with ``force``) and the ids of every
+    feed claimed (due or with entries to retry).  Nothing claimed: the shard
+    is done."""
+
+    def claim():
+        with engine.begin() as conn:
+            arguments = dict(ids=scope, force=force, max_attempts=settings.max_entry_attempts, since=since)
+            groups = group_by_host(feed_store.claimable_feeds(conn, **arguments))
+
+            def take(group: HostFeeds) -> list:
+                if not feed_store.try_lock_host(conn, group.host):
+                    return []  # another shard is claiming this host right now: it gets all of it
+                return feed_store.claim_feeds(
+                    conn, run_id, lease=settings.feed_lease, **{**arguments, "ids": list(group.feed_ids)})
+
+            return fill_chunk(groups, settings.shard_size, take)
+
+    claimed = retry_database(claim)
     jobs = [FeedJob(feed_id, url, etag, modified) for feed_id, url, etag, modified, due in claimed if due]
-    return jobs, [row[0] for row in claimed], held
+    return jobs, [row[0] for row in claimed]
 
 
 @task(name="fetch-feeds", cache_policy=NO_CACHE)
@@ -493,12 +523,12 @@ class RunHold:
         self.run_id: int | None = None
         self._conn: Connection | None = None
 
-    def start(self, flow_run_id: str | None) -> int:
+    def start(self, flow_run_id: str | None, parent_id: int | None = None) -> int:
         def start() -> int:
             self.release()
             self._conn = self.engine.connect()
             with self._conn.begin():
-                return runs.start_run(self._conn, flow_run_id)
+                return runs.start_run(self._conn, flow_run_id, parent_id)
 
         self.run_id = retry_database(start)
         return self.run_id
@@ -548,6 +578,9 @@ class Deadline:
 
 
 def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, deadline=Deadline(None)) -> None:
+    """The coordinator: start the run, register the feed list, then work
+    through the shards — as child flow runs in the work pool when this run
+    is one of the pool's, in this process otherwise."""
     started = time.perf_counter()
     engine = hold.engine
     retry_database(lambda: upgrade(engine))
@@ -555,24 +588,80 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, de
     summary.timed("database", started)
 
     started = time.perf_counter()
-    sources = load_feed_list(Path(feeds_path), base_url) if feeds_path else None
-    jobs, claimed, summary.feeds_held = claim_feeds(engine, summary.run_id, sources, force, settings)
-    summary.feeds = len(jobs)
+    scope = register_feed_list(engine, feeds_path, base_url)
     summary.timed("database", started)
-    logger.info("run %d claimed %d feeds, %d of them due", summary.run_id, len(claimed), len(jobs))
-    for run_id, since, count in summary.feeds_held:
-        logger.info("%s", held_feeds_line(run_id, since, count))
+    pool_deployment = shard_deployment()
+    if pool_deployment is None:
+        _run_shard(summary, hold, logger, settings, summary.run_id, scope, limit, force, deadline)
+    else:
+        run_shards_in_pool(summary, hold, logger, settings, pool_deployment, scope, limit, force, deadline)
 
-    if jobs:
-        # Worker start-up (imports, the NER models: seconds) overlaps the feed fetches.
-        warm_up(settings.ner_models, settings.workers)
+
+def _run_shard(summary, hold, logger, settings, parent_run, scope, limit, force, deadline=Deadline(None)) -> None:
+    """One shard: claim a chunk of whole hosts, ingest it, and claim again
+    until no feed is left that this run (``parent_run``, the coordinator)
+    has not claimed yet, or the page limit is reached.  Identical shards on
+    several workers thereby balance themselves: a fast one claims more."""
+    engine = hold.engine
     started = time.perf_counter()
+
+    def read():
+        with engine.connect() as conn:
+            return (runs.run_started_at(conn, parent_run),
+                    runs.feeds_held_by_others(conn, summary.run_id, scope))
+
+    since, summary.feeds_held = retry_database(read)
+    summary.timed("database", started)
+    for run_id, held_since, count in summary.feeds_held:
+        logger.info("%s", held_feeds_line(run_id, held_since, count))
     politeness = Politeness()  # the gap to each host and its robots.txt hold for the whole run
+    pages_left = min(limit, settings.max_pages_per_run) if limit is not None else settings.max_pages_per_run
+    warmed = stopped = False
+    while pages_left > 0 and not stopped:
+        started = time.perf_counter()
+        jobs, claimed = claim_chunk(engine, summary.run_id, scope, force, settings, since)
+        summary.timed("database", started)
+        if not claimed:
+            break
+        summary.chunks += 1
+        logger.info("run %d claimed %d feeds (chunk %d), %d of them due",
+                    summary.run_id, len(claimed), summary.chunks, len(jobs))
+        if jobs and not warmed:
+            # Worker start-up (imports, the NER models: seconds) overlaps the feed fetches.
+            warm_up(settings.ner_models, settings.workers)
+            warmed = True
+        pages, stopped = _ingest_chunk(summary, hold, logger, settings, jobs, claimed, pages_left, politeness,
+                                       deadline)
+        pages_left -= pages
+    if pages_left <= 0:
+        logger.info("at most %d pages a run (NEWSFLOW_MAX_PAGES_PER_RUN): the feeds not claimed yet wait for "
+                    "the next run", min(limit or settings.max_pages_per_run, settings.max_pages_per_run))
+    if not summary.chunks:
+        # Nothing to fetch: still tag what a run that died left pending.
+        _tag_pending(summary, engine, settings)
+
+
+def _tag_pending(summary: IngestSummary, engine: Engine, settings: Settings) -> None:
+    started = time.perf_counter()
+    enriched, links = tag_pending_entities(engine, settings)
+    summary.articles_enriched += enriched
+    summary.entity_links += links
+    summary.timed("entities", started)
+
+
+def _ingest_chunk(summary, hold, logger, settings, jobs, claimed, limit, politeness, deadline) -> tuple[int, bool]:
+    """Fetch a chunk's feeds and their new pages (at most ``limit``), store
+    them, then write the feeds' states and hand back their leases; returns
+    (new entries taken, whether the run had to stop)."""
+    engine = hold.engine
+    summary.feeds += len(jobs)
+    started = time.perf_counter()
     outcomes = fetch_feeds(jobs, settings, politeness)
     summary.timed("fetch feeds", started)
     deadline.check()
+    entries = 0
     for outcome in outcomes:
-        summary.entries += len(outcome.entries)
+        entries += len(outcome.entries)
         summary.feeds_unchanged += outcome.unchanged
         if outcome.error:
             summary.feeds_failed += 1
@@ -581,6 +670,7 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, de
             logger.warning("feed %s: %s", outcome.job.url, outcome.error)
         elif outcome.warning:
             logger.info("feed %s: %s", outcome.job.url, outcome.warning)
+    summary.entries += entries
 
     started = time.perf_counter()
     new_entries = select_new_entries(engine, outcomes, claimed, settings)
@@ -588,25 +678,20 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, de
     # Feeds with entries this run did not store: their state (ETag,
     # Last-Modified, next fetch) is not written, so the next run fetches them in full.
     unsettled: set[int | None] = set()
-    limit = min(limit, settings.max_pages_per_run) if limit is not None else settings.max_pages_per_run
     if len(new_entries) > limit:
         unsettled.update(entry.feed_id for entry in new_entries[limit:])
         logger.info("%d new entries wait for the next run (at most %d pages a run: NEWSFLOW_MAX_PAGES_PER_RUN)",
                     len(new_entries) - limit, limit)
         new_entries = new_entries[:limit]
-    summary.entries_new = len(new_entries)
-    logger.info(
-        "%d feeds, %d entries, %d new", summary.feeds, summary.entries, summary.entries_new
-    )
+    summary.entries_new += len(new_entries)
+    logger.info("%d feeds, %d entries, %d new", len(jobs), entries, len(new_entries))
 
     batches = list(_batches(new_entries, settings.batch_size))
     stopped = _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness, deadline)
     if not stopped:
-        started = time.perf_counter()
-        enriched, links = tag_pending_entities(engine, settings)
-        summary.articles_enriched += enriched
-        summary.entity_links += links
-        summary.timed("entities", started)
+        # Before the feeds' states: a feed's state is written once its
+        # articles and their entities are all stored (copies take theirs here).
+        _tag_pending(summary, engine, settings)
 
     deadline.check()
     started = time.perf_counter()
@@ -614,6 +699,7 @@ def _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, de
     changes = commit_feed_states(engine, quote(settled), settings, summary.run_id)
     summary.timed("database", started)
     emit_feed_events(changes)
+    return len(new_entries), stopped
 
 
 def _ingest_batches(hold, batches, settings, summary, unsettled, logger, politeness=None,
@@ -725,11 +811,11 @@ def _renew_leases(engine: Engine, run_id: int, settings: Settings) -> None:
         feed_store.renew_leases(conn, run_id, settings.feed_lease)
 
 
-def record_run(engine: Engine, summary: IngestSummary) -> None:
-    """The run's row in ingest_runs and its Prefect artifact ``ingest-summary``;
-    the run's leases end in the same transaction.  A database that is gone
-    leaves the row 'running': it reads as abandoned once the run's session
-    has ended."""
+def record_run(engine: Engine, summary: IngestSummary, artifact_key: str = "ingest-summary") -> None:
+    """The run's row in ingest_runs and its Prefect table artifact
+    (``ingest-summary``; a shard's: ``ingest-shard-summary``); the run's
+    leases end in the same transaction.  A database that is gone leaves the
+    row 'running': it reads as abandoned once the run's session has ended."""
     status = "failed" if summary.database_error or summary.failure else "completed"
     counts = {
         "feeds": summary.feeds, "feeds_failed": summary.feeds_failed, "entries_new": summary.entries_new,
@@ -742,7 +828,7 @@ def record_run(engine: Engine, summary: IngestSummary) -> None:
                "feeds_held": [{"run": run, "since": since, "feeds": count} for run, since, count in summary.feeds_held],
                "feeds_unchanged": summary.feeds_unchanged, "entries": summary.entries,
                "already_stored": summary.already_stored, "entity_links": summary.entity_links,
-               "batches_lost": summary.batches_lost}
+               "batches_lost": summary.batches_lost, "chunks": summary.chunks, "shards": summary.shards}
     if summary.run_id is not None:
         def write():
             with engine.begin() as conn:
@@ -761,18 +847,25 @@ def record_run(engine: Engine, summary: IngestSummary) -> None:
     )
     if prefect_flow_run.id:
         create_table_artifact(
-            key="ingest-summary",
+            key=artifact_key,
             table=[{"measure": name.replace("_", " "), "value": value} for name, value in counts.items()]
             + [{"measure": f"failed: {kind}", "value": count} for kind, count in sorted(summary.failures_by_kind.items())]
-            + [{"measure": f"seconds: {stage}", "value": seconds} for stage, seconds in summary.seconds.items()],
+            + [{"measure": f"seconds: {stage}", "value": seconds} for stage, seconds in summary.seconds.items()]
+            + [{"measure": f"shard {shard['shard']}", "value": shard_line(shard)} for shard in summary.shards],
             description=f"newsflow ingest run {summary.run_id}: {status}"
             + (f" ({summary.database_error or summary.failure})" if status == "failed" else ""),
         )
 
 
+#: What a part of a run (a batch, a shard) adds to the run's summary, besides
+#: its errors, failures and seconds.
+ADDED_COUNTS = ("feeds", "feeds_failed", "feeds_unchanged", "entries", "entries_new", "pages_fetched",
+                "pages_failed", "articles_new", "stories_new", "copies", "already_stored", "articles_enriched",
+                "entity_links", "batches_lost", "chunks")
+
+
 def _merge(total: IngestSummary, part: IngestSummary) -> None:
-    for name in ("pages_fetched", "pages_failed", "articles_new", "stories_new", "copies", "already_stored",
-                 "batches_lost"):
+    for name in ADDED_COUNTS:
         setattr(total, name, getattr(total, name) + getattr(part, name))
     for url, message in part.errors:
         total.add_error(url, message)
@@ -814,7 +907,10 @@ def ingest(
 ) -> dict:
     """Ingest the due feeds: fetch them and their new pages, clean,
     deduplicate, tag entities, store.  Ends Failed when the database is lost
-    or refuses a batch, after recording the run in ingest_runs.
+    or refuses a batch, after recording the run in ingest_runs.  In a work
+    pool the feeds are split into shards of whole hosts, each a child flow
+    run (ingest-shard) that any worker takes; the run fails when one of them
+    does not complete.
 
     Args:
         feeds_path: A feed list on the machine that runs the flow (YAML with
@@ -822,10 +918,22 @@ def ingest(
             are fetched.  Empty: every stored feed that is due.
         base_url: Resolves root-relative feed URLs in the feed list against
             this (e.g. http://127.0.0.1:8000 for a locally served corpus).
-        limit: At most this many new pages this run (also capped by
-            NEWSFLOW_MAX_PAGES_PER_RUN); the rest wait for the next run.
+        limit: At most this many new pages this run, in a work pool each of
+            its shards (also capped by NEWSFLOW_MAX_PAGES_PER_RUN); the rest
+            wait for the next run.
         force: Fetch the feeds whether they are due or not.
     """
+    def body(summary, hold, logger, settings):
+        _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, Deadline.of_this_flow_run())
+
+    return _recorded_run(body, "ingest-summary")
+
+
+def _recorded_run(body, artifact_key: str) -> dict | State:
+    """Run ``body(summary, hold, logger, settings)`` and record the run
+    (ingest_runs, its artifact ``artifact_key``) however it ends; the
+    flow's return value: the summary, or a Failed state when the database
+    was lost."""
     logger = get_run_logger()
     settings = get_settings()
     summary = IngestSummary()
@@ -833,14 +941,15 @@ def ingest(
     hold: RunHold | None = None
     try:
         hold = RunHold(get_engine(settings))
-        _run(summary, hold, logger, settings, feeds_path, base_url, limit, force, Deadline.of_this_flow_run())
+        body(summary, hold, logger, settings)
     except DatabaseUnavailable as exc:
         summary.database_error = str(exc)
         summary.database_error_kind = exc.kind
         logger.error("stopped: %s; the next run repairs what this one missed", exc)
     except BaseException as exc:
-        # Whatever ends the run early — a bad feed list, a bug, Ctrl-C — it
-        # is recorded as failed and its feeds are handed back, then it goes on up.
+        # Whatever ends the run early — a bad feed list, a bug, Ctrl-C, a
+        # failed shard — it is recorded as failed and its feeds are handed
+        # back, then it goes on up.
         summary.failure = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
         logger.error("run failed: %s; the next run repairs what this one missed", summary.failure)
         raise
@@ -848,7 +957,203 @@ def ingest(
         summary.flow_seconds = round(time.perf_counter() - started, 3)
         if hold is not None:
             try:
-                record_run(hold.engine, summary)
+                record_run(hold.engine, summary, artifact_key)
             finally:
                 hold.release()
     return failed_state(summary) or asdict(summary)
+
+
+
+# --- shards -------------------------------------------------------------------
+
+#: The flow of a shard's child run, and of its deployment in the work pool
+#: (flows/deployments.py): '<SHARD_FLOW>/<the coordinator's deployment name>'.
+SHARD_FLOW = "ingest-shard"
+#: Seconds between two looks at the shards' states.
+SHARD_POLL_SECONDS = 2.0
+#: How long a coordinator without a time limit (NEWSFLOW_INGEST_TIMEOUT_SECONDS=0)
+#: waits for its shards: every wait has a limit.
+SHARD_WAIT_WITHOUT_LIMIT_SECONDS = 24 * 3600.0
+
+
+def shard_deployment() -> str | None:
+    """'ingest-shard/<name>' when this flow run is a run of a deployment in a
+    work pool (prefect.yaml's ``ingest/scheduled``): its shards run there,
+    as that pool's workers pick them up.  None under ``newsflow serve``
+    (served deployments have no pool), ``newsflow ingest`` and a plain call:
+    the shards run in this process."""
+    context = FlowRunContext.get()
+    flow_run = context.flow_run if context else None
+    if flow_run is None or flow_run.deployment_id is None or not flow_run.work_pool_name:
+        return None
+    return f"{SHARD_FLOW}/{prefect_deployment.name}"
+
+
+class ShardsFailed(RuntimeError):
+    """Shards of a run ended other than Completed, or were still running
+    when the run's time was up: the run is failed; what the others stored
+    stays, and the next run takes what they missed."""
+
+
+def run_shards_in_pool(summary, hold, logger, settings, deployment, scope, limit, force, deadline) -> None:
+    """Start the shards as child flow runs of ``deployment`` in the work pool,
+    wait for all of them, add their counts to this run's and fail the run
+    when any of them did not complete."""
+    from prefect.deployments import run_deployment
+
+    engine = hold.engine
+    started = time.perf_counter()
+
+    def read_groups():
+        with engine.connect() as conn:
+            since = runs.run_started_at(conn, summary.run_id)
+            return group_by_host(feed_store.claimable_feeds(
+                conn, ids=scope, force=force, max_attempts=settings.max_entry_attempts, since=since))
+
+    groups = retry_database(read_groups)
+    count = shard_count(groups, settings.shard_size, settings.shards)
+    summary.timed("database", started)
+    logger.info("run %d: %d feeds to claim on %d hosts, in %d shards of %s",
+                summary.run_id, sum(len(group.feed_ids) for group in groups), len(groups), count, deployment)
+    if not count:
+        # Nothing to fetch: still tag what a shard that died left pending.
+        _tag_pending(summary, engine, settings)
+        return
+    parent = str(prefect_flow_run.id)
+    parameters = {"parent_run": summary.run_id, "feed_ids": scope, "limit": limit, "force": force}
+    children = {
+        number: run_deployment(
+            deployment, parameters={**parameters, "shard": number},
+            flow_run_name=f"{prefect_flow_run.name}-shard-{number}-of-{count}",
+            # A retried coordinator (same flow run) finds its shards again
+            # instead of starting them twice.
+            idempotency_key=f"{parent}-{number}",
+            # Subflows: cancelling this run cancels them.
+            as_subflow=True,
+            # Started, not waited for here: they are waited for together below.
+            timeout=0,
+        ).id
+        for number in range(1, count + 1)
+    }
+    started = time.perf_counter()
+    final = wait_for_flow_runs(list(children.values()), deadline)
+    summary.timed("shards", started)
+
+    def read_rows():
+        with engine.connect() as conn:
+            return runs.runs_of_flow_runs(conn, [str(flow_run_id) for flow_run_id in children.values()])
+
+    rows = {row["flow_run_id"]: row for row in retry_database(read_rows)}
+    for number, flow_run_id in children.items():
+        flow_run = final[flow_run_id]
+        row = rows.get(str(flow_run_id))
+        shard = shard_record(number, flow_run, row)
+        summary.shards.append(shard)
+        logger.info("shard %s", shard_line(shard))
+        if row is not None:
+            _merge(summary, summary_of_row(row))
+    problems = shard_failures(summary.shards)
+    if problems:
+        raise ShardsFailed(problems)
+
+
+def shard_record(number: int, flow_run, row: dict | None) -> dict:
+    """What a run keeps of one of its shards: its number, flow run, the
+    worker that ran it, its final state (and message), its row's id and counts
+    (none when it never wrote one: it crashed, or never started)."""
+    state = flow_run.state
+    return {"shard": number, "flow_run": flow_run.name, "worker": flow_run.labels.get(WORKER_LABEL),
+            "state": state.type.value if state else "UNKNOWN", "message": (state.message if state else None) or "",
+            "run": row["id"] if row else None, "feeds": row["feeds"] if row else 0,
+            "articles_new": row["articles_new"] if row else 0,
+            "chunks": (row["details"] or {}).get("chunks", 0) if row else 0}
+
+
+def shard_failures(shards: list[dict]) -> str | None:
+    """Why the run fails for its shards, in one line, or None when all of
+    them completed.  ``run_deployment`` hands back a child's final state
+    whatever it is, Failed and Crashed included: this is where they count."""
+    problems = [
+        f"shard {shard['shard']} ({shard['flow_run']}) {shard['state'].lower()}"
+        + (f": {shard['message']}" if shard["message"] else "")
+        for shard in shards if shard["state"] != "COMPLETED"
+    ]
+    return "; ".join(problems) or None
+
+
+#: The label a worker gives each flow run it starts: its name.
+WORKER_LABEL = "prefect.worker.name"
+
+
+def shard_line(shard: dict) -> str:
+    """A shard in one line, for the log and the run's artifact."""
+    return (f"{shard['flow_run']}: {shard['state'].lower()} on worker {shard['worker'] or '?'}, run "
+            f"{shard['run'] or '-'}, {shard['feeds']} feeds in {shard['chunks']} chunks, "
+            f"{shard['articles_new']} new articles")
+
+
+def wait_for_flow_runs(flow_run_ids: list, deadline: Deadline) -> dict:
+    """The flow runs, once all of them are final, or as they are when the
+    run's time is up (then ShardsFailed: a shard still running keeps going,
+    its feeds its own until it ends)."""
+    from prefect.client.orchestration import get_client
+
+    seconds = deadline.end - time.monotonic() if deadline.end is not None else SHARD_WAIT_WITHOUT_LIMIT_SECONDS
+    give_up = time.monotonic() + max(seconds, 0.0)
+    with get_client(sync_client=True) as client:
+        while True:
+            flow_runs = {flow_run_id: client.read_flow_run(flow_run_id) for flow_run_id in flow_run_ids}
+            running = [run for run in flow_runs.values() if not (run.state and run.state.is_final())]
+            if not running:
+                return flow_runs
+            if time.monotonic() >= give_up:
+                raise ShardsFailed(
+                    "still running when the run's time was up (they go on): " + ", ".join(run.name for run in running))
+            time.sleep(SHARD_POLL_SECONDS)
+
+
+def summary_of_row(row: dict) -> IngestSummary:
+    """A finished run's summary as its ingest_runs row keeps it (a shard's,
+    for its coordinator to add up)."""
+    details = row["details"] or {}
+    return IngestSummary(
+        feeds=row["feeds"], feeds_failed=row["feeds_failed"], entries_new=row["entries_new"],
+        pages_fetched=row["pages_fetched"], pages_failed=row["pages_failed"], articles_new=row["articles_new"],
+        stories_new=row["stories_new"], copies=row["copies"], articles_enriched=row["articles_enriched"],
+        error_count=row["errors"], run_id=row["id"],
+        errors=[tuple(error) for error in details.get("errors") or []],
+        seconds=details.get("seconds") or {}, failures_by_kind=details.get("failures_by_kind") or {},
+        feeds_unchanged=details.get("feeds_unchanged", 0), entries=details.get("entries", 0),
+        already_stored=details.get("already_stored", 0), entity_links=details.get("entity_links", 0),
+        batches_lost=details.get("batches_lost", 0), chunks=details.get("chunks", 0),
+        database_error=details.get("database_error"),
+    )
+
+
+@flow(name=SHARD_FLOW, log_prints=False, timeout_seconds=get_settings().ingest_timeout_seconds or None)
+def ingest_shard(
+    parent_run: int, feed_ids: list[int] | None = None, limit: int | None = None, force: bool = False,
+    shard: int = 1,
+) -> dict:
+    """One shard of an ingest run in the work pool: claim a chunk of whole
+    hosts' feeds, ingest it, claim again until the run's feeds are all
+    claimed.  Started by the ingest flow (its coordinator), not by hand.
+
+    Args:
+        parent_run: The coordinator's row in ingest_runs: this shard's row
+            names it, and no feed it claimed since it started is claimed again.
+        feed_ids: Only these feeds (the coordinator's feed list); empty: every stored feed.
+        limit: At most this many new pages this shard (also capped by
+            NEWSFLOW_MAX_PAGES_PER_RUN).
+        force: Fetch the feeds whether they are due or not.
+        shard: The shard's number among its coordinator's, for the logs.
+    """
+    def body(summary, hold, logger, settings):
+        started = time.perf_counter()
+        retry_database(lambda: upgrade(hold.engine))
+        summary.run_id = hold.start(str(prefect_flow_run.id) if prefect_flow_run.id else None, parent_run)
+        summary.timed("database", started)
+        logger.info("shard %d of run %d: run %d", shard, parent_run, summary.run_id)
+        _run_shard(summary, hold, logger, settings, parent_run, feed_ids, limit, force, Deadline.of_this_flow_run())
+
+    return _recorded_run(body, "ingest-shard-summary")

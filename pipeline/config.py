@@ -127,7 +127,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100, ge=1, description="Articles per task and per transaction.")
     max_pages_per_run: int = Field(
         default=10_000, ge=1,
-        description="Pages one run fetches at most; the rest wait for the next run (their feeds are fetched again).",
+        description=(
+            "Pages one run (in a work pool: each of its shards) fetches at most; the rest wait for the next "
+            "run (their feeds are fetched again)."
+        ),
     )
     item_time_limit_seconds: float = Field(
         default=60, gt=0,
@@ -174,6 +177,28 @@ class Settings(BaseSettings):
             "Ingest runs of the deployment that may run at once; one more is cancelled, not queued "
             "(CANCEL_NEW), so runs left late by a worker outage do not all start together. Runs "
             "that overlap split the due feeds between them. Read when the deployments are registered."
+        ),
+    )
+    shard_size: int = Field(
+        default=50, ge=1,
+        description=(
+            "Feeds a shard of an ingest run claims at a time, in whole hosts (a host's due feeds all go "
+            "to one shard, so the per-host delay holds across workers); a shard claims again when done. "
+            "In a work pool, a run starts one shard per this many due feeds, at most one per host."
+        ),
+    )
+    shards: int = Field(
+        default=0, ge=0,
+        description=(
+            "Shards (child flow runs in the work pool) one ingest run starts at most (0: as "
+            "NEWSFLOW_SHARD_SIZE makes them). Without a work pool the run works through the shards itself."
+        ),
+    )
+    shard_concurrency: int | None = Field(
+        default=None, ge=1,
+        description=(
+            "Shard runs of the work pool's ingest-shard deployment that may run at once (unset: no limit); "
+            "the ones beyond it wait (ENQUEUE). Read when the deployments are registered."
         ),
     )
     maintenance_timeout_seconds: float = Field(

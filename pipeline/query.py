@@ -495,7 +495,7 @@ def recent_runs(conn: Connection, limit: int = 20, *, after: tuple[datetime, int
     after_time, after_id = after or (None, None)
     return _dicts(
         conn,
-        "SELECT id, flow_run_id,"
+        "SELECT id, flow_run_id, parent_id,"
         # A run whose session is gone died: abandoned, before any later run says so.
         f" CASE WHEN status = 'running' AND NOT {run_alive('id')} THEN 'abandoned' ELSE status END AS status,"
         " started_at, finished_at,"

@@ -43,6 +43,28 @@ def test_served_deployments_are_named_apart_from_the_work_pools(declared):
     assert sorted(declared) == ["ingest", "maintenance"]
     assert {d.name for d in declared.values()} == {"served"}
     assert {d.name for d in DEPLOYMENTS} == {"scheduled"}
+    # The shards' deployment is the work pool's only: under serve a run works through its shards itself.
+    assert sorted(d.flow_name for d in DEPLOYMENTS if not d.served) == ["ingest-shard"]
+
+
+def test_each_deployment_names_its_flow_as_the_flow_declares_it():
+    import importlib
+
+    from flows.deployments import DEPLOYMENTS
+
+    for deployment in DEPLOYMENTS:
+        module, _, function = deployment.flow.partition(":")
+        assert getattr(importlib.import_module(module), function).name == deployment.flow_name
+
+
+def test_a_shard_deployment_has_no_schedule_and_its_runs_wait_beyond_their_limit():
+    from flows.deployments import DEPLOYMENTS
+    from pipeline.config import Settings
+
+    [shard] = [d for d in DEPLOYMENTS if d.flow_name == "ingest-shard"]
+    assert shard.schedules() == [] and shard.schedule_entries() == []
+    assert shard.limit(Settings()) is None  # no limit unless the user sets one
+    assert shard.concurrency_entry(Settings(shard_concurrency=3)) == {"limit": 3, "collision_strategy": "ENQUEUE"}
 
 
 def test_ingest_runs_every_30_minutes_over_the_due_feeds(declared):
@@ -104,13 +126,15 @@ def test_prefect_yaml_entrypoints_load_the_flows_that_are_served(declared):
     from flows.deployments import DEPLOYMENTS
     from pipeline.config import default_settings
 
-    pool_names = {d.flow.partition(":")[2]: d.name for d in DEPLOYMENTS}
+    pool_names = {d.flow_name: d.name for d in DEPLOYMENTS}
     entries = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     by_flow = {}
     for entry in entries:
         path, _, function = entry["entrypoint"].partition(":")
         flow = load_flow_from_entrypoint(str(ROOT / path) + ":" + function)
         by_flow[flow.name] = entry
+    # The pool's only deployment (the shards, which their ingest run starts) aside.
+    assert by_flow.pop("ingest-shard")["schedules"] == []
     assert sorted(by_flow) == sorted(declared)
     for flow_name, entry in by_flow.items():
         deployment = declared[flow_name]
@@ -450,9 +474,13 @@ def test_a_process_worker_runs_the_deployments_of_prefect_yaml(
 
     with clean_db.connect() as conn:
         articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
-        [(status, flow_run_id)] = conn.execute(text("SELECT status, flow_run_id FROM ingest_runs")).all()
+        [(status, flow_run_id, parent)] = conn.execute(
+            text("SELECT status, flow_run_id, id FROM ingest_runs WHERE parent_id IS NULL")).all()
+        # One host: one shard, a child flow run in the pool, its row under the run's.
+        [shard_status] = conn.execute(
+            text("SELECT status FROM ingest_runs WHERE parent_id = :parent"), {"parent": parent}).scalars().all()
     assert articles == 11
-    assert status == "completed"
+    assert status == shard_status == "completed"
     # prefect.yaml's job variables have the pool's runs send heartbeats.
     _wait_for(lambda: _heartbeats(prefect_api, flow_run_id), 30, "the pool run's heartbeat event")
     with httpx.Client(base_url=prefect_api, timeout=10, trust_env=False) as api:
@@ -487,7 +515,7 @@ def test_stopping_serve_leaves_the_work_pools_schedules_active(prefect_api, tmp_
         )
         assert serve.poll() is None, serve.out.read_text() + serve.err.read_text()
         assert paused() == {"ingest/scheduled": False, "maintenance/scheduled": False,
-                            "ingest/served": False, "maintenance/served": False}
+                            "ingest_shard/scheduled": False, "ingest/served": False, "maintenance/served": False}
 
         # Serving has begun once the runner polls for the deployment's runs
         # (its status turns READY); a SIGTERM before that ends it unpaused.
@@ -503,7 +531,7 @@ def test_stopping_serve_leaves_the_work_pools_schedules_active(prefect_api, tmp_
 
     # What serve served is paused; the pool's schedules are still active.
     assert paused() == {"ingest/scheduled": False, "maintenance/scheduled": False,
-                        "ingest/served": True, "maintenance/served": True}
+                        "ingest_shard/scheduled": False, "ingest/served": True, "maintenance/served": True}
 
 
 def _heartbeats(api_url: str, flow_run_id: str) -> list[dict]:
@@ -525,16 +553,21 @@ def _assert_registered_as_declared(api_url: str) -> None:
 
     with httpx.Client(base_url=api_url, timeout=10, trust_env=False) as api:
         for declared in DEPLOYMENTS:
-            flow_name = declared.flow.partition(":")[2]
-            stored = api.get(f"/deployments/name/{flow_name}/{declared.name}").json()
-            [schedule] = [entry["schedule"] for entry in stored["schedules"]]
+            stored = api.get(f"/deployments/name/{declared.flow_name}/{declared.name}").json()
+            schedules = [entry["schedule"] for entry in stored["schedules"]]
             if declared.interval is not None:
-                assert schedule["interval"] == declared.interval.total_seconds()
+                assert [schedule["interval"] for schedule in schedules] == [declared.interval.total_seconds()]
+            elif declared.cron is not None:
+                assert [(schedule["cron"], schedule["timezone"]) for schedule in schedules] == [
+                    (declared.cron, declared.timezone)]
             else:
-                assert (schedule["cron"], schedule["timezone"]) == (declared.cron, declared.timezone)
+                assert schedules == []
             limit = stored["global_concurrency_limit"]
-            assert limit["limit"] == declared.limit(default_settings())
-            assert stored["concurrency_options"]["collision_strategy"] == declared.collision_strategy
+            if declared.limit(default_settings()) is None:
+                assert limit is None
+            else:
+                assert limit["limit"] == declared.limit(default_settings())
+                assert stored["concurrency_options"]["collision_strategy"] == declared.collision_strategy
             assert stored["parameters"] == declared.parameters
             assert stored["tags"] == list(declared.tags)
             assert stored["description"] == declared.description

@@ -38,8 +38,8 @@ def test_deployments_report_their_limit_and_cancel_new_runs(registered):
     from pipeline.config import get_settings
 
     assert sorted(registered) == ["ingest", "maintenance"]
-    for declared in DEPLOYMENTS:
-        stored = registered[declared.flow.partition(":")[2]]
+    for declared in (declared for declared in DEPLOYMENTS if declared.served):
+        stored = registered[declared.flow_name]
         assert stored.global_concurrency_limit.limit == declared.limit(get_settings())
         assert stored.concurrency_options.collision_strategy.value == "CANCEL_NEW"
     assert registered["ingest"].global_concurrency_limit.limit == get_settings().ingest_concurrency >= 2

@@ -726,3 +726,56 @@ def test_refresh_planner_statistics_analyzes_every_listed_table(clean_db):
             "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL ORDER BY relname"
         )).scalars().all()
     assert analyzed == sorted(ANALYZED_TABLES)
+
+
+def test_a_feed_claimed_since_a_moment_is_not_claimed_again_by_a_shard_of_that_moment(clean_db):
+    """The shards of one run claim each feed once between them, even when the
+    first claimant has handed its lease back and left the feed due."""
+    from pipeline.query import recent_runs
+
+    with clean_db.begin() as conn:
+        feed_store.upsert_feeds(conn, [("https://a.example/1", None), ("https://b.example/2", None)])
+        parent = runs.start_run(conn, None)
+    with clean_db.begin() as conn:
+        since = runs.run_started_at(conn, parent)
+        shard = runs.start_run(conn, None, parent)
+        assert feed_store.claimable_feeds(conn, since=since) == [
+            (1, "https://a.example/1"), (2, "https://b.example/2")]
+        taken = feed_store.claim_feeds(conn, shard, lease=LEASE, ids=[1], since=since)
+        feed_store.release_leases(conn, shard)  # its state unwritten: the feed is still due
+        other = runs.start_run(conn, None, parent)
+        left = feed_store.claimable_feeds(conn, since=since)
+        again = feed_store.claim_feeds(conn, other, lease=LEASE, since=since)
+        # A later run (the next tick) takes it again.
+        later = feed_store.claim_feeds(conn, runs.start_run(conn, None), lease=LEASE, ids=[1])
+        parents = dict(conn.execute(text("SELECT id, parent_id FROM ingest_runs")).all())
+        listed = {row["id"]: row["parent_id"] for row in recent_runs(conn)}
+    assert [row[0] for row in taken] == [1]
+    assert left == [(2, "https://b.example/2")]
+    assert [row[0] for row in again] == [2]
+    assert [row[0] for row in later] == [1]
+    assert parents[shard] == parents[other] == parent and parents[parent] is None
+    assert listed == parents  # newsflow runs and the web app show which runs are shards of which
+
+
+def test_a_host_being_claimed_is_skipped_by_the_other_claimant_until_it_commits(clean_db):
+    with clean_db.connect() as one, clean_db.connect() as other:
+        with one.begin():
+            assert feed_store.try_lock_host(one, "a.example:443")
+            with other.begin():
+                assert not feed_store.try_lock_host(other, "a.example:443")
+                assert feed_store.try_lock_host(other, "b.example:443")
+        with other.begin():  # the first transaction ended: its lock with it
+            assert feed_store.try_lock_host(other, "a.example:443")
+
+
+def test_finished_runs_of_flow_runs_the_last_attempt_each(clean_db):
+    with clean_db.begin() as conn:
+        first = runs.start_run(conn, "flow-a")
+        runs.finish_run(conn, first, "failed", {"feeds": 1}, {"failure": "boom"})
+        retried = runs.start_run(conn, "flow-a")
+        runs.finish_run(conn, retried, "completed", {"feeds": 2, "articles_new": 5}, {"chunks": 2})
+        runs.start_run(conn, "flow-b")  # still running: not counted yet
+        rows = runs.runs_of_flow_runs(conn, ["flow-a", "flow-b", "flow-c"])
+    assert [(row["id"], row["status"], row["feeds"], row["articles_new"], row["details"]) for row in rows] == [
+        (retried, "completed", 2, 5, {"chunks": 2})]

@@ -176,6 +176,8 @@ def runs(
         rows,
         [
             Column("run", "id", justify="right"),
+            # A shard's row (work pools): its coordinator's run, whose counts include the shard's.
+            Column("shard of", lambda row: row["parent_id"] or "", justify="right"),
             Column("started", lambda row: when(row["started_at"])),
             Column("took", lambda row: f"{row['seconds']:.0f} s" if row["seconds"] is not None else "-",
                    justify="right"),

@@ -44,9 +44,57 @@ def count_feeds(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(feeds)).scalar_one()
 
 
+# The transaction-level advisory lock a claimant takes on a host while it
+# claims the host's feeds: (HOST_LOCK_CLASS, hashtext(host key)).
+HOST_LOCK_CLASS = 735113
+
+
+def _claimable(scope: str, since: bool) -> str:
+    """SQL over feeds ``f``: enabled, in scope, not leased by a live run, not
+    claimed since ``:since`` (when given), and due (or ``:force``) or with
+    entries that wait to be retried."""
+    return f"""NOT f.disabled {scope}
+              AND NOT {lease_held("f")}
+              {"AND (f.claimed_at IS NULL OR f.claimed_at < :since)" if since else ""}
+              AND (:force OR f.next_fetch_at IS NULL OR f.next_fetch_at <= now()
+                   OR EXISTS (SELECT 1 FROM fetch_failures ff
+                              WHERE ff.feed_id = f.id AND ff.attempts < :max_attempts))"""
+
+
+def _claim_parameters(ids, force, max_attempts, since) -> tuple[str, dict]:
+    scope = "AND f.id = ANY(:ids)" if ids is not None else ""
+    parameters = {"force": force, "max_attempts": max_attempts,
+                  **({"ids": list(ids)} if ids is not None else {}),
+                  **({"since": since} if since is not None else {})}
+    return scope, parameters
+
+
+def claimable_feeds(
+    conn: Connection, *, ids: Sequence[int] | None = None, force: bool = False, max_attempts: int = 1,
+    since: datetime | None = None,
+) -> list[tuple[int, str]]:
+    """(id, url) of the feeds ``claim_feeds`` would claim now with the same
+    arguments, in id order; reads only (a claimant chooses its hosts from
+    this, then claims them)."""
+    scope, parameters = _claim_parameters(ids, force, max_attempts, since)
+    rows = conn.execute(
+        text(f"SELECT f.id, f.url FROM feeds f WHERE {_claimable(scope, since is not None)} ORDER BY f.id"),
+        parameters,
+    )
+    return [tuple(row) for row in rows]
+
+
+def try_lock_host(conn: Connection, host: str) -> bool:
+    """Take the host's claim lock for this transaction, or say that another
+    claimant holds it right now: two shards never split one host's feeds."""
+    return conn.execute(
+        text("SELECT pg_try_advisory_xact_lock(:cls, hashtext(:host))"), {"cls": HOST_LOCK_CLASS, "host": host}
+    ).scalar_one()
+
+
 def claim_feeds(
     conn: Connection, run_id: int, *, lease: timedelta, ids: Sequence[int] | None = None,
-    force: bool = False, max_attempts: int = 1,
+    force: bool = False, max_attempts: int = 1, since: datetime | None = None,
 ) -> list[tuple[int, str, str | None, str | None, bool]]:
     """Lease the enabled feeds this run will work on and return
     (id, url, etag, last_modified, due) for each.
@@ -56,30 +104,27 @@ def claim_feeds(
     by another run is skipped, and rows another transaction is claiming right
     now are skipped rather than waited for (SKIP LOCKED): overlapping runs and
     several workers split the feeds between them and never fetch one twice.
+    With ``since``, a feed claimed at or after that moment is skipped too:
+    the shards of one run claim each feed once between them.
     The lease ends when the run releases it, or the moment the run's
     session ends (see ``hold_run``); ``lease_until`` is only a backstop for a
     run that is alive but stuck."""
-    scope = "AND f.id = ANY(:ids)" if ids is not None else ""
+    scope, parameters = _claim_parameters(ids, force, max_attempts, since)
     rows = conn.execute(
         text(f"""
         WITH candidates AS (
             SELECT f.id,
                    (:force OR f.next_fetch_at IS NULL OR f.next_fetch_at <= now()) AS due
             FROM feeds f
-            WHERE NOT f.disabled {scope}
-              AND NOT {lease_held("f")}
-              AND (:force OR f.next_fetch_at IS NULL OR f.next_fetch_at <= now()
-                   OR EXISTS (SELECT 1 FROM fetch_failures ff
-                              WHERE ff.feed_id = f.id AND ff.attempts < :max_attempts))
+            WHERE {_claimable(scope, since is not None)}
             ORDER BY f.id
             FOR UPDATE OF f SKIP LOCKED
         )
-        UPDATE feeds f SET leased_by = :run, lease_until = now() + :lease
+        UPDATE feeds f SET leased_by = :run, lease_until = now() + :lease, claimed_at = now()
         FROM candidates c WHERE f.id = c.id
         RETURNING f.id, f.url, f.etag, f.last_modified, c.due
         """),
-        {"run": run_id, "lease": lease, "force": force, "max_attempts": max_attempts,
-         **({"ids": list(ids)} if ids is not None else {})},
+        {"run": run_id, "lease": lease, **parameters},
     )
     return sorted(tuple(row) for row in rows)
 

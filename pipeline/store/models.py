@@ -51,6 +51,9 @@ class Feed(SQLModel, table=True):
         default=None, sa_column=Column(BigInteger, ForeignKey("ingest_runs.id", ondelete="SET NULL"))
     )
     lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # When a run last claimed this feed: the shards of one ingest run claim
+    # each feed once between them (migration 0017).
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Story(SQLModel, table=True):
@@ -309,6 +312,11 @@ class IngestRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
     flow_run_id: str | None = Field(default=None, sa_column=Column(Text))
+    # A shard's run: the ingest run that started it and adds up its counts.
+    parent_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("ingest_runs.id", ondelete="SET NULL"), index=True),
+    )
     started_at: datetime | None = Field(default=None, sa_column=_now_column(index=True))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     status: str = Field(sa_column=Column(Text, nullable=False, server_default="running"))

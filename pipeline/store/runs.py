@@ -46,19 +46,20 @@ RUN_COUNTS = (
 )
 
 
-def start_run(conn: Connection, flow_run_id: str | None) -> int:
+def start_run(conn: Connection, flow_run_id: str | None, parent_id: int | None = None) -> int:
     """Record a run as started and hold it (``hold_run``) on ``conn``, which
     the caller keeps open for the whole run.  Runs still 'running' whose
     session is gone died without finishing (killed, machine lost): they are
     marked 'abandoned' on the way.  Both happen in one transaction, so no
-    other run ever sees this run's row without its hold."""
+    other run ever sees this run's row without its hold.  A shard's run
+    names the run that started it, ``parent_id``."""
     conn.execute(text(f"""
         UPDATE ingest_runs r SET status = 'abandoned'
         WHERE r.status = 'running' AND NOT {run_alive("r.id")}
         """))
     run_id = conn.execute(
-        text("INSERT INTO ingest_runs (flow_run_id) VALUES (:flow_run) RETURNING id"),
-        {"flow_run": flow_run_id},
+        text("INSERT INTO ingest_runs (flow_run_id, parent_id) VALUES (:flow_run, :parent) RETURNING id"),
+        {"flow_run": flow_run_id, "parent": parent_id},
     ).scalar_one()
     hold_run(conn, run_id)
     return run_id
@@ -97,6 +98,27 @@ def feeds_held_by_others(
         GROUP BY r.id, r.started_at ORDER BY r.id
         """), {"run": run_id, **({"ids": list(ids)} if ids is not None else {})})
     return [tuple(row) for row in rows]
+
+
+def run_started_at(conn: Connection, run_id: int) -> datetime:
+    """When the run started, by the database's clock: the moment its shards
+    compare claims with (``claimed_at``), on every machine alike."""
+    return conn.execute(text("SELECT started_at FROM ingest_runs WHERE id = :run"), {"run": run_id}).scalar_one()
+
+
+def runs_of_flow_runs(conn: Connection, flow_run_ids: Sequence[str]) -> list[dict]:
+    """The last finished row of each of these flow runs (a shard's run
+    each; a flow run Prefect retried has a row per attempt): id,
+    flow_run_id, status, the counts of ``RUN_COUNTS`` and details.  A flow
+    run with no finished row (still running, or never started) is left out."""
+    if not flow_run_ids:
+        return []
+    rows = conn.execute(text(f"""
+        SELECT DISTINCT ON (flow_run_id) id, flow_run_id, status, details, {", ".join(RUN_COUNTS)}
+        FROM ingest_runs
+        WHERE flow_run_id = ANY(:ids) AND status <> 'running' ORDER BY flow_run_id, id DESC
+        """), {"ids": list(flow_run_ids)})
+    return [dict(row._mapping) for row in rows]
 
 
 def finish_run(conn: Connection, run_id: int, status: str, counts: dict[str, int], details: dict) -> None:
