@@ -222,6 +222,20 @@ def test_a_feed_with_entries_to_retry_is_claimed_but_not_due(clean_db):
     assert [(row[1], row[4]) for row in claimed] == [("https://a.example/1", False)]
 
 
+def wait_until_session_ended(engine, pid: int, timeout: float = 10.0) -> None:
+    """A closed connection's server process ends a moment later, and with it
+    the locks it held: wait for that, not for a fixed time."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).first():
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"session {pid} still alive after {timeout} s")
+
+
 def test_a_dead_runs_feeds_are_claimed_at_once_and_it_reads_abandoned(clean_db):
     """A run lives as long as its session: no clock to wait out after a kill."""
     from pipeline.query import recent_runs
@@ -231,6 +245,7 @@ def test_a_dead_runs_feeds_are_claimed_at_once_and_it_reads_abandoned(clean_db):
         feed_store.upsert_feeds(holder, [("https://a.example/1", None)])
         dead = runs.start_run(holder, None)
         assert len(feed_store.claim_feeds(holder, dead, lease=LEASE)) == 1
+        holder_pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
     with clean_db.begin() as conn:
         other = runs.start_run(conn, None)
         assert feed_store.claim_feeds(conn, other, lease=LEASE) == []  # alive: its feed is its own
@@ -238,6 +253,7 @@ def test_a_dead_runs_feeds_are_claimed_at_once_and_it_reads_abandoned(clean_db):
     # The process is killed: its session ends, the lease has 15 minutes to run.
     holder.invalidate()
     holder.close()
+    wait_until_session_ended(clean_db, holder_pid)
     with clean_db.begin() as conn:
         shown = {row["id"]: row["status"] for row in recent_runs(conn)}
         live = runs.start_run(conn, None)
