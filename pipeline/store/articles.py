@@ -330,6 +330,8 @@ def _locked_story_candidates(
         wanted |= {candidate[2] for candidates in near.values() for candidate in candidates}
         articles_read = {article_id for article_id, _ in exact.values()}
         articles_read |= {candidate[1] for candidates in near.values() for candidate in candidates}
+        if not articles_read:  # nothing stored to join: no story to lock
+            return exact, near
         savepoint = conn.begin_nested()
         locked = set(conn.execute(text(LOCK_STORIES_SQL), {"ids": sorted(wanted)}).scalars())
         now = dict(conn.execute(
