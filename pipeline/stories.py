@@ -18,6 +18,7 @@ recorded so that every key resolves to the story it ended in, the oldest
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,35 @@ from pipeline.records import ArticleRecord
 
 # Candidates sharing at least one band, most bands first; a few are enough.
 MAX_CANDIDATES = 20
+
+_KEY_PERSON = b"newsflow-decide"  # blake2b personalisation, <= 16 bytes
+
+
+def _text_key(kind: bytes, value: str) -> int:
+    digest = hashlib.blake2b(kind + b"\0" + value.encode("utf-8"), digest_size=8, person=_KEY_PERSON).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def decision_keys(records: Iterable[ArticleRecord]) -> list[int]:
+    """What the story decisions of these articles read, as signed 64-bit
+    keys, each once, in ascending order: each canonical URL (is it stored?),
+    each content hash (its exact copies) and each band key (its near-copy
+    candidates: the stored articles sharing one of its band keys).
+
+    Two articles whose decisions could see each other share a key: the same
+    URL, the same text, or a band key in common, which is the only way one
+    becomes the other's near-copy candidate.  Band keys are used as they are
+    (already 64-bit hashes, their band and fingerprint version mixed in);
+    URLs and texts are hashed with their kind, so a URL never shares a key
+    with an equal text.  A collision between different values only makes
+    two writers wait for each other, never decide differently."""
+    keys: set[int] = set()
+    for record in records:
+        keys.add(_text_key(b"url", record.canonical_url))
+        keys.add(_text_key(b"text", record.content_hash))
+        if record.fingerprint is not None:
+            keys.update(record.fingerprint.bands)
+    return sorted(keys)
 
 # A stored near-copy candidate: (bands shared, article id, story id, its
 # fingerprint as stored: (minhash, shingles, version)), rebuilt only when compared.

@@ -9,7 +9,10 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.dedup import Corpus, Original, build_corpus
+from bench.dedup import OUTLETS, Corpus, Original, build_corpus
+from pipeline.fetch import FetchResult
+from pipeline.process import ProcessError, prepare_articles
+from pipeline.records import ArticleRecord, Entry
 
 PEOPLE = (
     "Anna Keller", "David Morgan", "Priya Raman", "Tom Becker", "Lena Fischer", "Marco Rossi",
@@ -100,3 +103,24 @@ def build_syndication_corpus(root: Path, base_url: str, *, originals: int, outle
     """Pages and one RSS feed per outlet under ``root``, all served from
     ``base_url``: every story on the agency outlet, 2-5 copies elsewhere."""
     return build_corpus(root, [base_url] * outlets, synthetic_originals(originals, seed), 0, outlets, seed)
+
+
+def prepared_syndication(root: Path, *, originals: int, outlets: int, seed: int, group: int = 0,
+                         ) -> tuple[Corpus, list[ArticleRecord]]:
+    """The corpus's pages as the flow prepares them (decoded, extracted,
+    cleaned, fingerprinted), read from ``root`` without HTTP: for the store
+    alone.  Each outlet is a host of its own, ``http://<outlet>-<group>.example``,
+    as outlets are on the web, so writers that each take some hosts (as
+    shards do) share no site's counts; ``group`` keeps several corpora's hosts apart."""
+    bases = [f"http://{outlet.slug}-{group}.example" for outlet in OUTLETS[:outlets]]
+    corpus = build_corpus(root, bases, synthetic_originals(originals, seed), 0, outlets, seed)
+    jobs = []
+    for page in corpus.pages:
+        path = root / page.url.split("/", 3)[3]
+        jobs.append((Entry(page.url, page.feed_link, None, published_at=page.published),
+                     FetchResult(page.url, page.url, 200, path.read_bytes(), "text/html; charset=utf-8")))
+    prepared = prepare_articles(jobs)
+    failed = [result for result in prepared if isinstance(result, ProcessError)]
+    if failed:
+        raise ValueError(f"{len(failed)} of the corpus's pages gave no article: {failed[0]}")
+    return corpus, prepared

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from pipeline.dedup import content_hash
 from pipeline.neardup import fingerprint
 from pipeline.records import ArticleRecord
-from pipeline.stories import StoryAssigner
+from pipeline.stories import StoryAssigner, decision_keys
 
 WIRE = ("Rescue teams searched the flooded valley through the night as the river kept rising. "
         "Officials said hundreds of homes were under water and two bridges had been closed. ")
@@ -74,3 +75,36 @@ def test_a_different_text_sharing_no_story_stays_apart():
     assigner = StoryAssigner({}, {0: [stored(7, 3, OTHER * 3)]})
     placed = assigner.place(0, 101, record("https://b.example/1", WIRE * 3))
     assert placed.kind == "new" and placed.story < 0
+
+
+def test_decision_keys_are_each_url_text_and_band_key_once_in_ascending_order():
+    first, copy = record("https://a.example/1", WIRE * 3), record("https://b.example/1", WIRE * 3)
+    keys = decision_keys([first, copy, first])
+    assert keys == sorted(set(keys))
+    assert all(-2**63 <= key < 2**63 for key in keys)
+    # Two URLs, one text, the text's distinct band keys.
+    assert len(keys) == 2 + 1 + len(set(first.fingerprint.bands))
+    assert set(first.fingerprint.bands) <= set(keys)
+
+
+def test_articles_whose_decisions_could_see_each_other_share_a_decision_key():
+    wire = record("https://a.example/1", WIRE * 3)
+    near = record("https://b.example/1", WIRE * 3 + "Advertisement")
+    same_url = record("https://a.example/1", OTHER * 3)
+    same_text_no_words = record("https://c.example/1", "")
+    also_no_words = record("https://d.example/1", "")
+    other = record("https://e.example/1", OTHER * 3)
+    # A near copy is a candidate only through a band key in common (the
+    # store's CANDIDATE_SQL): that key is a decision key of both.
+    shared_bands = set(wire.fingerprint.bands) & set(near.fingerprint.bands)
+    assert shared_bands and shared_bands <= set(decision_keys([wire])) & set(decision_keys([near]))
+    assert set(decision_keys([wire])) & set(decision_keys([same_url]))
+    assert not same_text_no_words.fingerprint.bands
+    assert set(decision_keys([same_text_no_words])) & set(decision_keys([also_no_words]))
+    assert not set(decision_keys([wire])) & set(decision_keys([other]))
+
+
+def test_a_url_and_a_text_never_share_a_key_by_being_equal_strings():
+    article = replace(record("https://a.example/1", WIRE), content_hash="https://a.example/1")
+    keys = decision_keys([article])
+    assert len(keys) == 2 + len(set(article.fingerprint.bands))

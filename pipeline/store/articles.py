@@ -1,7 +1,8 @@
 """Articles and their stories: a batch stored in a fixed number of
 statements, each article joined to the story of its exact or near copies,
 with its fingerprint, bands and raw page.  Idempotent: running a batch
-twice, or two runs at once, leaves the same rows."""
+twice, or two runs at once, leaves the same rows; writers storing at the
+same moment wait only for those whose decisions overlap theirs."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from pipeline.neardup import Fingerprint
 from pipeline.records import ArticleRecord
-from pipeline.stories import MAX_CANDIDATES, StoredCandidate, StoryAssigner
+from pipeline.stories import MAX_CANDIDATES, StoredCandidate, StoryAssigner, decision_keys
 from pipeline.store.bulk import copy_rows
 from pipeline.store.engine import is_row_error
 from pipeline.store.models import Article, ArticleBand, ArticleFingerprint, RawPage, Story
@@ -47,11 +48,52 @@ def prune_raw_pages(conn: Connection, older_than: timedelta) -> int:
     ).rowcount
 
 
-# One lock per database for story assignment: near copies have different
-# texts, so no per-text lock could stop two runs from each starting a story
-# for the same wire copy.  It is held only while a batch's rows are written
-# (milliseconds per article); fetching, extraction and NER run outside it.
-_STORY_LOCK = text("SELECT pg_advisory_xact_lock(7351120002)")
+# Writers store at the same moment: the shards of one run, overlapping runs.
+# A story decision reads three things: whether a canonical URL is stored, the
+# stored articles with the same content hash, and the stored articles sharing
+# a band key (CANDIDATE_SQL: ``hash = ANY(bands)``, any band).  So two articles
+# whose decisions could see each other share a key of
+# pipeline.stories.decision_keys, and each writer holds its batch's keys from
+# before its first read until it commits: of two writers with a key in
+# common, the second waits, then reads the first's rows (read committed: each
+# statement sees what committed before it).  Writers with no key in common
+# could not see each other's articles in any order, so they go on side by side.
+#
+# The keys are rows of story_locks, not advisory locks.  A batch of 100
+# articles has about 6,600 keys (64 band keys each), and PostgreSQL's shared
+# lock table holds about max_locks_per_transaction x max_connections locks
+# (64 x 100 by default) for the whole server: two or three such writers
+# would fill it, and then every session on the server fails with "out of
+# shared memory".  A row is no entry in that table.  A second insert of a key
+# that a transaction still open has inserted waits for that transaction to
+# end, even when it deleted the row again (PostgreSQL's documentation, "Index
+# Uniqueness Checks"); so a writer deletes its rows before it commits, and the
+# table is empty between transactions.  ON CONFLICT DO UPDATE rather than DO
+# NOTHING: a row that were ever left committed would then still be locked and
+# waited for, never silently passed.
+#
+# Then the stored stories the decisions touch (joined, merged, their canonical
+# article re-chosen, their counts refreshed) are locked FOR UPDATE in id order:
+# two articles joining one story through different band keys share no key,
+# and each writer would count the story's members and choose its canonical
+# article without the other's.  Which stories those are is known only after
+# the reads, and a writer with no key in common may meanwhile merge one away
+# (its members moved to an older story); so the candidates' stories are read
+# again once locked, and if one has moved, the story locks are given back
+# (a savepoint) and taken anew.
+#
+# Every writer takes its keys first, in ascending order and in one statement,
+# then its stories in ascending order: a fixed order, so no two writers can
+# wait for each other in a cycle.
+LOCK_KEYS_SQL = (
+    "INSERT INTO story_locks (key) SELECT key FROM unnest(CAST(:keys AS bigint[])) AS key"
+    " ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key"
+)
+UNLOCK_KEYS_SQL = "DELETE FROM story_locks WHERE key = ANY(CAST(:keys AS bigint[]))"
+LOCK_STORIES_SQL = "SELECT id FROM stories WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
+# A concurrent merge moves a candidate to another story at most once per
+# writer that merges; a few attempts are plenty.
+LOCK_STORIES_ATTEMPTS = 10
 
 
 # The stored near-copy candidates of a whole batch in one query: ``bands``
@@ -97,7 +139,15 @@ def store_articles_isolated(
         if not is_row_error(exc):
             raise
     outcome, refused = StoreOutcome(), []
-    for record in sorted(records, key=_publication_order):
+    ordered = sorted(records, key=_publication_order)
+    # One article at a time would take keys and stories in publication order,
+    # not in the fixed order; so the batch's keys and the stories its stored
+    # candidates lie in are taken first, in that order, and each article then
+    # takes only locks this transaction holds, or on stories it created itself.
+    keys = decision_keys(ordered)
+    conn.execute(text(LOCK_KEYS_SQL), {"keys": keys})
+    _locked_story_candidates(conn, ordered)
+    for record in ordered:
         try:
             with conn.begin_nested():
                 part = store_articles(conn, [record])
@@ -109,6 +159,8 @@ def store_articles_isolated(
         outcome.inserted += part.inserted
         for name in ("new_stories", "copies", "already_stored", "near_copies"):
             setattr(outcome, name, getattr(outcome, name) + getattr(part, name))
+    # Also the keys of the articles refused, whose own deletes were undone.
+    conn.execute(text(UNLOCK_KEYS_SQL), {"keys": keys})
     return outcome, refused
 
 
@@ -126,11 +178,27 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
     are assigned in memory in publication order (an article may copy one
     stored earlier in the same batch, exactly as if they were stored one at
     a time), and the rows go in with multi-row INSERTs and COPY.
+
+    Concurrent writers give the stories one writer would: a writer waits
+    only for those whose articles its decisions could read (same URL, text
+    or band key) or whose stories it joins (LOCK_KEYS_SQL says how).  One
+    call per transaction: a second takes its locks out of the fixed order
+    (store_articles_isolated takes its batch's locks first for that reason).
     """
-    outcome = StoreOutcome()
-    conn.execute(_STORY_LOCK)
     ordered = sorted(records, key=_publication_order)
-    # Under the lock no other batch inserts articles, so this read is exact.
+    keys = decision_keys(ordered)
+    if keys:
+        conn.execute(text(LOCK_KEYS_SQL), {"keys": keys})
+    outcome = _store_locked(conn, ordered)
+    if keys:
+        conn.execute(text(UNLOCK_KEYS_SQL), {"keys": keys})
+    return outcome
+
+
+def _store_locked(conn: Connection, ordered: Sequence[ArticleRecord]) -> StoreOutcome:
+    """store_articles once the batch's keys are held, its records in publication order."""
+    outcome = StoreOutcome()
+    # With the batch's URLs held, no other writer inserts them: this read is exact.
     taken = set(conn.execute(
         text("SELECT canonical_url FROM articles WHERE canonical_url = ANY(:urls)"),
         {"urls": sorted({record.canonical_url for record in ordered})},
@@ -145,7 +213,7 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
     if not fresh:
         return outcome
     ids = _next_ids(conn, "articles", len(fresh))
-    assigner = StoryAssigner(*_story_candidates(conn, fresh))
+    assigner = StoryAssigner(*_locked_story_candidates(conn, fresh))
     rows, stored = [], []
     for position, (article_id, record) in enumerate(zip(ids, fresh, strict=True)):
         placed = assigner.place(position, article_id, record)
@@ -189,7 +257,7 @@ def store_articles(conn: Connection, records: Sequence[ArticleRecord]) -> StoreO
         ],
     ).scalars().all()
     if len(inserted) != len(rows):
-        raise RuntimeError("articles were inserted without the story lock while a batch was stored")
+        raise RuntimeError("articles were inserted without their URL's lock while a batch was stored")
     outcome.inserted = list(ids)
     copy_rows(conn, "article_fingerprints", ("article_id", "version", "minhash", "shingles"), (
         (article_id, record.fingerprint.version, record.fingerprint.minhash, record.fingerprint.shingles)
@@ -249,6 +317,41 @@ def _story_candidates(
         ):
             near.setdefault(position, []).append((shared, article_id, story_id, (minhash, shingles, version)))
     return exact, near
+
+
+def _locked_story_candidates(
+    conn: Connection, records: Sequence[ArticleRecord]
+) -> tuple[dict[str, tuple[int, int]], dict[int, list[StoredCandidate]]]:
+    """_story_candidates with the stored stories they lie in locked (see
+    LOCK_KEYS_SQL's comment), each candidate's story as it is once locked."""
+    for _ in range(LOCK_STORIES_ATTEMPTS):
+        exact, near = _story_candidates(conn, records)
+        wanted = {story_id for _, story_id in exact.values()}
+        wanted |= {candidate[2] for candidates in near.values() for candidate in candidates}
+        articles_read = {article_id for article_id, _ in exact.values()}
+        articles_read |= {candidate[1] for candidates in near.values() for candidate in candidates}
+        if not articles_read:  # nothing stored to join: no story to lock
+            return exact, near
+        savepoint = conn.begin_nested()
+        locked = set(conn.execute(text(LOCK_STORIES_SQL), {"ids": sorted(wanted)}).scalars())
+        now = dict(conn.execute(
+            text("SELECT id, story_id FROM articles WHERE id = ANY(:ids)"), {"ids": sorted(articles_read)}
+        ).all())
+        if all(now.get(article_id) in locked for article_id in articles_read):
+            savepoint.commit()
+            exact = {key: (article_id, now[article_id]) for key, (article_id, _) in exact.items()}
+            near = {
+                position: [(shared, article_id, now[article_id], stored)
+                           for shared, article_id, _, stored in candidates]
+                for position, candidates in near.items()
+            }
+            return exact, near
+        # A writer with no key in common merged a candidate's story away
+        # before this one locked it: give the story locks back and read again.
+        savepoint.rollback()
+    raise RuntimeError(
+        f"the stories of a batch's copies kept moving while they were locked ({LOCK_STORIES_ATTEMPTS} attempts)"
+    )
 
 
 def _create_stories(conn: Connection, keys: Sequence[int]) -> dict[int, int]:

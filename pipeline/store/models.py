@@ -274,6 +274,18 @@ class ArticleBand(SQLModel, table=True):
     band: int = Field(sa_column=Column(SmallInteger, nullable=False))
 
 
+class StoryLock(SQLModel, table=True):
+    """A key a writer's story decisions read (pipeline.stories.decision_keys),
+    held from before its reads until it commits: a writer storing an article
+    with the same URL, text or band key waits for it.  Empty between
+    transactions (migration 0016)."""
+
+    __tablename__ = "story_locks"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
 class SiteBoilerplate(SQLModel, table=True):
     """A line seen on many pages of one site: furniture once its support
     reaches the threshold (see pipeline.clean, SITE_RULES_VERSION)."""

@@ -11,13 +11,13 @@ Nullable columns without a default: PostgreSQL adds them without rewriting
 the tables.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 
 from alembic import op
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
