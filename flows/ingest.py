@@ -82,6 +82,11 @@ class IngestSummary:
     # Feeds this run left to live runs that hold them: (run, running since, feeds).
     feeds_held: list[tuple[int, datetime, int]] = field(default_factory=list)
     flow_seconds: float = 0.0  # the flow's body, start to end: the stages and what lies between them
+    # Pages that kept their site's learned furniture lines, because together
+    # they would have taken more than LEARNED_MAX_SHARE of the article: how
+    # many, and the first few as (page, site, lines kept).
+    site_rules_withheld: int = 0
+    site_rules_withheld_pages: list[tuple[str, str, int]] = field(default_factory=list)
 
     def add_failure(self, stage: str, kind: str) -> None:
         key = f"{stage}: {kind}"
@@ -91,6 +96,11 @@ class IngestSummary:
         self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append((url, message))
+
+    def add_withheld(self, url: str, site: str, lines: int) -> None:
+        self.site_rules_withheld += 1
+        if len(self.site_rules_withheld_pages) < MAX_REPORTED_ERRORS:
+            self.site_rules_withheld_pages.append((url, site, lines))
 
     def timed(self, stage: str, started: float) -> None:
         self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
@@ -301,6 +311,7 @@ def extract_batch(batch: BatchInFlight) -> ExtractedBatch:
             extracted.records.append(result)
             extracted.entry_url[id(result)] = entry.url
             if result.site_rules_withheld:
+                summary.add_withheld(entry.link, result.site, len(result.site_rules_withheld))
                 get_run_logger().warning(
                     "%s: kept %d learned furniture lines of %s: together they would take more than %d%% of the"
                     " article", entry.link, len(result.site_rules_withheld), result.site, LEARNED_MAX_SHARE * 100)
@@ -740,7 +751,9 @@ def record_run(engine: Engine, summary: IngestSummary) -> None:
                "feeds_held": [{"run": run, "since": since, "feeds": count} for run, since, count in summary.feeds_held],
                "feeds_unchanged": summary.feeds_unchanged, "entries": summary.entries,
                "already_stored": summary.already_stored, "entity_links": summary.entity_links,
-               "batches_lost": summary.batches_lost}
+               "batches_lost": summary.batches_lost, "site_rules_withheld": summary.site_rules_withheld,
+               "site_rules_withheld_pages": [{"url": url, "site": site, "lines": lines}
+                                             for url, site, lines in summary.site_rules_withheld_pages]}
     if summary.run_id is not None:
         def write():
             with engine.begin() as conn:
@@ -762,6 +775,7 @@ def record_run(engine: Engine, summary: IngestSummary) -> None:
             key="ingest-summary",
             table=[{"measure": name.replace("_", " "), "value": value} for name, value in counts.items()]
             + [{"measure": f"failed: {kind}", "value": count} for kind, count in sorted(summary.failures_by_kind.items())]
+            + [{"measure": "pages that kept their learned site lines", "value": summary.site_rules_withheld}]
             + [{"measure": f"seconds: {stage}", "value": seconds} for stage, seconds in summary.seconds.items()],
             description=f"newsflow ingest run {summary.run_id}: {status}"
             + (f" ({summary.database_error or summary.failure})" if status == "failed" else ""),
@@ -774,6 +788,9 @@ def _merge(total: IngestSummary, part: IngestSummary) -> None:
         setattr(total, name, getattr(total, name) + getattr(part, name))
     for url, message in part.errors:
         total.add_error(url, message)
+    for url, site, lines in part.site_rules_withheld_pages:
+        total.add_withheld(url, site, lines)
+    total.site_rules_withheld += part.site_rules_withheld - len(part.site_rules_withheld_pages)
     for key, count in part.failures_by_kind.items():
         total.failures_by_kind[key] = total.failures_by_kind.get(key, 0) + count
     total.error_count += part.error_count - len(part.errors)
