@@ -33,6 +33,11 @@ The metric is the benchmark's own (its evaluate.py), re-implemented here:
 
 So an empty prediction is left out of P (not counted as 0) but scores R = 0.
 
+readability-lxml and jusText, the second opinions production does not run,
+come with newsflow's ``bench`` extra (in requirements-dev.lock); without it
+the script says so and exits 2 (unless neither they nor the cross-validation
+are asked for).
+
 Extractors: ``trafilatura-default``, ``trafilatura-precision`` and ``newsflow``
 (the project's own ``pipeline.process.extract_page``, as ``newsflow extract`` runs it). An extractor that
 cannot be imported is skipped with a one-line message; a page on which an
@@ -673,6 +678,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.selftest:
         _selftest()
         return 0
+
+    from pipeline.opinions import bench_extra_missing
+
+    wanted = set(args.extractor or EXTRACTORS)
+    needs_extra = not args.no_cv and "newsflow" in wanted or wanted & {"readability", "justext"}
+    if needs_extra and (missing := bench_extra_missing()):
+        # The vote's candidates and these extractors need them: say so rather than score without them.
+        print(f"{', '.join(missing)} not installed: they come with newsflow's bench extra"
+              " (pip install -e '.[bench]'; make install installs it from requirements-dev.lock)", file=sys.stderr)
+        return 2
 
     if skipped := benchdata.extraction_benchmark_missing(args.data, pages=True):
         print(skipped)
