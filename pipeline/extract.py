@@ -170,7 +170,18 @@ def continuation_chunks(tree: HtmlElement, text: str) -> list[HtmlElement]:
     if not lines:
         return []
     probe = _line_key(lines[-1])[:60]
-    anchor = next((p for p in tree.iter("p") if _line_key(p.text_content()).startswith(probe)), None)
+    # The <p> that holds the line holds its longest opening word as written
+    # (trafilatura keeps words as they are): XPath finds those in C, and only
+    # they are keyed.
+    opening, length = [], 0
+    for word in _WORDS.findall(lines[-1]):
+        length += len(word) + 1
+        if length > len(probe):
+            break
+        opening.append(word)
+    needle = max(opening, key=len, default="")
+    candidates = tree.xpath("//p[contains(., $needle)]", needle=needle) if needle else tree.iter("p")
+    anchor = next((p for p in candidates if _line_key(p.text_content()).startswith(probe)), None)
     if anchor is None:
         return []
     known = _line_key(text)
@@ -280,7 +291,7 @@ LANGID_OVERRIDE_PROB = 0.999
 # The detector reads this much of the text: its cost grows with the length
 # (a pure-Python walk over the bytes), its verdict on a paragraph or two of
 # prose no longer does.
-LANGID_SAMPLE_CHARS = 1000
+LANGID_SAMPLE_CHARS = 600
 
 
 def _identifier():
