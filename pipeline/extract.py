@@ -305,16 +305,19 @@ def _identifier():
 
 
 # A line only htmldate's external date parser (dateparser) reads: parsing it
-# loads that parser's tables.
-_DATEPARSER_LINE = "<html><body><p>Mar. 3rd, 2021 5:01 PM</p></body></html>"
+# loads that parser's tables.  A page this short sends trafilatura to its
+# jusText fallback, which builds its stop-word list of every language.
+_WARM_UP_PAGE = "<html><body><article><p>Mar. 3rd, 2021 5:01 PM</p></article></body></html>"
 
 
 def load_models() -> None:
-    """Load what extraction otherwise loads on its first page (about a
-    second): the language identifier's model and htmldate's date parser.  A
-    worker process calls it as it starts, so that no page pays for it."""
+    """Load what extraction otherwise loads on its first page that needs it
+    (about a second in all): the language identifier's model, htmldate's date
+    parser and trafilatura's fallback stop words.  A worker process calls it
+    as it starts, so that no page pays for it."""
     _identifier()
-    find_date(_DATEPARSER_LINE, original_date=True, extensive_search=True)
+    find_date(_WARM_UP_PAGE, original_date=True, extensive_search=True)
+    trafilatura.bare_extraction(_WARM_UP_PAGE, **TRAFILATURA_OPTIONS)
 
 
 def detect_language(text: str, declared: str | None) -> str | None:
