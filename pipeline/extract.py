@@ -556,7 +556,8 @@ def _htmldate(tree: HtmlElement, url: str) -> str | None:
 
 def clean_author(author: str | None, page_strings: list[str] | None = None) -> str | None:
     """Author names as written on the page: separators and "By" trimmed,
-    case restored from the page where trafilatura changed it ("Dpa" -> "dpa")."""
+    the case taken from the page's other author strings where they differ
+    ("Dpa" -> "dpa")."""
     author = storable_text(author)
     if not author:
         return None
