@@ -267,14 +267,14 @@ def meta_tags(tree: HtmlElement) -> dict[str, list[str]]:
     return found
 
 
-def _first(meta: dict[str, list[str]], *keys: str) -> list[str]:
+def _contents(meta: dict[str, list[str]], *keys: str) -> list[str]:
     """The contents under ``keys``, the keys in the order given."""
     return [value for key in keys for value in meta.get(key, ())]
 
 
 def _page_language(tree: HtmlElement, meta: dict[str, list[str]]) -> str | None:
     candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
-    candidates += _first(meta, "og:locale", "content-language")
+    candidates += _contents(meta, "og:locale", "content-language")
     for value in candidates:
         if value and value.strip():
             code = value.strip().replace("_", "-").split("-")[0].lower()
@@ -357,7 +357,7 @@ def _canonical_link(tree: HtmlElement, url: str) -> str | None:
 
 def _lead_image(tree: HtmlElement, url: str, meta: dict[str, list[str]]) -> str | None:
     """og:image, then twitter:image, then <link rel=image_src>, as an absolute URL."""
-    values = _first(meta, "og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src")
+    values = _contents(meta, "og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src")
     values += [link.get("href") or "" for link in tree.iter("link") if link.get("rel") == "image_src"]
     for value in values:
         link = http_url(value.strip(), url)
@@ -368,7 +368,7 @@ def _lead_image(tree: HtmlElement, url: str, meta: dict[str, list[str]]) -> str 
 
 def _headings(tree: HtmlElement, meta: dict[str, list[str]]) -> tuple[str, ...]:
     texts = [" ".join(h.text_content().split()) for h in islice(tree.iter("h1"), 2)]
-    texts += _first(meta, "og:title", "twitter:title")
+    texts += _contents(meta, "og:title", "twitter:title")
     texts += [t.text_content() for t in islice(tree.iterfind("head/title"), 1)]
     out: list[str] = []
     for text in texts:
@@ -636,14 +636,14 @@ def date_candidates(
         if isinstance(value, str):
             raw.append(("json-ld", value))
     meta = meta_tags(tree) if meta is None else meta
-    stated = _first(meta, *_DATE_META_KEYS) + _first(meta, "datepublished")
+    stated = _contents(meta, *_DATE_META_KEYS) + _contents(meta, "datepublished")
     for element in tree.xpath(_DATE_MARKUP_PATH):  # one walk for the markup's dates
         if element.get("itemprop") == "datePublished":
             stated += [value for value in (element.get("content") if element.tag != "meta" else None,
                                            element.get("datetime")) if value]
         elif element.tag == "time" and (element.get("pubdate") is not None or "publish" in (element.get("class") or "")):
             stated += [element.get("datetime")] if element.get("datetime") else []
-    stated += _first(meta, *_LATER_DATE_META_KEYS)
+    stated += _contents(meta, *_LATER_DATE_META_KEYS)
     raw += [("meta", value) for value in stated]
     match = _URL_DATE.search(urlsplit(url).path if url else "")
     if match:
