@@ -49,7 +49,7 @@ bench-throughput: $(STAMP)
 # the hash of every file of each pinned version. Pins already in a lock are
 # kept; to move one: make lock LOCK_FLAGS='--upgrade-package prefect'.
 # requirements.lock is what the image installs (runtime and build backend),
-# requirements-dev.lock adds the dev extra at the same versions, and
+# requirements-dev.lock adds the dev and bench extras at the same versions, and
 # requirements-pip.lock holds the pip that installs them. uv runs from a
 # throwaway venv (it is not a dependency of newsflow), on PyPI alone: no
 # uv.toml and no index from the environment.
@@ -67,7 +67,7 @@ lock:
 	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV_COMPILE) --group pyproject.toml:installer -o requirements-pip.lock
 	$(UV_COMPILE_PROJECT) -o requirements.lock
-	$(UV_COMPILE_PROJECT) --extra dev -c requirements.lock -o requirements-dev.lock
+	$(UV_COMPILE_PROJECT) --extra dev --extra bench -c requirements.lock -o requirements-dev.lock
 	rm -rf $(LOCK_VENV)
 
 clean:

@@ -33,6 +33,11 @@ The metric is the benchmark's own (its evaluate.py), re-implemented here:
 
 So an empty prediction is left out of P (not counted as 0) but scores R = 0.
 
+readability-lxml and jusText, the second opinions production does not run,
+come with newsflow's ``bench`` extra (in requirements-dev.lock); without it
+the script says so and exits 2 (unless neither they nor the cross-validation
+are asked for).
+
 Extractors: ``trafilatura-default``, ``trafilatura-precision`` and ``newsflow``
 (the project's own ``pipeline.process.extract_page``, as ``newsflow extract`` runs it). An extractor that
 cannot be imported is skipped with a one-line message; a page on which an
@@ -43,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import gzip
 import json
 import math
@@ -355,7 +361,10 @@ def fold_of(pages: list[Page]) -> dict[str, int]:
 
 def _cpu(run: Callable[[], object]) -> tuple[object, float]:
     """run() and the CPU seconds it took: on a machine shared with other
-    work, CPU time measures a page's cost where wall time measures the queue."""
+    work, CPU time measures a page's cost where wall time measures the queue.
+    The garbage of the runs before is collected first, so that no run pays
+    for another's."""
+    gc.collect()
     start = time.process_time()
     try:
         result = run()
@@ -367,8 +376,9 @@ def _cpu(run: Callable[[], object]) -> tuple[object, float]:
 def _candidate_task(task: tuple[str, str, bytes]) -> dict:
     """One page: its text under every candidate configuration (each extractor
     run once), trafilatura alone's text, and the CPU time of trafilatura alone,
-    of trafilatura with its metadata, of newsflow as production runs it and
-    of each second opinion, back to back in the same process."""
+    of trafilatura with its own metadata step (which newsflow no longer runs:
+    a reference), of newsflow as production runs it and of each second
+    opinion, back to back in the same process."""
     import trafilatura
 
     from pipeline.encoding import decode_html
@@ -379,7 +389,8 @@ def _candidate_task(task: tuple[str, str, bytes]) -> dict:
 
     key, url, html = task
     baseline_text, baseline_seconds = _cpu(lambda: get_extractor(BASELINE)(html, url))
-    _, metadata_seconds = _cpu(lambda: trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS))
+    _, metadata_seconds = _cpu(lambda: trafilatura.bare_extraction(html, url=url, **(TRAFILATURA_OPTIONS | {
+        "with_metadata": True})))
     _, newsflow_seconds = _cpu(lambda: extract_page(html, url))
     decoded = decode_html(html).text
     voter_seconds = {name: _cpu(lambda: opinion(decoded, url, None))[1] for name, opinion in SECOND_OPINIONS.items()}
@@ -394,7 +405,10 @@ def _candidate_task(task: tuple[str, str, bytes]) -> dict:
 
 
 def _warm_candidates(tasks: tuple[tuple[str, str, bytes], ...]) -> None:
+    from pipeline.extract import load_models
+
     _warm([BASELINE, "newsflow"])
+    load_models()  # as a production worker does on start
     for task in tasks:
         _candidate_task(task)
 
@@ -407,7 +421,7 @@ class CrossValidation:
     folds: dict[str, int]
     production: str
     baseline_seconds: float  # CPU seconds over all pages: trafilatura alone (text only)
-    metadata_seconds: float  # trafilatura with its metadata, as newsflow runs it
+    metadata_seconds: float  # trafilatura with its own metadata step (newsflow reads the metadata itself)
     newsflow_seconds: float  # newsflow as production runs it
     voter_seconds: dict[str, float]  # each second opinion alone
     voters: dict[str, tuple[str, ...]]  # configuration -> its second opinions
@@ -472,9 +486,10 @@ def cross_validate(pages: list[Page], jobs: int = 1) -> CrossValidation:
     from pipeline.vote import CANDIDATES, DEFAULT_VOTE
 
     tasks = [(p.key, p.url, p.html) for p in pages]
-    # Each process first extracts one page untimed: one-off costs (the
-    # language model, dateparser's and regex's compiled tables) belong to a
-    # worker's start, not to any page.
+    # Each process first loads the models (pipeline.extract.load_models, as a
+    # production worker does) and extracts one page untimed: one-off costs
+    # (the language model, dateparser's and regex's compiled tables) belong
+    # to a worker's start, not to any page.
     warm_up = (tasks[0],)
     if jobs > 1:
         import multiprocessing
@@ -551,7 +566,7 @@ def print_cross_validation(cv: CrossValidation, n_pages: int, out=sys.stdout) ->
     ratio = cv.cost(cv.production)
     print(f"\nCPU time per page, same run, back to back: newsflow {1000 * cv.newsflow_seconds / n_pages:.1f} ms, "
           f"trafilatura alone {1000 * cv.baseline_seconds / n_pages:.1f} ms ({ratio:.2f}x); "
-          f"trafilatura with its metadata {1000 * cv.metadata_seconds / n_pages:.1f} ms "
+          f"trafilatura with its own metadata step {1000 * cv.metadata_seconds / n_pages:.1f} ms "
           f"({cv.metadata_seconds / cv.baseline_seconds:.2f}x); "
           + ", ".join(f"{name} {1000 * seconds / n_pages:.1f} ms" for name, seconds in cv.voter_seconds.items()),
           file=out)
@@ -663,6 +678,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.selftest:
         _selftest()
         return 0
+
+    from pipeline.opinions import bench_extra_missing
+
+    wanted = set(args.extractor or EXTRACTORS)
+    needs_extra = not args.no_cv and "newsflow" in wanted or wanted & {"readability", "justext"}
+    if needs_extra and (missing := bench_extra_missing()):
+        # The vote's candidates and these extractors need them: say so rather than score without them.
+        print(f"{', '.join(missing)} not installed: they come with newsflow's bench extra"
+              " (pip install -e '.[bench]'; make install installs it from requirements-dev.lock)", file=sys.stderr)
+        return 2
 
     if skipped := benchdata.extraction_benchmark_missing(args.data, pages=True):
         print(skipped)

@@ -94,6 +94,11 @@ class IngestSummary:
     # A coordinator in a work pool: one entry per shard (child flow run) —
     # its number, flow run, the worker that ran it, its run row, state, counts.
     shards: list[dict] = field(default_factory=list)
+    # Pages that kept their site's learned furniture lines, because together
+    # they would have taken more than LEARNED_MAX_SHARE of the article: how
+    # many, and the first few as (page, site, lines kept).
+    site_rules_withheld: int = 0
+    site_rules_withheld_pages: list[tuple[str, str, int]] = field(default_factory=list)
 
     def add_failure(self, stage: str, kind: str) -> None:
         key = f"{stage}: {kind}"
@@ -103,6 +108,11 @@ class IngestSummary:
         self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append((url, message))
+
+    def add_withheld(self, url: str, site: str, lines: int) -> None:
+        self.site_rules_withheld += 1
+        if len(self.site_rules_withheld_pages) < MAX_REPORTED_ERRORS:
+            self.site_rules_withheld_pages.append((url, site, lines))
 
     def timed(self, stage: str, started: float) -> None:
         self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
@@ -331,6 +341,7 @@ def extract_batch(batch: BatchInFlight) -> ExtractedBatch:
             extracted.records.append(result)
             extracted.entry_url[id(result)] = entry.url
             if result.site_rules_withheld:
+                summary.add_withheld(entry.link, result.site, len(result.site_rules_withheld))
                 get_run_logger().warning(
                     "%s: kept %d learned furniture lines of %s: together they would take more than %d%% of the"
                     " article", entry.link, len(result.site_rules_withheld), result.site, LEARNED_MAX_SHARE * 100)
@@ -828,7 +839,10 @@ def record_run(engine: Engine, summary: IngestSummary, artifact_key: str = "inge
                "feeds_held": [{"run": run, "since": since, "feeds": count} for run, since, count in summary.feeds_held],
                "feeds_unchanged": summary.feeds_unchanged, "entries": summary.entries,
                "already_stored": summary.already_stored, "entity_links": summary.entity_links,
-               "batches_lost": summary.batches_lost, "chunks": summary.chunks, "shards": summary.shards}
+               "batches_lost": summary.batches_lost, "chunks": summary.chunks, "shards": summary.shards,
+               "site_rules_withheld": summary.site_rules_withheld,
+               "site_rules_withheld_pages": [{"url": url, "site": site, "lines": lines}
+                                             for url, site, lines in summary.site_rules_withheld_pages]}
     if summary.run_id is not None:
         def write():
             with engine.begin() as conn:
@@ -850,6 +864,7 @@ def record_run(engine: Engine, summary: IngestSummary, artifact_key: str = "inge
             key=artifact_key,
             table=[{"measure": name.replace("_", " "), "value": value} for name, value in counts.items()]
             + [{"measure": f"failed: {kind}", "value": count} for kind, count in sorted(summary.failures_by_kind.items())]
+            + [{"measure": "pages that kept their learned site lines", "value": summary.site_rules_withheld}]
             + [{"measure": f"seconds: {stage}", "value": seconds} for stage, seconds in summary.seconds.items()]
             + [{"measure": f"shard {shard['shard']}", "value": shard_line(shard)} for shard in summary.shards],
             description=f"newsflow ingest run {summary.run_id}: {status}"
@@ -869,6 +884,9 @@ def _merge(total: IngestSummary, part: IngestSummary) -> None:
         setattr(total, name, getattr(total, name) + getattr(part, name))
     for url, message in part.errors:
         total.add_error(url, message)
+    for url, site, lines in part.site_rules_withheld_pages:
+        total.add_withheld(url, site, lines)
+    total.site_rules_withheld += part.site_rules_withheld - len(part.site_rules_withheld_pages)
     for key, count in part.failures_by_kind.items():
         total.failures_by_kind[key] = total.failures_by_kind.get(key, 0) + count
     total.error_count += part.error_count - len(part.errors)
@@ -1126,6 +1144,9 @@ def summary_of_row(row: dict) -> IngestSummary:
         feeds_unchanged=details.get("feeds_unchanged", 0), entries=details.get("entries", 0),
         already_stored=details.get("already_stored", 0), entity_links=details.get("entity_links", 0),
         batches_lost=details.get("batches_lost", 0), chunks=details.get("chunks", 0),
+        site_rules_withheld=details.get("site_rules_withheld", 0),
+        site_rules_withheld_pages=[(page["url"], page["site"], page["lines"])
+                                   for page in details.get("site_rules_withheld_pages") or []],
         database_error=details.get("database_error"),
     )
 

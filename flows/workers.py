@@ -143,8 +143,10 @@ def _start_workers(executor: ProcessPoolExecutor, models: dict[str, str], worker
 def _prepare_worker(models: dict[str, str]) -> None:
     import pipeline.process  # noqa: F401  (trafilatura and lxml, imported once)
     from pipeline.enrich.models import load_nlp
+    from pipeline.extract import load_models
     from pipeline.neardup import fingerprint
 
+    load_models()  # the language model and the date parser: not on the first page's time
     fingerprint("")  # imports datasketch and draws the permutations
 
     for name in sorted(set(models.values())):

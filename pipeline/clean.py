@@ -12,9 +12,11 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from pipeline.extract import ExtractedArticle
+from pipeline.text import prose_shaped
 
 # Each phrase is written once.  Compared after folding case, punctuation and
 # spacing (fold_line), in the languages newsflow meets most.
@@ -214,6 +216,7 @@ class CleanedArticle(ExtractedArticle):
     agency: str | None = None
 
 
+@lru_cache(maxsize=4096)  # each rule below folds the same lines again
 def fold_line(line: str) -> str:
     """A line reduced for comparison: case, accents kept, punctuation and spacing folded."""
     line = unicodedata.normalize("NFKC", line).casefold()
@@ -367,7 +370,14 @@ def _repeats_heading(line: str, title: str | None, headings) -> bool:
     return False
 
 
+# Longer than any line _is_furniture can match (but a shortcode): a paragraph.
+FURNITURE_MAX_WORDS = 40
+FURNITURE_MAX_CHARS = 260
+
+
 def _is_furniture(line: str) -> bool:
+    if len(line) > FURNITURE_MAX_CHARS and len(line.split()) > FURNITURE_MAX_WORDS and not line.startswith("["):
+        return False
     folded = fold_line(line)
     if folded in _FOLDED_BOILERPLATE:
         return True
@@ -543,19 +553,17 @@ def site_lines(text: str) -> list[tuple[int, str]]:
     return list(seen.items())
 
 
-# A learned line shaped like article prose (this many words or more, ending
-# as a sentence ends) is removed only on stronger evidence than a page count:
+# A learned line shaped like article prose (pipeline.text.prose_shaped) is
+# removed only on stronger evidence than a page count:
 # it must also be on SITE_RULE_MIN_SHARE of the site's pages since it was
 # first seen, counted over at least SITE_RULE_SHARE_MIN_PAGES pages.  Chrome
 # is on most of a site's pages; a paragraph an outlet reuses (a developing
 # story at new URLs, a series' background, an explainer box) is on a few.
-PROSE_MIN_WORDS = 20
 SITE_RULE_MIN_SHARE = 0.5
 SITE_RULE_SHARE_MIN_PAGES = 10
 # Learned rules never take more than this share of an article's text: when
 # they would, they are all withheld on that page and the page says so.
 LEARNED_MAX_SHARE = 0.3
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 
 
 @dataclass(frozen=True)
@@ -577,11 +585,6 @@ class LearnedRemoval:
     text: str
     removed: tuple[str, ...] = ()
     withheld: tuple[str, ...] = ()
-
-
-def prose_shaped(line: str) -> bool:
-    """A line as long as an article's paragraph and ending as a sentence ends."""
-    return len(line.split()) >= PROSE_MIN_WORDS and bool(_SENTENCE_END.search(line.strip()))
 
 
 def apply_learned_lines(text: str, learned: LearnedLines | None) -> LearnedRemoval:

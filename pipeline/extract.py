@@ -1,4 +1,4 @@
-"""Page -> article fields, with trafilatura (text, metadata) and htmldate (dates).
+"""Page -> article fields, with trafilatura (text) and htmldate (dates).
 
 The body starts as trafilatura's paragraphs (``favor_precision=True``, no
 comments: the plain configuration that measured best on
@@ -8,9 +8,14 @@ paragraph by paragraph (pipeline/opinions.py, pipeline/vote.py): newsflow
 changes trafilatura's result only where a second extractor agrees, and keeps
 its paragraphs as they are (never joined, never split).
 
-Metadata is read from the page itself before trafilatura's cleaning: headings
-(for the cleaner's "heading repeated as first line" rule), published-date
-candidates with their sources, the lead image, author as written, language.
+Metadata is read from the page itself, once, on the tree trafilatura then
+extracts from: title, author as written, site name, headings (for the
+cleaner's "heading repeated as first line" rule), published-date candidates
+with their sources (htmldate's heuristics only where the page states no date),
+the lead image, language.  trafilatura's own metadata step read the same tags
+a second time, plus categories, tags, licence and an author search over a copy
+of the whole tree: a third of a trafilatura run per page for fields newsflow
+already had (docs/benchmarks.md, extraction cost).
 """
 
 from __future__ import annotations
@@ -19,28 +24,30 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from lxml.html import HtmlElement
 
 from pipeline.links import http_url
 from pipeline.opinions import SECOND_OPINIONS
 from pipeline.text import storable_text
-from pipeline.vote import DEFAULT_VOTE, VoteConfig
+from pipeline.vote import DEFAULT_VOTE, VoteConfig, settled
 from pipeline.vote import vote as vote_paragraphs
 
+# The body alone: newsflow reads the metadata itself (page_metadata).
 TRAFILATURA_OPTIONS = dict(
     favor_precision=True,
     include_comments=False,
     include_tables=True,
-    with_metadata=True,
+    with_metadata=False,
     deduplicate=False,
 )
 # Later parts of a body split into repeated containers (continuation_chunks).
-CHUNK_OPTIONS = dict(TRAFILATURA_OPTIONS, with_metadata=False)
 CHUNK_MIN_CHARS = 200
 
 
@@ -78,47 +85,57 @@ def extract_articles(html: bytes | str, url: str, votes: Sequence[VoteConfig]) -
     tree = trafilatura.load_html(html)
     if tree is None:
         raise ExtractError("not parseable as HTML")
-    # Read what trafilatura's cleaning would remove before handing it the tree
-    # (bare_extraction copies a tree it is given, so the tree stays intact).
-    html_language = _page_language(tree)
+    # Read the metadata before handing trafilatura the tree (bare_extraction
+    # copies a tree it is given, so the tree stays intact for the chunks).
+    meta = meta_tags(tree)
+    language = _page_language(tree, meta)
     canonical = _canonical_link(tree, url)
-    headings = _headings(tree)
-    image_url = _lead_image(tree, url)
-    page_authors = _page_author_strings(tree)
+    headings = _headings(tree, meta)
+    image_url = _lead_image(tree, url, meta)
     json_ld = list(_json_ld_objects(tree))
+    metadata = page_metadata(tree, canonical or url, json_ld, meta)
     document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if document is None or not (document.text or "").strip():
         raise ExtractError("no article text found")
     base = _paragraphs(document.text)
     chunked = list(base)
     for chunk in continuation_chunks(tree, document.text):
-        more = trafilatura.bare_extraction(chunk, url=url, **CHUNK_OPTIONS)
+        more = trafilatura.bare_extraction(chunk, url=url, **TRAFILATURA_OPTIONS)
         if more is not None and more.text:
             chunked += _paragraphs(more.text)
-    language = html_language or storable_text(document.language)
-    page = html if isinstance(html, str) else lxml.html.tostring(tree, encoding="unicode")
-    opinions = {name: SECOND_OPINIONS[name](page, url, language)
-                for name in dict.fromkeys(name for vote in votes for name in vote.voters)}
-    candidates = date_candidates(tree, url, json_ld, document.date)
+    # No second opinion where the vote has nothing to decide: no later chunk
+    # to confirm, and a body that opens and closes with prose.
+    unanimous = chunked == base and settled(base)
+    opinions = {}
+    if not unanimous:
+        page = html if isinstance(html, str) else lxml.html.tostring(tree, encoding="unicode")
+        opinions = {name: SECOND_OPINIONS[name](page, url, language)
+                    for name in dict.fromkeys(name for vote in votes for name in vote.voters)}
+    candidates = date_candidates(tree, url, json_ld, meta=meta)
+    if not candidates:  # htmldate's heuristics: the costliest source, and the least trusted
+        candidates = date_candidates(tree, url, json_ld, _htmldate(tree, url), meta=meta)
     published_at, date_source = best_page_date(candidates)
     articles = []
     for vote in votes:
-        ballot = vote_paragraphs(chunked, [opinions[name] for name in vote.voters], vote.min_votes,
-                                 additions=vote.additions, coverage=vote.coverage)
-        # The later chunks are newsflow's own find: without a vote to confirm
-        # them, trafilatura's paragraphs stand alone.
-        paragraphs = ballot.paragraphs if ballot.voters >= vote.min_votes else tuple(base)
+        if unanimous:
+            paragraphs = tuple(base)
+        else:
+            ballot = vote_paragraphs(chunked, [opinions[name] for name in vote.voters], vote.min_votes,
+                                     additions=vote.additions, coverage=vote.coverage)
+            # The later chunks are newsflow's own find: without a vote to
+            # confirm them, trafilatura's paragraphs stand alone.
+            paragraphs = ballot.paragraphs if ballot.voters >= vote.min_votes else tuple(base)
         text = "\n".join(paragraphs)
         articles.append(ExtractedArticle(
             url=url,
-            title=storable_text(document.title),
+            title=storable_text(metadata.title),
             text=text,
-            author=clean_author(document.author, page_authors),
+            author=clean_author(metadata.author, metadata.author_strings),
             published_at=published_at,
-            site_name=storable_text(document.sitename),
+            site_name=storable_text(metadata.site_name),
             language=detect_language(text, language),
             canonical_link=canonical,
-            image_url=image_url or http_url((document.image or "").strip(), url),
+            image_url=image_url,
             date_source=date_source,
             date_candidates=tuple((source, value.isoformat()) for source, value, _ in candidates),
             future_date=is_future(published_at, date_source, candidates),
@@ -153,21 +170,33 @@ def continuation_chunks(tree: HtmlElement, text: str) -> list[HtmlElement]:
     if not lines:
         return []
     probe = _line_key(lines[-1])[:60]
-    anchor = next((p for p in tree.iter("p") if _line_key(p.text_content()).startswith(probe)), None)
+    # The <p> that holds the line holds its longest opening word as written
+    # (trafilatura keeps words as they are): XPath finds those in C, and only
+    # they are keyed.
+    opening, length = [], 0
+    for word in _WORDS.findall(lines[-1]):
+        length += len(word) + 1
+        if length > len(probe):
+            break
+        opening.append(word)
+    needle = max(opening, key=len, default="")
+    candidates = tree.xpath("//p[contains(., $needle)]", needle=needle) if needle else tree.iter("p")
+    anchor = next((p for p in candidates if _line_key(p.text_content()).startswith(probe)), None)
     if anchor is None:
         return []
     known = _line_key(text)
     node = anchor.getparent()
-    order: dict[HtmlElement, int] = {}
     for _ in range(3):
         if node is None or node.getparent() is None:
             return []
         cls = (node.get("class") or "").strip()
         if cls:
-            order = order or {element: index for index, element in enumerate(tree.iter())}
             chunks = []
+            after = False  # tree.iter() walks in document order: only what follows the node
             for other in tree.iter(node.tag):
-                if other is node or (other.get("class") or "").strip() != cls or order[other] < order[node]:
+                if other is node:
+                    after = True
+                if not after or other is node or (other.get("class") or "").strip() != cls:
                     continue
                 if any(ancestor is node for ancestor in other.iterancestors()) or not _beside(node, other):
                     continue
@@ -221,10 +250,31 @@ def _beside(node: HtmlElement, other: HtmlElement) -> bool:
 # -------------------------------------------------------------------- metadata
 
 
-def _page_language(tree: HtmlElement) -> str | None:
+def meta_tags(tree: HtmlElement) -> dict[str, list[str]]:
+    """The content of every <meta> under each of its keys (property, name,
+    itemprop, http-equiv; in lower case), in page order.  The readers below
+    share this one walk over the page's <meta> elements: an XPath query
+    walks the whole tree each time, and they asked about twenty."""
+    found: dict[str, list[str]] = {}
+    for element in tree.iter("meta"):
+        content = element.get("content")
+        if content is None:
+            continue
+        for attribute in ("property", "name", "itemprop", "http-equiv"):
+            key = (element.get(attribute) or "").strip().lower()
+            if key:
+                found.setdefault(key, []).append(content)
+    return found
+
+
+def _contents(meta: dict[str, list[str]], *keys: str) -> list[str]:
+    """The contents under ``keys``, the keys in the order given."""
+    return [value for key in keys for value in meta.get(key, ())]
+
+
+def _page_language(tree: HtmlElement, meta: dict[str, list[str]]) -> str | None:
     candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
-    candidates += tree.xpath("//meta[@property='og:locale']/@content")
-    candidates += tree.xpath("//meta[@http-equiv='content-language']/@content")
+    candidates += _contents(meta, "og:locale", "content-language")
     for value in candidates:
         if value and value.strip():
             code = value.strip().replace("_", "-").split("-")[0].lower()
@@ -238,6 +288,10 @@ _IDENTIFIER = None
 LANGID_MIN_CHARS = 200  # below this, a detector guesses; <html lang> is better
 LANGID_OVERRIDE_CHARS = 400  # text long enough to overrule a declared language
 LANGID_OVERRIDE_PROB = 0.999
+# The detector reads this much of the text: its cost grows with the length
+# (a pure-Python walk over the bytes), its verdict on a paragraph or two of
+# prose no longer does.
+LANGID_SAMPLE_CHARS = 600
 
 
 def _identifier():
@@ -250,6 +304,22 @@ def _identifier():
     return _IDENTIFIER
 
 
+# A line only htmldate's external date parser (dateparser) reads: parsing it
+# loads that parser's tables.  A page this short sends trafilatura to its
+# jusText fallback, which builds its stop-word list of every language.
+_WARM_UP_PAGE = "<html><body><article><p>Mar. 3rd, 2021 5:01 PM</p></article></body></html>"
+
+
+def load_models() -> None:
+    """Load what extraction otherwise loads on its first page that needs it
+    (about a second in all): the language identifier's model, htmldate's date
+    parser and trafilatura's fallback stop words.  A worker process calls it
+    as it starts, so that no page pays for it."""
+    _identifier()
+    find_date(_WARM_UP_PAGE, original_date=True, extensive_search=True)
+    trafilatura.bare_extraction(_WARM_UP_PAGE, **TRAFILATURA_OPTIONS)
+
+
 def detect_language(text: str, declared: str | None) -> str | None:
     """The page's declared language, checked against the text.
 
@@ -257,7 +327,7 @@ def detect_language(text: str, declared: str | None) -> str | None:
     certain of another language (templates often carry one lang="en" for every
     edition of a site); with no declaration, the detector decides when the text
     is long enough to judge."""
-    sample = text[:3000]
+    sample = text[:LANGID_SAMPLE_CHARS]
     if declared and len(sample) < LANGID_OVERRIDE_CHARS:
         return declared
     if not declared and len(sample) < LANGID_MIN_CHARS:
@@ -274,7 +344,7 @@ def detect_language(text: str, declared: str | None) -> str | None:
 
 
 def _canonical_link(tree: HtmlElement, url: str) -> str | None:
-    for href in tree.xpath("//link[@rel='canonical']/@href"):
+    for href in (link.get("href") for link in tree.iter("link") if link.get("rel") == "canonical"):
         if href and href.strip():
             try:
                 link = urljoin(url, href.strip())
@@ -285,29 +355,21 @@ def _canonical_link(tree: HtmlElement, url: str) -> str | None:
     return None
 
 
-def _lead_image(tree: HtmlElement, url: str) -> str | None:
+def _lead_image(tree: HtmlElement, url: str, meta: dict[str, list[str]]) -> str | None:
     """og:image, then twitter:image, then <link rel=image_src>, as an absolute URL."""
-    paths = (
-        "//meta[@property='og:image' or @name='og:image']/@content",
-        "//meta[@property='og:image:url' or @property='og:image:secure_url']/@content",
-        "//meta[@name='twitter:image' or @property='twitter:image']/@content",
-        "//meta[@name='twitter:image:src' or @property='twitter:image:src']/@content",
-        "//link[@rel='image_src']/@href",
-    )
-    for path in paths:
-        for value in tree.xpath(path):
-            link = http_url(value.strip(), url)
-            if link:
-                return link
+    values = _contents(meta, "og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src")
+    values += [link.get("href") or "" for link in tree.iter("link") if link.get("rel") == "image_src"]
+    for value in values:
+        link = http_url(value.strip(), url)
+        if link:
+            return link
     return None
 
 
-def _headings(tree: HtmlElement) -> tuple[str, ...]:
-    found = tree.xpath("//h1")[:2]
-    texts = [" ".join(h.text_content().split()) for h in found]
-    texts += tree.xpath("//meta[@property='og:title' or @name='og:title']/@content")
-    texts += tree.xpath("//meta[@name='twitter:title' or @property='twitter:title']/@content")
-    texts += [t.text_content() for t in tree.xpath("//head/title")[:1]]
+def _headings(tree: HtmlElement, meta: dict[str, list[str]]) -> tuple[str, ...]:
+    texts = [" ".join(h.text_content().split()) for h in islice(tree.iter("h1"), 2)]
+    texts += _contents(meta, "og:title", "twitter:title")
+    texts += [t.text_content() for t in islice(tree.iterfind("head/title"), 1)]
     out: list[str] = []
     for text in texts:
         text = " ".join((text or "").split())
@@ -318,7 +380,7 @@ def _headings(tree: HtmlElement) -> tuple[str, ...]:
 
 def _json_ld_objects(tree: HtmlElement):
     """Every dict in the page's JSON-LD blocks, @graph entries included."""
-    for script in tree.xpath("//script[@type='application/ld+json']"):
+    for script in (element for element in tree.iter("script") if element.get("type") == "application/ld+json"):
         try:
             data = json.loads(script.text_content() or "")
         except (ValueError, RecursionError):
@@ -342,16 +404,160 @@ _AUTHOR_EDGE = re.compile(
 )
 
 
-def _page_author_strings(tree: HtmlElement) -> list[str]:
-    values = tree.xpath("//meta[@name='author' or @property='author' or @property='article:author']/@content")
-    values += tree.xpath("//*[@rel='author' or @itemprop='author' or contains(@class,'author')]//text()")
-    values += tree.xpath("//*[@itemprop='author']/@content | //*[@itemprop='name']/@content")
-    return [" ".join(v.split()) for v in values if v and v.strip() and len(v) < 200]
+@dataclass(frozen=True)
+class PageMetadata:
+    """What the page says of itself: its title, author and site name as
+    stated (cleaned later), and every author string on it (clean_author takes
+    the case of a name from them)."""
+
+    title: str | None
+    author: str | None
+    site_name: str | None
+    author_strings: tuple[str, ...] = ()
+
+
+# <meta> keys (name, property or itemprop, lower case) of each field, most
+# trusted first: the ones trafilatura's metadata step reads.
+_TITLE_KEYS = ("og:title", "twitter:title", "title", "headline", "dc.title", "dcterms.title", "citation_title",
+               "parsely-title", "sailthru.title", "fb_title")
+_AUTHOR_KEYS = ("author", "article:author", "og:article:author", "og:author", "dc.creator", "dcterms.creator",
+                "citation_author", "parsely-author", "sailthru.author", "byl", "authors")
+_SITE_KEYS = ("og:site_name", "publisher", "dc.publisher", "dcterms.publisher", "article:publisher",
+              "application-name", "twitter:site")
+# Elements whose text names the author: a byline, a link to the author's page.
+_AUTHOR_ELEMENTS = "//*[@rel='author' or @itemprop='author' or contains(@class,'author') or contains(@class,'byline')]"
+AUTHOR_MAX_CHARS = 120
+# A <title>'s parts around its separator ("Story | Example.com").
+_TITLE_PARTS = re.compile(r"^(.+)?\s+[–•·—|⁄*⋆~‹«<›»>:-]\s+(.+)$")
+
+
+def page_metadata(
+    tree: HtmlElement, url: str | None, json_ld: list[dict] | None = None, meta_by_key: dict[str, list[str]] | None = None
+) -> PageMetadata:
+    """Title, author and site name as the page states them, each from the
+    first source that has it.  Title: <meta> tags, JSON-LD's headline, the
+    only <h1>, the <title>.  Author: JSON-LD, <meta> tags, a byline's names
+    outside comments and forms.  Site: JSON-LD's publisher, <meta> tags, a
+    <title> part that is a domain, the host."""
+    meta_by_key = meta_tags(tree) if meta_by_key is None else meta_by_key
+    # Each key's first content that says something.
+    meta = {key: next((" ".join(v.split()) for v in values if v.strip()), "") for key, values in meta_by_key.items()}
+    meta = {key: value for key, value in meta.items() if value}
+    json_ld = list(_json_ld_objects(tree)) if json_ld is None else json_ld
+    articles = [item for item in json_ld if item.get("headline") or item.get("author")]
+
+    title = next((meta[key] for key in _TITLE_KEYS if key in meta), None)
+    title = title or next((_text(item.get("headline")) for item in articles if _text(item.get("headline"))), None)
+    h1 = list(tree.iter("h1"))
+    title = title or (_text(h1[0].text_content()) if len(h1) == 1 else None)
+    page_title = next((_text(t.text_content()) for t in tree.iterfind("head/title")), None)
+    title = title or page_title or next((_text(h.text_content()) for h in h1 if _text(h.text_content())), None)
+
+    stated = [meta[key] for key in _AUTHOR_KEYS if key in meta and not _is_link(meta[key])]
+    author = next((names for item in articles if (names := _json_ld_names(item.get("author")))), None)
+    author = author or (stated[0] if stated else None)
+    markup: list[str] = []
+    if not author:  # a byline in the markup: a search of the whole page, only when nothing states the author
+        markup = [" ".join(text.split()) for element in tree.xpath(_AUTHOR_ELEMENTS) if not _in_comments(element)
+                  for text in (element.text_content(), element.get("content") or "")
+                  if text.strip() and len(text) <= 4 * AUTHOR_MAX_CHARS]
+        author = next((names for text in markup if (names := _byline_names(text))), None)
+
+    site = next((meta[key].lstrip("@") for key in _SITE_KEYS if key in meta and not _is_link(meta[key])), None)
+    # A publisher named in JSON-LD wins over a shorter <meta> name, often a handle ("TheHill", "WSJ").
+    for item in [item.get("publisher") for item in json_ld if isinstance(item.get("publisher"), dict)] + [
+            item for item in json_ld if _json_ld_kinds(item) & _PUBLISHER_KINDS]:
+        name = _text(item.get("name"))
+        if name and not _is_link(name) and len(name) > len(site or ""):
+            site = name
+    parts = _TITLE_PARTS.match(page_title or "")
+    site = site or next((part for part in (parts.groups() if parts else ()) if part and "." in part), None)
+    host = (urlsplit(url).hostname or "") if url else ""
+    site = site or (host[4:] if host.startswith("www.") else host) or None
+    if site and "." not in site and not site[0].isupper():
+        site = site.title()  # "cleveland" as trafilatura wrote it: "Cleveland"
+
+    return PageMetadata(title=title, author=author, site_name=site, author_strings=tuple(stated + markup))
+
+
+def _text(value) -> str | None:
+    return " ".join(value.split()) or None if isinstance(value, str) else None
+
+
+# JSON-LD types whose name is the site's.
+_PUBLISHER_KINDS = frozenset({"Organization", "NewsMediaOrganization", "WebSite", "Corporation"})
+
+
+def _json_ld_kinds(item: dict) -> set[str]:
+    kinds = item.get("@type")
+    return {kind for kind in (kinds if isinstance(kinds, list) else [kinds]) if isinstance(kind, str)}
+
+
+def _is_link(value: str) -> bool:
+    return value.startswith(("http://", "https://", "//", "www."))
+
+
+def _json_ld_names(value) -> str | None:
+    """The names of a JSON-LD author: a string, a Person or a list of them."""
+    names = []
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict):
+            if item.get("@type") and "Person" not in _json_ld_kinds(item):
+                continue
+            item = item.get("name") or " ".join(
+                part for part in (item.get("givenName"), item.get("familyName")) if isinstance(part, str))
+        for name in item if isinstance(item, list) else [item]:
+            name = _text(name)
+            if name and not _is_link(name) and name not in names:
+                names.append(name)
+    return "; ".join(names) or None
+
+
+# Where a byline's names end: a date, a time, "Published …", "Updated …".
+_BYLINE_END = re.compile(
+    r"\s+(?:published|updated|posted|last updated)\b.*$|\s*\S*\d.*$"
+    r"|\s+(?:mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+\d.*$",
+    re.IGNORECASE,
+)
+_NAME_WORD = re.compile(r"^(?:[A-Z\u00C0-\u024F\u0400-\u04FF][\w.'’-]*|and|und|et|y|e|&|,|de|van|von|der|da|di|du|la|le)$")
+
+
+def _byline_names(text: str) -> str | None:
+    """The names in a byline's text ("Tom Davies Associated Press Published
+    11:34 PM" -> "Tom Davies Associated Press"), or None for text that is not
+    names (a form label, a sentence, a date)."""
+    text = _BYLINE_END.sub("", text).strip(" ,;|·•-–—")
+    words = [word.strip(",;") for word in text.split()]
+    if not 1 <= len(words) <= 8 or len(text) > AUTHOR_MAX_CHARS:
+        return None
+    if not all(_NAME_WORD.match(word) or word.casefold() in ("by", "von", "par", "por") for word in words if word):
+        return None
+    return text
+
+
+def _in_comments(element: HtmlElement) -> bool:
+    """Inside a comment thread or a form: a commenter's name, a field's label."""
+    for node in (element, *element.iterancestors()):
+        if node.tag in ("form", "label", "footer"):
+            return True
+        words = f"{node.get('class') or ''} {node.get('id') or ''}".lower()
+        if "comment" in words or "respond" in words:
+            return True
+    return False
+
+
+def _htmldate(tree: HtmlElement, url: str) -> str | None:
+    """htmldate's date of the page (its own copy of the tree; it cleans it)."""
+    try:
+        return find_date(tree, url=url, original_date=True, extensive_search=True)
+    except Exception:  # a date heuristic's failure costs the date, not the article
+        return None
 
 
 def clean_author(author: str | None, page_strings: list[str] | None = None) -> str | None:
     """Author names as written on the page: separators and "By" trimmed,
-    case restored from the page where trafilatura changed it ("Dpa" -> "dpa")."""
+    the case taken from the page's other author strings where they differ
+    ("Dpa" -> "dpa")."""
     author = storable_text(author)
     if not author:
         return None
@@ -378,15 +584,12 @@ def clean_author(author: str | None, page_strings: list[str] | None = None) -> s
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?=[/_.-]|$)"
 )
-_META_DATE_PATHS = (
-    "//meta[@property='article:published_time' or @name='article:published_time']/@content",
-    "//meta[@property='og:published_time' or @property='og:article:published_time']/@content",
-    "//*[@itemprop='datePublished']/@content | //*[@itemprop='datePublished']/@datetime",
-    "//time[@pubdate]/@datetime | //time[contains(@class,'publish')]/@datetime",
-    "//meta[@name='pubdate' or @name='publishdate' or @name='publish-date' or @name='date' "
-    "or @name='dc.date' or @name='DC.date' or @name='dc.date.issued' or @name='DC.date.issued' "
-    "or @name='sailthru.date' or @name='parsely-pub-date' or @name='dcterms.date']/@content",
-)
+# Where a page states its publication date, most trusted first: <meta> keys,
+# then markup (itemprop, <time>), then more <meta> keys.
+_DATE_META_KEYS = ("article:published_time", "og:published_time", "og:article:published_time")
+_DATE_MARKUP_PATH = "//*[@itemprop='datePublished' or self::time]"
+_LATER_DATE_META_KEYS = ("pubdate", "publishdate", "publish-date", "date", "dc.date", "dc.date.issued",
+                         "sailthru.date", "parsely-pub-date", "dcterms.date")
 
 
 def parse_date(value: str | None) -> tuple[datetime, bool] | None:
@@ -420,7 +623,8 @@ def parse_date(value: str | None) -> tuple[datetime, bool] | None:
 
 
 def date_candidates(
-    tree: HtmlElement, url: str, json_ld: list[dict] | None = None, htmldate_value: str | None = None
+    tree: HtmlElement, url: str, json_ld: list[dict] | None = None, htmldate_value: str | None = None,
+    *, meta: dict[str, list[str]] | None = None,
 ) -> list[tuple[str, datetime, bool]]:
     """(source, UTC datetime, has time of day) for every date the page gives,
     most trusted source first, without repeats: json-ld (structured data the
@@ -431,8 +635,16 @@ def date_candidates(
         value = item.get("datePublished")
         if isinstance(value, str):
             raw.append(("json-ld", value))
-    for path in _META_DATE_PATHS:
-        raw += [("meta", value) for value in tree.xpath(path) if isinstance(value, str)]
+    meta = meta_tags(tree) if meta is None else meta
+    stated = _contents(meta, *_DATE_META_KEYS) + _contents(meta, "datepublished")
+    for element in tree.xpath(_DATE_MARKUP_PATH):  # one walk for the markup's dates
+        if element.get("itemprop") == "datePublished":
+            stated += [value for value in (element.get("content") if element.tag != "meta" else None,
+                                           element.get("datetime")) if value]
+        elif element.tag == "time" and (element.get("pubdate") is not None or "publish" in (element.get("class") or "")):
+            stated += [element.get("datetime")] if element.get("datetime") else []
+    stated += _contents(meta, *_LATER_DATE_META_KEYS)
+    raw += [("meta", value) for value in stated]
     match = _URL_DATE.search(urlsplit(url).path if url else "")
     if match:
         raw.append(("url", "-".join(match.groups())))

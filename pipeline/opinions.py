@@ -13,15 +13,20 @@ paragraphs: it abstains from the vote there, and the article is not lost.
   trafilatura run.
 - jusText (paragraph classification by length, link density and stop words):
   needs the page's language; the slowest and, here, the least precise.
+
+Production runs resiliparse alone (pipeline.vote.DEFAULT_VOTE).  The other
+two are only weighed by bench/extraction.py: they come with newsflow's
+``bench`` extra and are imported when first used; without them their
+functions raise BenchExtraMissing (never an abstention, which would hide it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import justext
+import importlib
+
 import lxml.html
-from readability import Document
 from resiliparse.extract.html2text import extract_plain_text
 
 # Elements whose text is one paragraph of readability's summary.
@@ -33,6 +38,35 @@ _CONTAINERS = _BLOCKS | {"div", "ul", "ol", "table", "section", "article"}
 _JUSTEXT_LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
                       "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish",
                       "no": "Norwegian_Bokmal", "fi": "Finnish", "cs": "Czech", "ru": "Russian", "tr": "Turkish"}
+
+
+class BenchExtraMissing(ImportError):
+    """A second opinion of the ``bench`` extra was asked for without it installed."""
+
+
+# The bench extra's modules and the packages that provide them.
+BENCH_EXTRA = {"readability": "readability-lxml", "justext": "justext"}
+
+
+def bench_extra_missing() -> list[str]:
+    """The packages of the ``bench`` extra that cannot be imported."""
+    missing = []
+    for module, package in BENCH_EXTRA.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(package)
+    return missing
+
+
+def _bench_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise BenchExtraMissing(
+            f"{BENCH_EXTRA[name]} is not installed: it comes with newsflow's bench extra"
+            " (pip install -e '.[bench]'; make install installs it)"
+        ) from exc
 
 
 def _lines(text: str) -> list[str]:
@@ -49,8 +83,9 @@ def resiliparse_paragraphs(html: str, url: str | None = None, language: str | No
 
 
 def readability_paragraphs(html: str, url: str | None = None, language: str | None = None) -> list[str]:
+    readability = _bench_module("readability")
     try:
-        summary = Document(html, url=url).summary(html_partial=True)
+        summary = readability.Document(html, url=url).summary(html_partial=True)
         root = lxml.html.fromstring(summary)
     except Exception:  # readability raises on pages it cannot score, lxml on empty output
         return []
@@ -71,6 +106,7 @@ def readability_paragraphs(html: str, url: str | None = None, language: str | No
 
 
 def justext_paragraphs(html: str, url: str | None = None, language: str | None = None) -> list[str]:
+    justext = _bench_module("justext")
     stoplist = justext.get_stoplist(_JUSTEXT_LANGUAGES.get(language or "en", "English"))
     try:
         paragraphs = justext.justext(html.encode("utf-8"), stoplist, encoding="utf-8")
@@ -85,4 +121,5 @@ SECOND_OPINIONS: dict[str, Callable[[str, str | None, str | None], list[str]]] =
     "justext": justext_paragraphs,
 }
 
-__all__ = ["SECOND_OPINIONS", "resiliparse_paragraphs", "readability_paragraphs", "justext_paragraphs"]
+__all__ = ["SECOND_OPINIONS", "resiliparse_paragraphs", "readability_paragraphs", "justext_paragraphs",
+           "BenchExtraMissing", "bench_extra_missing"]

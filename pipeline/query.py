@@ -503,7 +503,9 @@ def recent_runs(conn: Connection, limit: int = 20, *, after: tuple[datetime, int
         " feeds, feeds_failed, entries_new, pages_fetched, pages_failed, articles_new, stories_new,"
         " copies, articles_enriched, errors,"
         " coalesce(details->>'database_error', details->>'failure') AS database_error,"
-        " coalesce(details->'failures_by_kind', '{}'::jsonb) AS failures_by_kind"
+        " coalesce(details->'failures_by_kind', '{}'::jsonb) AS failures_by_kind,"
+        # Pages that kept their site's learned lines (they would have taken too much of the article).
+        " coalesce((details->>'site_rules_withheld')::int, 0) AS site_rules_withheld"
         " FROM ingest_runs"
         " WHERE CAST(:after_time AS timestamptz) IS NULL OR (started_at, id) < (:after_time, :after_id)"
         " ORDER BY started_at DESC, id DESC LIMIT :limit",

@@ -47,3 +47,13 @@ def storable_text(value: str | None, *, multiline: bool = False, limit: int | No
     if limit is not None:
         text = cut_text(text, limit, at="\n" if multiline else " ")
     return text or None
+
+
+# A paragraph of article prose: this many words or more, ending as a sentence ends.
+PROSE_MIN_WORDS = 20
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
+
+
+def prose_shaped(line: str) -> bool:
+    """A line as long as an article's paragraph and ending as a sentence ends."""
+    return len(line.split()) >= PROSE_MIN_WORDS and bool(_SENTENCE_END.search(line.strip()))

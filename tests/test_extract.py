@@ -313,3 +313,45 @@ def test_author_with_a_long_run_of_separators_is_cleaned_without_hanging():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip("\n") == author[-40:]
+
+
+# ------------------------------------------------------------ page metadata
+
+from pipeline.extract import page_metadata  # noqa: E402
+
+META_PAGE = """<html><head><title>Ferry terminal approved | harbour.example.org</title>
+<meta property="og:site_name" content="HarbourGaz">
+<meta property="og:title" content="Ferry terminal approved">
+<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle",
+ "headline": "Ferry terminal approved on the north quay",
+ "author": [{"@type": "Person", "name": "Maren Holt"}, {"@type": "Person", "name": "Jo Lin"}],
+ "publisher": {"@type": "Organization", "name": "Harbour Gazette"}}</script>
+</head><body><h1>Ferry terminal approved</h1><p class="byline">By Someone Else</p></body></html>"""
+
+BYLINE_PAGE = """<html><head><title>Jetty plan approved</title></head><body>
+<h1>Jetty plan approved</h1>
+<div class="article-author">Tom Davies Associated Press Published 11:34 PM EST Nov 19, 2019</div>
+<p>Body.</p>
+<div id="comments"><form><label class="comment-author">Name *</label></form></div>
+</body></html>"""
+
+
+def test_page_metadata_takes_the_stated_fields_first():
+    import lxml.html
+
+    metadata = page_metadata(lxml.html.fromstring(META_PAGE), "https://www.harbour.example.org/news/a.html")
+    # <meta> before JSON-LD for the title; JSON-LD's people before a byline in the markup.
+    assert metadata.title == "Ferry terminal approved"
+    assert metadata.author == "Maren Holt; Jo Lin"
+    # The publisher's name wins over a shorter og:site_name, a handle.
+    assert metadata.site_name == "Harbour Gazette"
+
+
+def test_page_metadata_reads_a_byline_outside_comments_and_falls_back_to_the_host_for_the_site():
+    import lxml.html
+
+    metadata = page_metadata(lxml.html.fromstring(BYLINE_PAGE), "https://www.harbour.example.org/news/a.html")
+    assert metadata.title == "Jetty plan approved"
+    # The byline's names without its time stamp; a comment form's label is no author.
+    assert metadata.author == "Tom Davies Associated Press"
+    assert metadata.site_name == "harbour.example.org"

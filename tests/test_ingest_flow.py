@@ -277,6 +277,63 @@ def test_learned_site_line_is_removed_once_past_its_threshold(
     assert support == 4
 
 
+def test_learned_lines_that_would_take_too_much_of_an_article_are_kept_and_the_run_records_it(
+    clean_db, tmp_corpus, prefect_server, monkeypatch
+):
+    """Issue 20: a short Rhein Post story of two paragraphs ends with the
+    translation note the site's first pages taught as furniture, and with it
+    the note would be more than LEARNED_MAX_SHARE of the article.  The
+    article keeps the note, and the run's summary, its ingest_runs row and
+    `newsflow runs` (recent_runs) say which page kept it."""
+    from flows.demo import serve_directory
+    from pipeline.clean import LEARNED_MAX_SHARE
+    from pipeline.config import reset_settings_cache
+    from pipeline.dedup import site_of
+    from pipeline.query import recent_runs
+
+    folder = tmp_corpus / "rheinpost"
+    with serve_directory(tmp_corpus) as base_url:
+        monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", base_url.removeprefix("http://"))
+        monkeypatch.setenv("NEWSFLOW_SITE_RULE_MIN_PAGES", "3")
+        reset_settings_cache()
+        try:
+            first = _run(tmp_corpus, base_url)
+            assert first["articles_new"] == 11 and first["site_rules_withheld"] == 0
+            source = folder / "2021" / "03" / "18" / "cologne-exhibition-bauhaus-weavers.html"
+            (folder / "2021" / "03" / "19").mkdir()
+            # The page's chrome and its translation note, with a body of two short paragraphs.
+            body = iter(BONN_PARAGRAPHS[:2])
+            page = re.sub(
+                r"<p>[^<]*</p>", lambda match: f"<p>{next(body, '')}</p>",
+                source.read_text(encoding="utf-8").replace("cologne-exhibition-bauhaus-weavers", "bonn-library"),
+            )
+            (folder / "2021" / "03" / "19" / "bonn-library.html").write_text(page, encoding="utf-8")
+            feed = folder / "feed.xml"
+            feed.write_bytes(feed.read_bytes().replace(
+                b"<item>",
+                b"<item><title>Bonn library</title>"
+                b"<link>/rheinpost/2021/03/19/bonn-library.html</link></item><item>", 1,
+            ))
+            second = _run(tmp_corpus, base_url, force=True)
+        finally:
+            monkeypatch.undo()
+            reset_settings_cache()
+    url = f"{base_url}/rheinpost/2021/03/19/bonn-library.html"
+    assert second["articles_new"] == 1
+    assert second["site_rules_withheld"] == 1
+    assert [tuple(page) for page in second["site_rules_withheld_pages"]] == [(url, site_of(url), 1)]
+    with clean_db.connect() as conn:
+        stored = conn.execute(text("SELECT text FROM articles WHERE url = :url"), {"url": url}).scalar_one()
+        details = conn.execute(text("SELECT details FROM ingest_runs ORDER BY id DESC LIMIT 1")).scalar_one()
+        runs = recent_runs(conn, 2)
+    # The note was learned, and would have been more than the bound: it stays, with both paragraphs.
+    assert TRANSLATION_NOTE in stored and all(paragraph in stored for paragraph in BONN_PARAGRAPHS[:2])
+    assert len(TRANSLATION_NOTE) > LEARNED_MAX_SHARE * len(stored)
+    assert details["site_rules_withheld"] == 1
+    assert details["site_rules_withheld_pages"] == [{"url": url, "site": site_of(url), "lines": 1}]
+    assert [run["site_rules_withheld"] for run in runs] == [1, 0]
+
+
 def test_entries_left_out_by_limit_come_in_the_next_run_despite_conditional_get(
     clean_db, corpus_server, allow_test_servers, prefect_server
 ):

@@ -61,8 +61,11 @@ def test_every_declared_dependency_is_locked():
     dev_names = {key[0] for key in locked(DEV_LOCK)}
     for spec in project["project"]["dependencies"] + project["dependency-groups"]["build"]:
         assert canonicalize_name(Requirement(spec).name) in names, spec
-    for spec in project["project"]["optional-dependencies"]["dev"]:
+    extras = project["project"]["optional-dependencies"]
+    for spec in extras["dev"] + extras["bench"]:
         assert canonicalize_name(Requirement(spec).name) in dev_names, spec
+    # The bench's second opinions are no runtime dependency: the image goes without readability-lxml.
+    assert "readability-lxml" not in names
     (pip,) = project["dependency-groups"]["installer"]
     [(name, _)] = locked(PIP_LOCK)
     assert name == canonicalize_name(Requirement(pip).name) == "pip"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.vote import CANDIDATES, DEFAULT_VOTE, vote
+from pipeline.vote import CANDIDATES, DEFAULT_VOTE, settled, vote
 
 TEASER = "Watch: the mayor's interview in full, and more videos from this week's council meeting"
 FIRST = "The harbour board voted on Tuesday to approve a new ferry terminal on the north quay."
@@ -61,3 +61,13 @@ def test_additions_need_enough_other_extractors_and_go_inside_the_body_only():
 
 def test_the_default_is_a_candidate_the_bench_chooses_among():
     assert DEFAULT_VOTE in CANDIDATES
+
+
+def test_a_body_that_opens_and_closes_with_prose_is_settled_without_a_vote():
+    prose = ("The harbour board voted on Tuesday to approve a new ferry terminal on the north quay, "
+             "after two years of talks with the fishing crews who land their catch there.")
+    assert settled([prose, MIDDLE, prose])
+    # A short line at either edge is what the vote is for: a teaser, a headline of another story.
+    assert not settled([TEASER, prose, prose])
+    assert not settled([prose, prose, SIDEBAR[:40]])
+    assert not settled([])

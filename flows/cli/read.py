@@ -156,6 +156,13 @@ def _joined(member: dict) -> str:
     return kind
 
 
+def withheld_line(pages: int) -> str:
+    from pipeline.clean import LEARNED_MAX_SHARE  # here: extraction's imports are slow to load for every command
+
+    return (f"{pages} page{'s' if pages != 1 else ''} kept their site's learned furniture lines: together they"
+            f" would have taken more than {LEARNED_MAX_SHARE:.0%} of the article")
+
+
 def runs(
     limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
@@ -172,6 +179,8 @@ def runs(
         if row["failures_by_kind"]:
             kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(row["failures_by_kind"].items()))
             footer.append(plain(f"run {row['id']} failures by kind: {kinds}"))
+        if row["site_rules_withheld"]:
+            footer.append(plain(f"run {row['id']}: {withheld_line(row['site_rules_withheld'])}"))
     print_rows(
         rows,
         [

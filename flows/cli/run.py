@@ -17,7 +17,7 @@ import typer
 from flows.cli.db import open_database
 from flows.cli.options import parse_age
 from flows.cli.output import Column, console, print_json, print_rows
-from flows.cli.read import print_hits
+from flows.cli.read import print_hits, withheld_line
 from flows.terminal import markup, plain, printable
 from pipeline.config import get_settings, reset_settings_cache
 from pipeline.store.engine import describe
@@ -164,6 +164,10 @@ def print_summary(summary: dict, seconds: float) -> None:
     if summary["failures_by_kind"]:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(summary["failures_by_kind"].items()))
         console.print(plain(f"failures by kind: {kinds}"), soft_wrap=True)
+    if summary["site_rules_withheld"]:
+        console.print(plain(withheld_line(summary["site_rules_withheld"])), soft_wrap=True)
+        for url, site, lines in summary["site_rules_withheld_pages"]:
+            console.print(plain(f"  {url} ({site}): {lines} lines kept"), soft_wrap=True)
     if summary["errors"]:
         console.print("[yellow]recorded errors (retried next run):[/yellow]")
         for url, message in summary["errors"]:
