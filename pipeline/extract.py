@@ -453,16 +453,6 @@ def page_metadata(
     page_title = next((_text(t.text_content()) for t in tree.iterfind("head/title")), None)
     title = title or page_title or next((_text(h.text_content()) for h in h1 if _text(h.text_content())), None)
 
-    stated = [meta[key] for key in _AUTHOR_KEYS if key in meta and not _is_link(meta[key])]
-    author = next((names for item in articles if (names := _json_ld_names(item.get("author")))), None)
-    author = author or (stated[0] if stated else None)
-    markup: list[str] = []
-    if not author:  # a byline in the markup: a search of the whole page, only when nothing states the author
-        markup = [" ".join(text.split()) for element in tree.xpath(_AUTHOR_ELEMENTS) if not _in_comments(element)
-                  for text in (element.text_content(), element.get("content") or "")
-                  if text.strip() and len(text) <= 4 * AUTHOR_MAX_CHARS]
-        author = next((names for text in markup if (names := _byline_names(text))), None)
-
     site = next((meta[key].lstrip("@") for key in _SITE_KEYS if key in meta and not _is_link(meta[key])), None)
     # A publisher named in JSON-LD wins over a shorter <meta> name, often a handle ("TheHill", "WSJ").
     for item in [item.get("publisher") for item in json_ld if isinstance(item.get("publisher"), dict)] + [
@@ -476,6 +466,21 @@ def page_metadata(
     site = site or (host[4:] if host.startswith("www.") else host) or None
     if site and "." not in site and not site[0].isupper():
         site = site.title()  # "cleveland" as trafilatura wrote it: "Cleveland"
+
+    # JSON-LD often names its author by reference ({"@id": …}) to a Person of the graph.
+    by_id = {item["@id"]: item for item in json_ld if isinstance(item.get("@id"), str)}
+    stated = [meta[key] for key in _AUTHOR_KEYS if key in meta and not _is_link(meta[key])]
+    author = next((names for item in articles if (names := _json_ld_names(item.get("author"), by_id))), None)
+    author = author or (stated[0] if stated else None)
+    if _names_the_site(author, site, host):
+        author = None  # "AppleInsider" as the author of AppleInsider's review: no byline
+    markup: list[str] = []
+    if not author:  # a byline in the markup: a search of the whole page, only when nothing states the author
+        markup = [" ".join(text.split()) for element in tree.xpath(_AUTHOR_ELEMENTS) if not _in_comments(element)
+                  for text in (element.text_content(), element.get("content") or "")
+                  if text.strip() and len(text) <= 4 * AUTHOR_MAX_CHARS]
+        author = next((names for text in markup
+                       if (names := _byline_names(text)) and not _names_the_site(names, site, host)), None)
 
     return PageMetadata(title=title, author=author, site_name=site, author_strings=tuple(stated + markup))
 
@@ -497,10 +502,25 @@ def _is_link(value: str) -> bool:
     return value.startswith(("http://", "https://", "//", "www."))
 
 
-def _json_ld_names(value) -> str | None:
-    """The names of a JSON-LD author: a string, a Person or a list of them."""
+def _names_the_site(author: str | None, site: str | None, host: str) -> bool:
+    """Whether an "author" is only the site's own name ("AppleInsider" on
+    appleinsider.com, "@appleinsider")."""
+    if not author:
+        return False
+    folded = re.sub(r"\W", "", author).casefold()
+    names = {re.sub(r"\W", "", site or "").casefold()}
+    labels = host.removeprefix("www.").split(".")
+    names.add(labels[0].casefold() if labels else "")
+    return folded in names - {""}
+
+
+def _json_ld_names(value, by_id: dict[str, dict] | None = None) -> str | None:
+    """The names of a JSON-LD author: a string, a Person (or a reference to
+    one in ``by_id``) or a list of them."""
     names = []
     for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict) and set(item) == {"@id"} and by_id:
+            item = by_id.get(item["@id"], item)
         if isinstance(item, dict):
             if item.get("@type") and "Person" not in _json_ld_kinds(item):
                 continue
@@ -516,6 +536,7 @@ def _json_ld_names(value) -> str | None:
 # Where a byline's names end: a date, a time, "Published …", "Updated …".
 _BYLINE_END = re.compile(
     r"\s+(?:published|updated|posted|last updated)\b.*$|\s*\S*\d.*$"
+    r"|\s+(?:mon|tues|wednes|thurs|fri|satur|sun)day,.*$"
     r"|\s+(?:mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+\d.*$",
     re.IGNORECASE,
 )

@@ -355,3 +355,34 @@ def test_page_metadata_reads_a_byline_outside_comments_and_falls_back_to_the_hos
     # The byline's names without its time stamp; a comment form's label is no author.
     assert metadata.author == "Tom Davies Associated Press"
     assert metadata.site_name == "harbour.example.org"
+
+
+GRAPH_AUTHOR_PAGE = """<html><head><title>Pier reopens</title>
+<script type="application/ld+json">{"@context": "https://schema.org", "@graph": [
+ {"@type": "Article", "headline": "Pier reopens", "author": {"@id": "https://harbour.example.org/#/person/7"}},
+ {"@type": ["Person"], "@id": "https://harbour.example.org/#/person/7", "name": "Yoav Berger"},
+ {"@type": "Organization", "@id": "https://harbour.example.org/#org", "name": "Harbour Gazette"}]}</script>
+</head><body><h1>Pier reopens</h1><p>Body.</p></body></html>"""
+
+SITE_AS_AUTHOR_PAGE = """<html><head><title>Quay review</title>
+<meta name="twitter:creator" content="@harbourinsider">
+<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle",
+ "headline": "Quay review", "author": {"@type": "Person", "name": "HarbourInsider"}}</script>
+</head><body><h1>Quay review</h1>
+<div class="author">By Mike Wren and Malcolm Ode Monday, November 18, 2019 10:40 am PT</div>
+<p>Body.</p></body></html>"""
+
+
+def test_page_metadata_follows_a_json_ld_author_given_by_reference():
+    import lxml.html
+
+    metadata = page_metadata(lxml.html.fromstring(GRAPH_AUTHOR_PAGE), "https://harbour.example.org/pier")
+    assert metadata.author == "Yoav Berger"
+
+
+def test_page_metadata_takes_the_sites_own_name_for_no_author_and_reads_the_byline():
+    import lxml.html
+
+    metadata = page_metadata(lxml.html.fromstring(SITE_AS_AUTHOR_PAGE), "https://harbourinsider.example/quay")
+    # Its names, without the weekday and date the byline runs on into.
+    assert clean_author(metadata.author) == "Mike Wren and Malcolm Ode"
