@@ -74,6 +74,31 @@ class ExtractedArticle:
     headings: tuple[str, ...] = field(default=(), compare=True)
 
 
+# A numeric character reference to a code point XML cannot hold ("&#1;",
+# "&#xFFFF;"): lxml refuses the whole document for one, and trafilatura then
+# finds no article in a page that has one.  Such a character would be dropped
+# as a control character anyway (pipeline/text.py).
+_CHAR_REF = r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?"
+_CHAR_REF_TEXT, _CHAR_REF_BYTES = re.compile(_CHAR_REF), re.compile(_CHAR_REF.encode())
+
+
+def _xml_cannot_hold(code_point: int) -> bool:
+    return (code_point < 0x20 and code_point not in (0x9, 0xA, 0xD)) or 0xD800 <= code_point <= 0xDFFF \
+        or code_point in (0xFFFE, 0xFFFF) or code_point > 0x10FFFF
+
+
+def without_unparseable_char_refs(html: bytes | str) -> bytes | str:
+    """The page without character references to code points XML cannot hold."""
+    def replace(match):
+        hexadecimal, decimal = match.groups()
+        code_point = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        return match.group(0)[:0] if _xml_cannot_hold(code_point) else match.group(0)
+
+    if isinstance(html, bytes):
+        return _CHAR_REF_BYTES.sub(replace, html) if b"&#" in html else html
+    return _CHAR_REF_TEXT.sub(replace, html) if "&#" in html else html
+
+
 def extract_article(html: bytes | str, url: str, vote: VoteConfig = DEFAULT_VOTE) -> ExtractedArticle:
     """Extract the main text and metadata of one article page."""
     return extract_articles(html, url, (vote,))[0]
@@ -82,6 +107,7 @@ def extract_article(html: bytes | str, url: str, vote: VoteConfig = DEFAULT_VOTE
 def extract_articles(html: bytes | str, url: str, votes: Sequence[VoteConfig]) -> list[ExtractedArticle]:
     """The page's article under each of ``votes``: trafilatura and each second
     opinion run once for all of them (bench/extraction.py compares them)."""
+    html = without_unparseable_char_refs(html)
     tree = trafilatura.load_html(html)
     if tree is None:
         raise ExtractError("not parseable as HTML")

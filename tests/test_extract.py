@@ -386,3 +386,15 @@ def test_page_metadata_takes_the_sites_own_name_for_no_author_and_reads_the_byli
     metadata = page_metadata(lxml.html.fromstring(SITE_AS_AUTHOR_PAGE), "https://harbourinsider.example/quay")
     # Its names, without the weekday and date the byline runs on into.
     assert clean_author(metadata.author) == "Mike Wren and Malcolm Ode"
+
+
+def test_a_character_reference_xml_cannot_hold_costs_only_that_character():
+    # lxml refuses a whole document over one "&#1;" or "&#65535;": without
+    # them, the article is read as it would be without them.
+    page = fixture_bytes("page-char-ref-to-control-character.html")
+    article = extract_article(page, "https://harbour.example.org/night-ferry")
+    assert article.title.startswith("Night ferry resumes after storm")
+    assert "A spokesman for the operator said the timetable" in article.text
+    assert article.text.split("\n")[-5].startswith("The night ferry between the north quay")
+    assert article.text.endswith("an hour before the first sailing.")
+    assert extract_article(page.decode("utf-8"), "https://harbour.example.org/night-ferry").text == article.text
