@@ -36,24 +36,22 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         return super().send_head()
 
 
-# The demo prefers one fixed port so that its feed and article URLs are the
-# same from run to run, and a second demo run finds everything stored.
-DEMO_PORT = 48123
-
-
 @contextlib.contextmanager
 def serve_directory(
-    root: Path, port: int = 0, on_request: Callable[[str], None] | None = None
+    root: Path, port: int = 0, on_request: Callable[[str], None] | None = None, *, port_required: bool = False
 ) -> Iterator[str]:
-    """Serve ``root`` on 127.0.0.1 (``port``, or any free port if that is 0 or
-    taken); yields the base URL.  ``on_request`` is called with the path of
-    each GET or HEAD, before the answer is sent."""
+    """Serve ``root`` on 127.0.0.1 (``port``, or any free port if that is 0,
+    or taken and not ``port_required``: then OSError); yields the base URL.
+    ``on_request`` is called with the path of each GET or HEAD, before the
+    answer is sent."""
     handler = partial(
         type("Handler", (_QuietHandler,), {"on_request": staticmethod(on_request)}), directory=str(root)
     )
     try:
         server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError:
+        if port_required:
+            raise
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="newsflow-file-server", daemon=True)

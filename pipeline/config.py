@@ -179,6 +179,14 @@ class Settings(BaseSettings):
             "that overlap split the due feeds between them. Read when the deployments are registered."
         ),
     )
+    demo_port: int = Field(
+        default=48123, ge=1, le=65535,
+        description=(
+            "Port of the demo's own file server on 127.0.0.1 (`newsflow demo`). The demo's feed and "
+            "article URLs include it, so a second demo finds its articles stored only on the same port; "
+            "when the port is taken the demo stops and says so rather than store everything again."
+        ),
+    )
     shard_size: int = Field(
         default=50, ge=1,
         description=(

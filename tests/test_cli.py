@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,9 +40,17 @@ def embedded_env(tmp_path_factory) -> dict[str, str]:
     env.update(
         NEWSFLOW_DATA_DIR=str(home / "newsflow"),
         PREFECT_HOME=str(home / "prefect"),
+        # A port of its own: a demo run elsewhere on the machine holds the default.
+        NEWSFLOW_DEMO_PORT=str(free_port()),
         COLUMNS="160",
     )
     return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def summary_value(output: str, row: str) -> str:
@@ -75,6 +84,20 @@ def test_a_temporary_server_that_does_not_start_is_a_clear_error(embedded_env, t
     assert "Prefect's temporary server did not start" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert processes_with_env("PREFECT_HOME", env["PREFECT_HOME"]) == []
+
+
+def test_a_demo_whose_port_is_taken_stops_and_says_so_rather_than_store_it_all_again(embedded_env, tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        result = run_cli("demo", env={**embedded_env, "NEWSFLOW_DEMO_PORT": str(taken),
+                                      "NEWSFLOW_DATA_DIR": str(tmp_path / "newsflow")})
+    assert result.returncode == 2
+    assert f"the demo's port {taken} on 127.0.0.1 is taken" in " ".join(result.stdout.split())
+    assert "Traceback" not in result.stdout + result.stderr
+    # It stopped before starting anything: no database was created.
+    assert not (tmp_path / "newsflow").exists()
 
 
 def test_demo_on_the_embedded_database(embedded_env):

@@ -98,7 +98,7 @@ def demo(
     corpus: Annotated[Path | None, typer.Option(help="Corpus folder with feeds.yaml (default: seeds/demo).")] = None,
 ) -> None:
     """Serve the offline demo corpus on 127.0.0.1, ingest it, and show what was stored."""
-    from flows.demo import DEMO_CORPUS, DEMO_PORT, serve_directory
+    from flows.demo import DEMO_CORPUS, serve_directory
 
     root = corpus or DEMO_CORPUS
     feed_list = root / "feeds.yaml"
@@ -106,9 +106,21 @@ def demo(
         console.print(markup("[red]no demo corpus at[/red] {}", root))
         raise typer.Exit(2)
     started = time.perf_counter()
-    api, engine = _flow_start_up()
-    console.print(markup("database: {}", describe(engine)))
-    with serve_directory(root, DEMO_PORT) as base_url:
+    port = get_settings().demo_port
+    with contextlib.ExitStack() as serving:
+        # The port first: a demo that cannot have it starts nothing else.
+        try:
+            base_url = serving.enter_context(serve_directory(root, port, port_required=True))
+        except OSError as exc:
+            # Its URLs include the port: on another one, every article would be stored again.
+            console.print(markup(
+                "[red]the demo's port {} on 127.0.0.1 is taken[/red] ({}): is another demo still running? "
+                "The demo's URLs include the port, so it does not move to another; free the port, or set "
+                "NEWSFLOW_DEMO_PORT (on a new port the demo stores its articles again, under new URLs)",
+                port, exc.strerror or exc))
+            raise typer.Exit(2) from None
+        api, engine = _flow_start_up()
+        console.print(markup("database: {}", describe(engine)))
         # The demo may fetch from its own server and nothing else private.
         os.environ["NEWSFLOW_ALLOW_PRIVATE_HOSTS"] = base_url.removeprefix("http://")
         reset_settings_cache()
