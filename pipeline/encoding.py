@@ -35,6 +35,13 @@ META_SCAN_BYTES = 64 * 1024
 # browsers), "x-user-defined" is for binary data.
 _NOT_FOR_TEXT = frozenset({"replacement", "x-user-defined"})
 _UTF16 = frozenset({"utf-16le", "utf-16be"})
+# The Python codecs of the encodings the web uses (the WHATWG standard's),
+# the only ones the detector may answer: left free, it reads a page of bytes
+# as EBCDIC (cp037) or another codec no browser would use for a page.
+_WEB_CODECS = sorted({
+    webencodings.lookup(name).codec_info.name
+    for name in set(webencodings.LABELS.values()) if name not in _NOT_FOR_TEXT
+})
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ def decode_html(content: bytes, content_type: str | None = None) -> DecodedPage:
         except UnicodeDecodeError:
             continue
         return _decoded(_strip_bom(text), labels, codec)
-    best = from_bytes(content[:512 * 1024]).best()
+    best = from_bytes(content[:512 * 1024], cp_isolation=_WEB_CODECS).best()
     if best is not None and best.encoding:
         # The detector names Python text codecs; where its name is also a web
         # label ("ascii"), the web's meaning (windows-1252) wins.

@@ -113,3 +113,18 @@ def test_a_large_page_declaring_punycode_decodes_without_hanging():
     worker.start()
     worker.join(timeout=60)
     assert outcome and outcome[0].used != "punycode"
+
+
+@pytest.mark.parametrize("python_only_codec", ["cp037", "cp500", "utf-32"])
+def test_an_undeclared_page_is_never_read_in_a_codec_no_browser_uses(python_only_codec):
+    # EBCDIC or UTF-32 bytes, undeclared: whatever the page is, the detector
+    # answers only with one of the web's encodings.
+    raw = ("<html><body><p>The harbour council approved the new ferry terminal on the north quay "
+           "after a long debate with residents.</p></body></html>").encode(python_only_codec)
+    page = decode_html(raw)
+    assert codecs.lookup(page.used).name != codecs.lookup(python_only_codec).name
+    import webencodings
+
+    web = {codecs.lookup(webencodings.lookup(label).codec_info.name).name for label in webencodings.LABELS
+           if webencodings.lookup(label).name not in {"replacement", "x-user-defined"}}
+    assert codecs.lookup(page.used).name in web
