@@ -72,3 +72,24 @@ def test_the_settings_reference_is_generated_from_the_settings():
 def test_every_setting_has_a_description():
     undescribed = [name for name, field in Settings.model_fields.items() if len(field.description or "") < 10]
     assert undescribed == []
+
+
+def test_the_readmes_settings_are_settings_with_the_defaults_it_gives():
+    """The README's short table is written by hand: each name in it is a
+    setting, and each plain number it gives as a default is the default."""
+    import re
+
+    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `NEWSFLOW_")]
+    assert len(rows) >= 8
+    for row in rows:
+        names_cell, default_cell = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        names = re.findall(r"`NEWSFLOW_(\w+)`", names_cell)
+        defaults = [part.strip() for part in default_cell.split(",")]
+        for position, name in enumerate(names):
+            field = Settings.model_fields.get(name.lower())
+            assert field is not None, f"README names NEWSFLOW_{name}, which is no setting"
+            given = defaults[position] if len(defaults) == len(names) else default_cell
+            number = re.fullmatch(r"(\d+(?:\.\d+)?)(?: s)?", given)
+            if number:
+                assert float(number.group(1)) == float(field.default), f"NEWSFLOW_{name}: README {given}"
