@@ -21,13 +21,16 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def pgdata():
+@pytest.fixture(params=["pg", "Application Support/new's pg"], ids=["plain", "spaces-and-quote"])
+def pgdata(request):
     # Not pytest's tmp_path: as root, PostgreSQL runs as another user, who
-    # must be able to reach the folder.
+    # must be able to reach the folder.  A data folder as macOS names it
+    # ("~/Library/Application Support/...") holds a space.
     folder = Path(tempfile.mkdtemp(prefix="newsflow-initdb-"))
     os.chmod(folder, 0o755)
-    yield folder / "pg"
+    (folder / request.param).parent.mkdir(parents=True, exist_ok=True)
+    os.chmod((folder / request.param).parent, 0o755)
+    yield folder / request.param
     shutil.rmtree(folder, ignore_errors=True)
 
 

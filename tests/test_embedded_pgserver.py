@@ -78,3 +78,26 @@ def test_a_server_being_stopped_is_waited_out_then_started_again(pgdata):
     assert second.returncode == 0, err
     assert out.strip() == "newsflow"
     assert time.monotonic() - started >= 2.0
+
+
+def test_a_data_folder_whose_path_a_shell_would_split_works_through_a_link(tmp_path):
+    # macOS keeps user data under "~/Library/Application Support": pgserver
+    # hands the folder to pg_ctl's shell unquoted.
+    pytest.importorskip("pgserver")
+    folder = Path(tempfile.mkdtemp(prefix="newsflow-pgserver-"))
+    try:
+        os.chmod(folder, 0o755)
+        spaced = folder / "Application Support" / "newsflow's pg"
+        spaced.parent.mkdir()
+        os.chmod(spaced.parent, 0o755)
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+        for _ in range(2):  # the second start reuses the cluster and its link
+            run = subprocess.run([sys.executable, "-c", START_AND_QUERY, str(spaced)], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, timeout=120)
+            assert run.returncode == 0, run.stderr[-2000:]
+            assert run.stdout.strip() == "newsflow"
+        assert (spaced / "PG_VERSION").exists()  # the cluster lives where it was asked for
+        links = list((tmp_path / "cache" / "newsflow").iterdir())
+        assert len(links) == 1 and links[0].resolve() == spaced.resolve()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

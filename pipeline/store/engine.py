@@ -10,6 +10,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 import psycopg
 import psycopg.sql
@@ -151,8 +153,12 @@ def _start_pgserver(pgserver, pgdata: Path) -> str:
     # after the first builds a new one with pgserver's public constructor
     # (what get_server calls) instead.
     pgdata = pgdata.expanduser().resolve()
+    alias = _shell_safe_alias(pgdata)
     deadline = time.monotonic() + 30
-    attempt = pgserver.get_server
+    # get_server resolves the path it is given, the alias too: with an alias,
+    # only the constructor (which keeps it) will do.
+    attempt = pgserver.get_server if alias == pgdata else pgserver.PostgresServer
+    pgdata = alias
     while True:
         try:
             server = attempt(pgdata, cleanup_mode="stop")
@@ -170,6 +176,32 @@ def _start_pgserver(pgserver, pgdata: Path) -> str:
     # Keep a reference so the server lives as long as this process.
     _EMBEDDED_SERVERS.append(server)
     return server.get_uri(EMBEDDED_DATABASE)
+
+
+def _shell_safe_alias(pgdata: Path) -> Path:
+    """``pgdata``, or a link to it whose path holds no character a shell
+    would split or interpret: pgserver hands the data folder to pg_ctl's
+    shell unquoted, and macOS keeps user data under "Application Support".
+    The link lives in the user's cache folder (or the temporary one), named
+    after the folder it points to, and is made again whenever it is missing."""
+    if re.fullmatch(r"[\w/.+,:@%=-]+", str(pgdata)):
+        return pgdata
+    import hashlib
+    import tempfile
+
+    import platformdirs
+
+    name = "pg-" + hashlib.sha256(str(pgdata).encode()).hexdigest()[:12]
+    for folder in (platformdirs.user_cache_path("newsflow"), Path(tempfile.gettempdir()) / f"newsflow-{os.getuid()}"):
+        link = folder / name
+        if not re.fullmatch(r"[\w/.+,:@%=-]+", str(link)):
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (link.is_symlink() and link.resolve() == pgdata):
+            link.unlink(missing_ok=True)
+            link.symlink_to(pgdata, target_is_directory=True)
+        return link
+    return pgdata
 
 
 def _start_initdb(pgdata: Path) -> str:
@@ -194,7 +226,10 @@ class InitdbCluster:
         self.pgdata = pgdata
         self.data = pgdata / "data"
         self.socket_dir = pgdata / "run"
-        self.url = f"postgresql://postgres@/{EMBEDDED_DATABASE}?host={self.socket_dir}"
+        # The socket folder as a URL's query value: a data folder may hold
+        # spaces ("Application Support" on macOS) or quotes.
+        self._host = quote(str(self.socket_dir), safe="/")
+        self.url = f"postgresql://postgres@/{EMBEDDED_DATABASE}?host={self._host}"
         self._prefix: list[str] = []
         if os.geteuid() == 0:
             try:
@@ -250,11 +285,12 @@ class InitdbCluster:
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                       "-E", "UTF8", "--no-instructions")
         if self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode != 0:
-            options = f"-c listen_addresses='' -k {self.socket_dir}"
+            # pg_ctl hands these to a shell.
+            options = f"-c listen_addresses='' -k {shlex.quote(str(self.socket_dir))}"
             self._run("pg_ctl", "-D", str(self.data), "-l", str(self.pgdata / "postgres.log"),
                       "-o", options, "-w", "start")
             self._started = True
-        admin = sqlalchemy_url(f"postgresql://postgres@/postgres?host={self.socket_dir}")
+        admin = sqlalchemy_url(f"postgresql://postgres@/postgres?host={self._host}")
         admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         with admin_engine.connect() as conn:
             exists = conn.execute(
