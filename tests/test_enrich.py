@@ -529,6 +529,21 @@ def test_rule_descriptors_take_roles_and_nationalities_off_a_persons_name(nlp):
     assert ("Defender Hassan Abbas", "PERSON") in pairs(normalise_doc(doc, None, disabled={"descriptors"}))
 
 
+def test_rule_descriptors_take_an_office_out_of_a_persons_title(nlp):
+    text = ("Blinken and US Secretary of Defense Lloyd Austin flew to Seoul. "
+            "The Department of Defense said the Minister of Finance would follow.")
+    doc = doc_with(nlp, text, [("Blinken", "PERSON"), ("US", "GPE"), ("Defense", "ORG"), ("Lloyd Austin", "PERSON"),
+                               ("Seoul", "GPE"), ("The Department of Defense", "ORG"),
+                               ("the Minister of Finance", "ORG")])
+    names = {name for name, _ in pairs(normalise_doc(doc, None))}
+    # "Defense" is the office of the title before Lloyd Austin; the department
+    # and an office named on its own stay.
+    assert "Defense" not in names
+    assert {"Lloyd Austin", "Department of Defense", "Minister of Finance"} <= names
+    # Without the rule it would stay, or be read as short for the department.
+    assert ("Defense", "ORG") in pairs(normalise_doc(doc, None, disabled={"descriptors", "short_forms"}))
+
+
 def test_rule_descriptors_cut_section_labels_and_scores_off_any_name(nlp):
     text = "Cricket - England lost to Groningen 4-1 in the cup."
     doc = doc_with(nlp, text, [("Cricket - England", "GPE"), ("Groningen 4-1", "ORG")])

@@ -148,6 +148,8 @@ _AREA_AFTER = re.compile(r"^\s+(?:area|region)\b")
 _LANGUAGE_BEFORE = re.compile(r"(?:translated|translation)\s+(?:from|into)\s+$", re.IGNORECASE)
 _LANGUAGE_AFTER = re.compile(r"^(?:-language|-speaking|\s+language)\b")
 _LIST_GAP = re.compile(r"^(?:,\s*|\s+and\s+|\s+or\s+|,\s+and\s+|,\s+or\s+)$")
+# "Secretary of Defense Lloyd Austin": the office's name is part of a title.
+_OFFICE_OF_BEFORE = re.compile(r"\b(?:secretary|minister)\s+of\s+(?:the\s+)?$", re.IGNORECASE)
 _DESCRIPTORS = _word_list("descriptors.txt")
 _DEMONYMS = _word_list("demonyms.txt")
 _NOT_NAMES = _word_list("not-names.txt")
@@ -270,12 +272,17 @@ def _one_spelling_per_name(mentions: list[_Mention]) -> None:
 def _collect(doc, on: dict[str, bool], lowered_words: set[str]) -> list[_Mention]:
     text = doc.text
     mentions: list[_Mention] = []
+    person_starts = {ent.start_char for ent in doc.ents if ent.label_ == "PERSON"}
     for ent in doc.ents:
         if ent.label_ in SKIPPED_LABELS:
             continue
         surface = normalize_entity_name(ent.text)
         label = ent.label_
         descriptors: tuple[str, ...] = ()
+        if on["descriptors"] and label != "PERSON" and _OFFICE_OF_BEFORE.search(text[max(0, ent.start_char - 30):ent.start_char]):
+            after = ent.end_char + len(text[ent.end_char:ent.end_char + 3]) - len(text[ent.end_char:ent.end_char + 3].lstrip(" "))
+            if after in person_starts:
+                continue  # "Defense" of "Secretary of Defense Lloyd Austin": the office in a title
         if on["descriptors"]:
             if _is_demonym(surface):
                 label = "NORP"  # "Sri Lankans", "Hutu": a people, not a person, a body or a place
