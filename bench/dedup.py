@@ -391,35 +391,15 @@ def serve_outlets(root: Path, n_outlets: int, hosts: str) -> Iterator[list[str]]
     own loopback address 127.0.0.(i+1), so each outlet is its own site as on
     the web (site_of() is per host; per-site learned furniture lines stay
     per outlet)."""
-    from functools import partial
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-    import threading
-
     from flows.demo import serve_directory
-
-    class Quiet(SimpleHTTPRequestHandler):
-        extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
-                          ".xml": "application/xml", ".html": "text/html; charset=utf-8"}
-
-        def log_message(self, format, *args):  # noqa: A002
-            pass
 
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(serve_directory(root))
         if hosts == "shared":
             yield [first] * n_outlets
             return
-        bases = [first]
-        for number in range(1, n_outlets):
-            server = ThreadingHTTPServer((f"127.0.0.{number + 1}", 0), partial(Quiet, directory=str(root)))
-            server.daemon_threads = True
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
-            thread.start()
-            stack.callback(thread.join, 5)
-            stack.callback(server.server_close)
-            stack.callback(server.shutdown)
-            bases.append(f"http://127.0.0.{number + 1}:{server.server_address[1]}")
-        yield bases
+        yield [first] + [stack.enter_context(serve_directory(root, host=f"127.0.0.{number + 1}"))
+                         for number in range(1, n_outlets)]
 
 
 # ---------------------------------------------------------------------------

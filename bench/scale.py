@@ -76,8 +76,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -348,44 +347,31 @@ def loopback_hosts(count: int) -> list[str]:
     return [f"127.0.0.{number}" for number in range(2, 2 + count)]
 
 
-class CountingHandler(SimpleHTTPRequestHandler):
-    """Serves a folder; counts every GET by (host, path without query) and
-    keeps the User-Agents each host saw."""
+@dataclass
+class RequestCounts:
+    """Every GET by (host, path without query), and the User-Agents each host saw."""
 
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
-                      ".xml": "application/xml", ".html": "text/html; charset=utf-8"}
-    counts: Counter
-    agents: dict
-    lock: threading.Lock
+    counts: Counter = field(default_factory=Counter)
+    agents: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def do_GET(self):  # noqa: N802 - the standard library's name
-        key = (self.server.server_address[0], urlsplit(self.path).path)
+    def record(self, request) -> None:
+        key = (request.server.server_address[0], urlsplit(request.path).path)
         with self.lock:
             self.counts[key] += 1
-            self.agents.setdefault(key[0], set()).add(self.headers.get("User-Agent", ""))
-        super().do_GET()
-
-    def log_message(self, format, *args):  # noqa: A002
-        pass
+            self.agents.setdefault(key[0], set()).add(request.headers.get("User-Agent", ""))
 
 
 @contextlib.contextmanager
-def serve_on_hosts(root: Path, hosts: list[str]) -> Iterator[tuple[list[str], type[CountingHandler]]]:
-    """``root`` served on each host (a free port each); yields the base URLs
-    and the handler class whose ``counts`` and ``agents`` fill as requests come."""
-    handler = type("Handler", (CountingHandler,), {"counts": Counter(), "agents": {}, "lock": threading.Lock()})
+def serve_on_hosts(root: Path, hosts: list[str]) -> Iterator[tuple[list[str], RequestCounts]]:
+    """``root`` served on each host (flows.demo.serve_directory, a free port
+    each); yields the base URLs and the counts that fill as requests come."""
+    from flows.demo import serve_directory
+
+    served = RequestCounts()
     with contextlib.ExitStack() as stack:
-        bases = []
-        for host in hosts:
-            server = ThreadingHTTPServer((host, 0), partial(handler, directory=str(root)))
-            server.daemon_threads = True
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
-            thread.start()
-            stack.callback(thread.join, 5)
-            stack.callback(server.server_close)
-            stack.callback(server.shutdown)
-            bases.append(f"http://{host}:{server.server_address[1]}")
-        yield bases, handler
+        bases = [stack.enter_context(serve_directory(root, host=host, on_request=served.record)) for host in hosts]
+        yield bases, served
 
 
 def build_sharded_corpus(root: Path, bases: list[str], *, feeds_per_host: int, stories: int,
@@ -471,36 +457,19 @@ def deploy_pool(env: dict) -> None:
 def workers_running(env: dict, names: list[str], log_dir: Path, limit: int = 2) -> Iterator[list[Path]]:
     """``prefect worker start --pool newsflow`` once per name (each run it
     starts sends ``newsflow-<name>`` as its User-Agent), in process groups of
-    their own, stopped on the way out; yields their log files."""
-    import signal
-
+    their own, stopped on the way out; yields their output files."""
     from flows.serve import prefect_executable
+    from tests.processes import process_group
 
     with contextlib.ExitStack() as stack:
-        logs = []
-        for name in names:
-            log_path = log_dir / f"{name}.log"
-            with open(log_path, "wb") as log:
-                process = subprocess.Popen(
-                    [prefect_executable(), "worker", "start", "--pool", "newsflow", "--name", name,
-                     "--limit", str(limit)],
-                    cwd=REPO_ROOT, env={**env, "NEWSFLOW_USER_AGENT": f"newsflow-{name}"},
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            logs.append(log_path)
-
-            def stop(process=process):
-                if process.poll() is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        process.send_signal(signal.SIGTERM)
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        process.wait(20)
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(5)
-
-            stack.callback(stop)
-        yield logs
+        workers = [
+            stack.enter_context(process_group(
+                [prefect_executable(), "worker", "start", "--pool", "newsflow", "--name", name,
+                 "--limit", str(limit)],
+                env={**env, "NEWSFLOW_USER_AGENT": f"newsflow-{name}"}, log_dir=log_dir, name=name))
+            for name in names
+        ]
+        yield [log for worker in workers for log in (worker.out, worker.err)]
 
 
 def run_in_pool(env: dict, feeds_path: Path, timeout: float = 900) -> subprocess.CompletedProcess:

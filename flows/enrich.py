@@ -64,11 +64,17 @@ def file_by_agreed_type(engine: Engine, names: Collection[str] | None) -> int:
     if names is not None and not names:
         return 0
 
+    def decided(conn) -> list:
+        return list(labels_across_articles(entity_store.label_votes(conn, names)).items())
+
     def refile() -> int:
         with engine.begin() as conn:
+            # Most batches move nothing: only when one would is every other
+            # writer of entities held up, and the decision taken again under the lock.
+            if all(label == row.label for row, label in decided(conn)):
+                return 0
             entity_store.lock_entities(conn)
-            decided = labels_across_articles(entity_store.label_votes(conn, names))
-            return entity_store.refile(conn, list(decided.items()))
+            return entity_store.refile(conn, decided(conn))
     return retry_database(refile)
 
 

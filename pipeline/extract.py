@@ -92,7 +92,8 @@ def without_unparseable_char_refs(html: bytes | str) -> bytes | str:
     def replace(match):
         hexadecimal, decimal = match.groups()
         code_point = int(hexadecimal, 16) if hexadecimal else int(decimal)
-        return match.group(0)[:0] if _xml_cannot_hold(code_point) else match.group(0)
+        reference = match.group(0)
+        return reference[:0] if _xml_cannot_hold(code_point) else reference  # [:0]: empty, str or bytes
 
     if isinstance(html, bytes):
         return _CHAR_REF_BYTES.sub(replace, html) if b"&#" in html else html

@@ -4,7 +4,6 @@ and `newsflow serve` against a real Prefect server with a manual run."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -21,6 +20,7 @@ import yaml
 from sqlalchemy import text
 
 from tests.conftest import processes_with_env
+from tests.processes import process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "seeds" / "demo"
@@ -257,31 +257,6 @@ def _wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-@contextlib.contextmanager
-def _process(args, *, env, log_dir: Path, name: str):
-    """A child in its own process group, its output in files; the whole group
-    is killed on the way out, whatever happened."""
-    out, err = log_dir / f"{name}.out", log_dir / f"{name}.err"
-    with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-            start_new_session=True,
-        )
-    process.out, process.err = out, err
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(20)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(5)
-
-
 def _child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("PREFECT_API_URL", "PREFECT_UI_URL"):
@@ -322,7 +297,7 @@ def test_serve_runs_a_manually_triggered_ingest(
         DATABASE_URL=os.environ["DATABASE_URL"],
         NEWSFLOW_ALLOW_PRIVATE_HOSTS=allow_test_servers,
     )
-    with _process(_serve_command(), env=env, log_dir=tmp_path, name="serve") as serve:
+    with process_group(_serve_command(), env=env, log_dir=tmp_path, name="serve") as serve:
         _wait_for(
             lambda: serve.poll() is not None or "being served" in serve.out.read_text(),
             60, "newsflow serve to register its deployments",
@@ -395,7 +370,7 @@ def test_serve_starts_and_stops_its_own_prefect_server(tmp_path):
     port = free_port(None)
     command = [sys.executable, "-c", f"from flows.serve import serve_deployments; serve_deployments(port={port})"]
     env = _child_env(tmp_path)
-    with _process(command, env=env, log_dir=tmp_path, name="serve") as serve:
+    with process_group(command, env=env, log_dir=tmp_path, name="serve") as serve:
         _wait_for(
             lambda: serve.poll() is not None or "being served" in serve.out.read_text(),
             90, "newsflow serve to start its server",
@@ -461,7 +436,7 @@ def test_a_process_worker_runs_the_deployments_of_prefect_yaml(
     assert "ingest/scheduled" in deployed.stdout and "maintenance/scheduled" in deployed.stdout
     _assert_registered_as_declared(prefect_api)
 
-    with _process([prefect, "worker", "start", "--pool", "newsflow"], env=env, log_dir=tmp_path,
+    with process_group([prefect, "worker", "start", "--pool", "newsflow"], env=env, log_dir=tmp_path,
                   name="worker") as worker:
         triggered = run(
             "deployment", "run", "ingest/scheduled",
@@ -508,7 +483,7 @@ def test_stopping_serve_leaves_the_work_pools_schedules_active(prefect_api, tmp_
             found = api.post("/deployments/filter", json={}).json()
         return {f"{d['entrypoint'].rsplit(':', 1)[-1].rsplit('.', 1)[-1]}/{d['name']}": d["paused"] for d in found}
 
-    with _process(_serve_command(), env=env, log_dir=tmp_path, name="serve") as serve:
+    with process_group(_serve_command(), env=env, log_dir=tmp_path, name="serve") as serve:
         _wait_for(
             lambda: serve.poll() is not None or "being served" in serve.out.read_text(),
             60, "newsflow serve to register its deployments",

@@ -224,6 +224,22 @@ TRANSLATION_NOTE = (
 )
 
 
+def add_rheinpost_story(folder, slug: str, title: str, next_paragraph) -> None:
+    """A new Rhein Post page of 2021-03-19 at the head of its feed: the chrome
+    and translation note of the site's Cologne page, each of its paragraphs
+    replaced by ``next_paragraph()``."""
+    source = folder / "2021" / "03" / "18" / "cologne-exhibition-bauhaus-weavers.html"
+    (folder / "2021" / "03" / "19").mkdir(exist_ok=True)
+    page = re.sub(r"<p>[^<]*</p>", lambda match: f"<p>{next_paragraph()}</p>",
+                  source.read_text(encoding="utf-8").replace("cologne-exhibition-bauhaus-weavers", slug))
+    (folder / "2021" / "03" / "19" / f"{slug}.html").write_text(page, encoding="utf-8")
+    feed = folder / "feed.xml"
+    feed.write_bytes(feed.read_bytes().replace(
+        b"<item>", f"<item><title>{title}</title><link>/rheinpost/2021/03/19/{slug}.html</link></item><item>".encode(),
+        1,
+    ))
+
+
 def test_learned_site_line_is_removed_once_past_its_threshold(
     clean_db, tmp_corpus, prefect_server, monkeypatch
 ):
@@ -241,22 +257,11 @@ def test_learned_site_line_is_removed_once_past_its_threshold(
         try:
             first = _run(tmp_corpus, base_url)
             assert first["articles_new"] == 11
-            source = folder / "2021" / "03" / "18" / "cologne-exhibition-bauhaus-weavers.html"
-            (folder / "2021" / "03" / "19").mkdir()
             # Another story on the same site: the page's chrome and its
             # translation note, with a body of its own.
-            page = re.sub(
-                r"<p>[^<]*</p>",
-                lambda match, counter=iter(range(99)): f"<p>{BONN_PARAGRAPHS[next(counter) % 5]}</p>",
-                source.read_text(encoding="utf-8").replace("cologne-exhibition-bauhaus-weavers", "bonn-exhibition"),
-            )
-            (folder / "2021" / "03" / "19" / "bonn-exhibition.html").write_text(page, encoding="utf-8")
-            feed = folder / "feed.xml"
-            feed.write_bytes(feed.read_bytes().replace(
-                b"<item>",
-                b"<item><title>Bonn exhibition</title>"
-                b"<link>/rheinpost/2021/03/19/bonn-exhibition.html</link></item><item>", 1,
-            ))
+            counter = iter(range(99))
+            add_rheinpost_story(folder, "bonn-exhibition", "Bonn exhibition",
+                                lambda: BONN_PARAGRAPHS[next(counter) % 5])
             second = _run(tmp_corpus, base_url, force=True)
             assert second["articles_new"] == 1
         finally:
@@ -299,21 +304,9 @@ def test_learned_lines_that_would_take_too_much_of_an_article_are_kept_and_the_r
         try:
             first = _run(tmp_corpus, base_url)
             assert first["articles_new"] == 11 and first["site_rules_withheld"] == 0
-            source = folder / "2021" / "03" / "18" / "cologne-exhibition-bauhaus-weavers.html"
-            (folder / "2021" / "03" / "19").mkdir()
             # The page's chrome and its translation note, with a body of two short paragraphs.
             body = iter(BONN_PARAGRAPHS[:2])
-            page = re.sub(
-                r"<p>[^<]*</p>", lambda match: f"<p>{next(body, '')}</p>",
-                source.read_text(encoding="utf-8").replace("cologne-exhibition-bauhaus-weavers", "bonn-library"),
-            )
-            (folder / "2021" / "03" / "19" / "bonn-library.html").write_text(page, encoding="utf-8")
-            feed = folder / "feed.xml"
-            feed.write_bytes(feed.read_bytes().replace(
-                b"<item>",
-                b"<item><title>Bonn library</title>"
-                b"<link>/rheinpost/2021/03/19/bonn-library.html</link></item><item>", 1,
-            ))
+            add_rheinpost_story(folder, "bonn-library", "Bonn library", lambda: next(body, ""))
             second = _run(tmp_corpus, base_url, force=True)
         finally:
             monkeypatch.undo()

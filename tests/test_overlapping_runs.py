@@ -54,9 +54,9 @@ def counting_server(both_runs_started):
     requests: Counter[str] = Counter()
     lock = threading.Lock()
 
-    def count(path: str) -> None:
+    def count(request) -> None:
         with lock:
-            requests[path.split("?")[0]] += 1
+            requests[request.path.split("?")[0]] += 1
         both_runs_started.wait(timeout=120)
         time.sleep(ANSWER_DELAY)
 

@@ -105,8 +105,8 @@ def test_a_run_whose_database_is_dropped_mid_run_ends_failed(
     from flows.ingest import IngestFailed, ingest
 
     with scratch_database(database_url) as (scratch_url, drop):
-        def on_request(path: str) -> None:
-            if path.endswith(".html"):
+        def on_request(request) -> None:
+            if request.path.endswith(".html"):
                 drop()
 
         with serve_directory(CORPUS, on_request=on_request) as base_url:

@@ -255,6 +255,15 @@ def test_writers_with_overlapping_copies_and_merges_do_not_deadlock(engine, roun
     assert report[1] == "https://a.example/first-half"
 
 
+def assert_store_waits(engine, article) -> None:
+    """Storing ``article`` now waits for a lock another open transaction
+    holds (its 1 s lock timeout ends the wait)."""
+    with pytest.raises(OperationalError) as waited, engine.begin() as conn:
+        conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+        article_store.store_articles(conn, [article])
+    assert waited.value.orig.sqlstate == "55P03"  # lock_not_available
+
+
 def test_a_writer_of_unrelated_articles_does_not_wait_for_an_open_batch(clean_db):
     """Writer A has stored an article and not committed yet.  A writer of an
     unrelated article goes on at once; a writer of A's near copy waits for
@@ -269,10 +278,7 @@ def test_a_writer_of_unrelated_articles_does_not_wait_for_an_open_batch(clean_db
             with clean_db.begin() as conn_b:
                 conn_b.execute(text("SET LOCAL lock_timeout = '20s'"))
                 assert len(article_store.store_articles(conn_b, [unrelated]).inserted) == 1
-            with pytest.raises(OperationalError) as waited, clean_db.begin() as conn_c:
-                conn_c.execute(text("SET LOCAL lock_timeout = '1s'"))
-                article_store.store_articles(conn_c, [copy])
-            assert waited.value.orig.sqlstate == "55P03"  # lock_not_available
+            assert_store_waits(clean_db, copy)
     with clean_db.begin() as conn_c:
         assert article_store.store_articles(conn_c, [copy]).near_copies == 1
     stories = _stories(clean_db)
@@ -344,10 +350,7 @@ def test_writers_joining_one_story_through_different_bands_wait_for_each_other(c
     with clean_db.connect() as conn_a:
         with conn_a.begin():
             assert article_store.store_articles(conn_a, [first]).near_copies == 1
-            with pytest.raises(OperationalError) as waited, clean_db.begin() as conn_b:
-                conn_b.execute(text("SET LOCAL lock_timeout = '1s'"))
-                article_store.store_articles(conn_b, [second])
-            assert waited.value.orig.sqlstate == "55P03"  # lock_not_available
+            assert_store_waits(clean_db, second)
     with clean_db.begin() as conn_b:
         assert article_store.store_articles(conn_b, [second]).near_copies == 1
     assert _stories(clean_db) == [(("https://a.example/report", "https://b.example/first",

@@ -150,6 +150,7 @@ _LANGUAGE_AFTER = re.compile(r"^(?:-language|-speaking|\s+language)\b")
 _LIST_GAP = re.compile(r"^(?:,\s*|\s+and\s+|\s+or\s+|,\s+and\s+|,\s+or\s+)$")
 # "Secretary of Defense Lloyd Austin": the office's name is part of a title.
 _OFFICE_OF_BEFORE = re.compile(r"\b(?:secretary|minister)\s+of\s+(?:the\s+)?$", re.IGNORECASE)
+_SPACES = re.compile(r" *")
 _DESCRIPTORS = _word_list("descriptors.txt")
 _DEMONYMS = _word_list("demonyms.txt")
 _NOT_NAMES = _word_list("not-names.txt")
@@ -279,10 +280,8 @@ def _collect(doc, on: dict[str, bool], lowered_words: set[str]) -> list[_Mention
         surface = normalize_entity_name(ent.text)
         label = ent.label_
         descriptors: tuple[str, ...] = ()
-        if on["descriptors"] and label != "PERSON" and _OFFICE_OF_BEFORE.search(text[max(0, ent.start_char - 30):ent.start_char]):
-            after = ent.end_char + len(text[ent.end_char:ent.end_char + 3]) - len(text[ent.end_char:ent.end_char + 3].lstrip(" "))
-            if after in person_starts:
-                continue  # "Defense" of "Secretary of Defense Lloyd Austin": the office in a title
+        if on["descriptors"] and label != "PERSON" and _office_in_a_title(ent, text, person_starts):
+            continue  # "Defense" of "Secretary of Defense Lloyd Austin"
         if on["descriptors"]:
             if _is_demonym(surface):
                 label = "NORP"  # "Sri Lankans", "Hutu": a people, not a person, a body or a place
@@ -319,6 +318,13 @@ def _collect(doc, on: dict[str, bool], lowered_words: set[str]) -> list[_Mention
             mention.name, mention.fixed = COMMON_ALIASES[surface]
         mentions.append(mention)
     return mentions
+
+
+def _office_in_a_title(ent, text: str, person_starts: set[int]) -> bool:
+    """Whether the span is the office of a person's title: after "Secretary
+    of", right before the person's name."""
+    return (_OFFICE_OF_BEFORE.search(text, max(0, ent.start_char - 30), ent.start_char) is not None
+            and _SPACES.match(text, ent.end_char).end() in person_starts)
 
 
 def _without_descriptors(surface: str, label: str) -> tuple[str, tuple[str, ...]]:

@@ -178,13 +178,17 @@ def _start_pgserver(pgserver, pgdata: Path) -> str:
     return server.get_uri(EMBEDDED_DATABASE)
 
 
+# A path a shell reads as one word, as it is.
+_SHELL_SAFE_PATH = re.compile(r"[\w/.+,:@%=-]+")
+
+
 def _shell_safe_alias(pgdata: Path) -> Path:
     """``pgdata``, or a link to it whose path holds no character a shell
     would split or interpret: pgserver hands the data folder to pg_ctl's
     shell unquoted, and macOS keeps user data under "Application Support".
     The link lives in the user's cache folder (or the temporary one), named
     after the folder it points to, and is made again whenever it is missing."""
-    if re.fullmatch(r"[\w/.+,:@%=-]+", str(pgdata)):
+    if _SHELL_SAFE_PATH.fullmatch(str(pgdata)):
         return pgdata
     import hashlib
     import tempfile
@@ -194,7 +198,7 @@ def _shell_safe_alias(pgdata: Path) -> Path:
     name = "pg-" + hashlib.sha256(str(pgdata).encode()).hexdigest()[:12]
     for folder in (platformdirs.user_cache_path("newsflow"), Path(tempfile.gettempdir()) / f"newsflow-{os.getuid()}"):
         link = folder / name
-        if not re.fullmatch(r"[\w/.+,:@%=-]+", str(link)):
+        if not _SHELL_SAFE_PATH.fullmatch(str(link)):
             continue
         folder.mkdir(parents=True, exist_ok=True)
         if not (link.is_symlink() and link.resolve() == pgdata):
