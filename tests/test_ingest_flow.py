@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.query import table_counts
+from tests.conftest import settings_from
 
 pytestmark = pytest.mark.integration
 
@@ -247,14 +248,11 @@ def test_learned_site_line_is_removed_once_past_its_threshold(
     threshold of 3 pages, the three pages of the first run teach it; a page
     arriving later loses the line, the earlier ones keep it."""
     from flows.demo import serve_directory
-    from pipeline.config import reset_settings_cache
 
     folder = tmp_corpus / "rheinpost"
     with serve_directory(tmp_corpus) as base_url:
-        monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", base_url.removeprefix("http://"))
-        monkeypatch.setenv("NEWSFLOW_SITE_RULE_MIN_PAGES", "3")
-        reset_settings_cache()
-        try:
+        with settings_from(monkeypatch, NEWSFLOW_ALLOW_PRIVATE_HOSTS=base_url.removeprefix("http://"),
+                           NEWSFLOW_SITE_RULE_MIN_PAGES="3"):
             first = _run(tmp_corpus, base_url)
             assert first["articles_new"] == 11
             # Another story on the same site: the page's chrome and its
@@ -264,9 +262,6 @@ def test_learned_site_line_is_removed_once_past_its_threshold(
                                 lambda: BONN_PARAGRAPHS[next(counter) % 5])
             second = _run(tmp_corpus, base_url, force=True)
             assert second["articles_new"] == 1
-        finally:
-            monkeypatch.undo()
-            reset_settings_cache()
     with clean_db.connect() as conn:
         texts = dict(conn.execute(text(
             "SELECT canonical_url, text FROM articles WHERE site_name = 'Rhein Post English'"
@@ -292,25 +287,19 @@ def test_learned_lines_that_would_take_too_much_of_an_article_are_kept_and_the_r
     `newsflow runs` (recent_runs) say which page kept it."""
     from flows.demo import serve_directory
     from pipeline.clean import LEARNED_MAX_SHARE
-    from pipeline.config import reset_settings_cache
     from pipeline.dedup import site_of
     from pipeline.query import recent_runs
 
     folder = tmp_corpus / "rheinpost"
     with serve_directory(tmp_corpus) as base_url:
-        monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", base_url.removeprefix("http://"))
-        monkeypatch.setenv("NEWSFLOW_SITE_RULE_MIN_PAGES", "3")
-        reset_settings_cache()
-        try:
+        with settings_from(monkeypatch, NEWSFLOW_ALLOW_PRIVATE_HOSTS=base_url.removeprefix("http://"),
+                           NEWSFLOW_SITE_RULE_MIN_PAGES="3"):
             first = _run(tmp_corpus, base_url)
             assert first["articles_new"] == 11 and first["site_rules_withheld"] == 0
             # The page's chrome and its translation note, with a body of two short paragraphs.
             body = iter(BONN_PARAGRAPHS[:2])
             add_rheinpost_story(folder, "bonn-library", "Bonn library", lambda: next(body, ""))
             second = _run(tmp_corpus, base_url, force=True)
-        finally:
-            monkeypatch.undo()
-            reset_settings_cache()
     url = f"{base_url}/rheinpost/2021/03/19/bonn-library.html"
     assert second["articles_new"] == 1
     assert second["site_rules_withheld"] == 1
